@@ -1,0 +1,133 @@
+/* Tensor formats: one row of traits per type (block size, bytes per block,
+ * dequantize, quantize, dot product). Adding a type is adding a row.
+ * Block layouts are the GGUF/ggml ones, so files map straight from disk. */
+#ifndef EMBER_FORMATS_H
+#define EMBER_FORMATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Values are the GGUF on-disk type ids. */
+typedef enum {
+    EMBER_TYPE_F32 = 0,
+    EMBER_TYPE_F16 = 1,
+    EMBER_TYPE_Q4_0 = 2,
+    EMBER_TYPE_Q4_1 = 3,
+    EMBER_TYPE_Q5_0 = 6,
+    EMBER_TYPE_Q5_1 = 7,
+    EMBER_TYPE_Q8_0 = 8,
+    EMBER_TYPE_Q8_1 = 9,
+    EMBER_TYPE_Q2_K = 10,
+    EMBER_TYPE_Q3_K = 11,
+    EMBER_TYPE_Q4_K = 12,
+    EMBER_TYPE_Q5_K = 13,
+    EMBER_TYPE_Q6_K = 14,
+    EMBER_TYPE_Q8_K = 15,
+    EMBER_TYPE_BF16 = 30,
+    EMBER_TYPE_COUNT = 40 /* size of lookup tables; ids >= this are unknown */
+} ember_type;
+
+/* s = dot(x[0..n), y[0..n)); x in the weight type, y in its vec_dot_type.
+ * n is a multiple of the block size. */
+typedef void (*ember_vec_dot_fn)(int n, float *s, const void *x, const void *y);
+typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
+typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
+
+typedef struct {
+    const char *name;          /* "Q4_0" */
+    int block_size;            /* elements per block */
+    size_t type_size;          /* bytes per block */
+    int is_quantized;
+    ember_type vec_dot_type;   /* activations are converted to this type */
+    ember_to_float_fn to_float;
+    ember_from_float_fn from_float_ref; /* reference quantizer (NULL: none) */
+    ember_vec_dot_fn vec_dot_ref;       /* scalar reference (NULL: none) */
+    /* Chosen for this CPU by ember_formats_init(); default to the refs. */
+    ember_from_float_fn from_float;
+    ember_vec_dot_fn vec_dot;
+} ember_type_traits;
+
+/* NULL for an unknown or unsupported id. */
+const ember_type_traits *ember_type_get(int type);
+int ember_type_supported(int type);
+const char *ember_type_name(int type); /* "?" if unknown */
+/* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
+size_t ember_row_size(int type, int64_t n);
+
+/* Picks SIMD kernels for the detected CPU path. Idempotent, thread-safe. */
+void ember_formats_init(void);
+
+/* ---- block layouts (must match GGUF byte for byte) ---- */
+typedef uint16_t ember_f16;
+typedef uint16_t ember_bf16;
+
+#define QK4_0 32
+typedef struct { ember_f16 d; uint8_t qs[QK4_0 / 2]; } block_q4_0;
+#define QK4_1 32
+typedef struct { ember_f16 d; ember_f16 m; uint8_t qs[QK4_1 / 2]; } block_q4_1;
+#define QK5_0 32
+typedef struct { ember_f16 d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;
+#define QK5_1 32
+typedef struct { ember_f16 d; ember_f16 m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1;
+#define QK8_0 32
+typedef struct { ember_f16 d; int8_t qs[QK8_0]; } block_q8_0;
+#define QK8_1 32
+typedef struct { ember_f16 d; ember_f16 s; int8_t qs[QK8_1]; } block_q8_1; /* s = d * sum(qs) */
+
+#define QK_K 256
+#define K_SCALE_SIZE 12
+typedef struct { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; ember_f16 d; ember_f16 dmin; } block_q2_K;
+typedef struct { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; ember_f16 d; } block_q3_K;
+typedef struct { ember_f16 d; ember_f16 dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K;
+typedef struct { ember_f16 d; ember_f16 dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K;
+typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; ember_f16 d; } block_q6_K;
+typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;
+
+/* ---- reference implementations (scalar, portable) ---- */
+/* simple.c */
+void ember_f32_to_float(const void *x, float *y, int64_t n);
+void ember_f32_from_float(const float *x, void *y, int64_t n);
+void ember_f16_to_float(const void *x, float *y, int64_t n);
+void ember_f16_from_float(const float *x, void *y, int64_t n);
+void ember_bf16_to_float(const void *x, float *y, int64_t n);
+void ember_bf16_from_float(const float *x, void *y, int64_t n);
+void ember_dequant_q4_0(const void *x, float *y, int64_t n);
+void ember_dequant_q4_1(const void *x, float *y, int64_t n);
+void ember_dequant_q5_0(const void *x, float *y, int64_t n);
+void ember_dequant_q5_1(const void *x, float *y, int64_t n);
+void ember_dequant_q8_0(const void *x, float *y, int64_t n);
+void ember_dequant_q8_1(const void *x, float *y, int64_t n);
+void ember_quant_q4_0_ref(const float *x, void *y, int64_t n);
+void ember_quant_q4_1_ref(const float *x, void *y, int64_t n);
+void ember_quant_q5_0_ref(const float *x, void *y, int64_t n);
+void ember_quant_q5_1_ref(const float *x, void *y, int64_t n);
+void ember_quant_q8_0_ref(const float *x, void *y, int64_t n);
+void ember_quant_q8_1_ref(const float *x, void *y, int64_t n);
+void ember_vec_dot_f32_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_f16_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_bf16_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q4_0_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q4_1_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q5_0_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q5_1_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
+/* kquants.c */
+void ember_dequant_q2_K(const void *x, float *y, int64_t n);
+void ember_dequant_q3_K(const void *x, float *y, int64_t n);
+void ember_dequant_q4_K(const void *x, float *y, int64_t n);
+void ember_dequant_q5_K(const void *x, float *y, int64_t n);
+void ember_dequant_q6_K(const void *x, float *y, int64_t n);
+void ember_dequant_q8_K(const void *x, float *y, int64_t n);
+void ember_quant_q2_K_ref(const float *x, void *y, int64_t n);
+void ember_quant_q3_K_ref(const float *x, void *y, int64_t n);
+void ember_quant_q4_K_ref(const float *x, void *y, int64_t n);
+void ember_quant_q5_K_ref(const float *x, void *y, int64_t n);
+void ember_quant_q6_K_ref(const float *x, void *y, int64_t n);
+void ember_quant_q8_K_ref(const float *x, void *y, int64_t n);
+void ember_vec_dot_q2_K_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q3_K_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q4_K_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q5_K_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q6_K_ref(int n, float *s, const void *x, const void *y);
+
+#endif

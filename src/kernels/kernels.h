@@ -1,0 +1,25 @@
+/* Kernel sets per instruction set. Each SIMD translation unit fills the
+ * entries it implements; dispatch.c applies them over the scalar refs in
+ * order scalar -> avx2 -> avx512 according to the CPU path. Every entry must
+ * agree with the reference in formats/ (tests/test_kernels.c checks). */
+#ifndef EMBER_KERNELS_H
+#define EMBER_KERNELS_H
+
+#include "../formats/formats.h"
+
+typedef struct {
+    ember_vec_dot_fn vec_dot[EMBER_TYPE_COUNT];
+    ember_from_float_fn from_float[EMBER_TYPE_COUNT];
+} ember_kernel_set;
+
+void ember_kernels_avx2_simple(ember_kernel_set *ks);   /* simple_avx2.c */
+void ember_kernels_avx2_kquants(ember_kernel_set *ks);  /* kquants_avx2.c */
+void ember_kernels_avx512_simple(ember_kernel_set *ks); /* simple_avx512.c */
+void ember_kernels_avx512_kquants(ember_kernel_set *ks);/* kquants_avx512.c */
+
+/* The kernel set for a named path ("scalar", "avx2", "avx512"); entries
+ * not provided by that path are NULL. Used by tests to compare every path
+ * the machine supports against the reference. */
+void ember_kernels_for_path(const char *path, ember_kernel_set *ks);
+
+#endif

@@ -1,0 +1,19 @@
+/* Run-time CPU feature detection (cpuid + xgetbv; OS support checked). */
+#ifndef EMBER_CPU_H
+#define EMBER_CPU_H
+
+typedef struct {
+    int sse42, avx, avx2, fma, f16c;
+    int avx512f, avx512bw, avx512vl, avx512dq, avx512_vnni, avx512_bf16, avx_vnni;
+    int amx_tile, amx_int8, amx_bf16, amx_permitted;
+    char brand[64];
+} ember_cpu_features;
+
+const ember_cpu_features *ember_cpu(void);
+/* Best supported path, or the one forced with EMBER_CPU=scalar|avx2|avx512
+ * (a forced path the CPU lacks falls back to the best it has, with a
+ * warning). Returns "scalar", "avx2" or "avx512". */
+const char *ember_cpu_path_name(void);
+int ember_cpu_path_supported(const char *path);
+
+#endif
