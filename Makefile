@@ -3,8 +3,8 @@ CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-WARN    := -Wall -Wextra -Werror -Wno-unused-function
-BASE    := -std=c11 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) -fno-finite-math-only
+WARN    := -Wall -Wextra -Werror -Wno-unused-function -Wno-missing-field-initializers
+BASE    := -std=c11 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) -fno-finite-math-only -ffp-contract=off
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
 LDLIBS  := -lm -pthread
@@ -62,7 +62,7 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libember.a
 	$(CC) $(BASE) $(CFLAGS) -MMD -o $@ $< $(BUILD)/libember.a $(LDLIBS)
 
 test: all $(TEST_BIN)
-	@BUILD=$(BUILD) EMBER=./$(EMBER_OUT) sh tests/run.sh
+	@BUILD=$(BUILD) EMBER=$(abspath $(EMBER_OUT)) sh tests/run.sh
 
 # Whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:

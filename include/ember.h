@@ -125,6 +125,13 @@ typedef struct {
     const ember_token *tokens;
     const int32_t *seq;
     const int8_t *want_logits;
+    /* prefill[i] != 0 marks entry i as part of a prompt of two or more
+     * tokens (NULL: none). Prompt entries use the summation order of
+     * llama.cpp's prompt GEMMs, other entries that of its generation dot
+     * products; this is what lets ember reproduce llama.cpp's greedy tokens
+     * exactly. Either way a token's logits depend only on its own flag, never
+     * on the rest of the batch or the thread count. */
+    const int8_t *prefill;
 } ember_batch;
 
 ember_status ember_decode(ember_ctx *ctx, const ember_batch *batch);

@@ -18,14 +18,20 @@ static char t_skip_msg_[256];
     fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); t_fail_ = 1; } } while (0)
 #define SKIP(...) do { snprintf(t_skip_msg_, sizeof t_skip_msg_, __VA_ARGS__); t_skip_ = 1; return; } while (0)
 
-#define RUN(fn) do { t_fail_ = 0; t_skip_ = 0; fn(); \
-    if (t_skip_) printf("SKIP %s: %s\n", #fn, t_skip_msg_); \
-    else if (t_fail_) { printf("FAIL %s\n", #fn); t_failures_++; } \
-    else printf("PASS %s\n", #fn); fflush(stdout); } while (0)
+static void t_run_(const char *name, void (*fn)(void)) {
+    t_fail_ = 0;
+    t_skip_ = 0;
+    fn();
+    if (t_skip_) printf("SKIP %s: %s\n", name, t_skip_msg_);
+    else if (t_fail_) { printf("FAIL %s\n", name); t_failures_++; }
+    else printf("PASS %s\n", name);
+    fflush(stdout);
+}
+#define RUN(fn) t_run_(#fn, fn)
 #define TEST_EXIT() return t_failures_ ? 1 : 0
 
 /* ../shared next to the project (or EMBER_SHARED); NULL if absent. */
-static const char *test_shared_dir(void) {
+__attribute__((unused)) static const char *test_shared_dir(void) {
     static char buf[1024];
     const char *env = getenv("EMBER_SHARED");
     const char *cands[] = { env, "../shared", NULL };
@@ -39,13 +45,13 @@ static const char *test_shared_dir(void) {
     return NULL;
 }
 
-static const char *test_shared_path(const char *rel) {
-    static char buf[4][1024];
+__attribute__((unused)) static const char *test_shared_path(const char *rel) {
+    static char buf[4][2048];
     static int k = 0;
     const char *d = test_shared_dir();
     if (!d) return NULL;
     k = (k + 1) & 3;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", d, rel);
+    snprintf(buf[k], sizeof buf[k], "%.1000s/%.1000s", d, rel);
     struct stat st;
     return stat(buf[k], &st) == 0 ? buf[k] : NULL;
 }

@@ -45,6 +45,11 @@ typedef struct {
     /* Chosen for this CPU by ember_formats_init(); default to the refs. */
     ember_from_float_fn from_float;
     ember_vec_dot_fn vec_dot;
+    /* Prompt-batch summation order (prefill_order.c); NULL when it equals
+     * vec_dot's. Usable when n is a multiple of prefill_multiple. */
+    ember_vec_dot_fn vec_dot_prefill_ref;
+    ember_vec_dot_fn vec_dot_prefill;
+    int prefill_multiple;
 } ember_type_traits;
 
 /* NULL for an unknown or unsupported id. */
@@ -103,6 +108,12 @@ void ember_quant_q5_0_ref(const float *x, void *y, int64_t n);
 void ember_quant_q5_1_ref(const float *x, void *y, int64_t n);
 void ember_quant_q8_0_ref(const float *x, void *y, int64_t n);
 void ember_quant_q8_1_ref(const float *x, void *y, int64_t n);
+/* Activation quantizers (traits.from_float on every path): they follow what
+ * llama.cpp's x86 build does for activations — id = 127/amax and rounding
+ * half to even — which differs in rare ties from the weight quantizers
+ * above; matching it keeps ember's greedy tokens identical to llama.cpp's. */
+void ember_quant_q8_0_act(const float *x, void *y, int64_t n);
+void ember_quant_q8_1_act(const float *x, void *y, int64_t n);
 void ember_vec_dot_f32_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_bf16_ref(int n, float *s, const void *x, const void *y);
@@ -111,6 +122,10 @@ void ember_vec_dot_q4_1_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q5_0_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q5_1_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
+/* prefill_order.c */
+void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_bf16_prefill_ref(int n, float *s, const void *x, const void *y);
 /* kquants.c */
 void ember_dequant_q2_K(const void *x, float *y, int64_t n);
 void ember_dequant_q3_K(const void *x, float *y, int64_t n);

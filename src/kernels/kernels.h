@@ -10,12 +10,15 @@
 typedef struct {
     ember_vec_dot_fn vec_dot[EMBER_TYPE_COUNT];
     ember_from_float_fn from_float[EMBER_TYPE_COUNT];
+    ember_vec_dot_fn vec_dot_prefill[EMBER_TYPE_COUNT];
 } ember_kernel_set;
 
 void ember_kernels_avx2_simple(ember_kernel_set *ks);   /* simple_avx2.c */
 void ember_kernels_avx2_kquants(ember_kernel_set *ks);  /* kquants_avx2.c */
 void ember_kernels_avx512_simple(ember_kernel_set *ks); /* simple_avx512.c */
 void ember_kernels_avx512_kquants(ember_kernel_set *ks);/* kquants_avx512.c */
+void ember_kernels_avx2_prefill(ember_kernel_set *ks);   /* prefill_avx2.c */
+void ember_kernels_avx512_prefill(ember_kernel_set *ks); /* prefill_avx512.c */
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512"); entries
  * not provided by that path are NULL. Used by tests to compare every path

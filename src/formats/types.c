@@ -1,0 +1,72 @@
+/* The traits table: one row per tensor type. */
+#include "formats.h"
+#include "../kernels/kernels.h"
+#include <pthread.h>
+
+static ember_type_traits g_traits[EMBER_TYPE_COUNT] = {
+    [EMBER_TYPE_F32] = { "F32", 1, 4, 0, EMBER_TYPE_F32, ember_f32_to_float, ember_f32_from_float,
+                         ember_vec_dot_f32_ref, 0, 0, ember_vec_dot_f32_prefill_ref, 0, 16 },
+    [EMBER_TYPE_F16] = { "F16", 1, 2, 0, EMBER_TYPE_F16, ember_f16_to_float, ember_f16_from_float,
+                         ember_vec_dot_f16_ref, 0, 0, ember_vec_dot_f16_prefill_ref, 0, 16 },
+    [EMBER_TYPE_BF16] = { "BF16", 1, 2, 0, EMBER_TYPE_BF16, ember_bf16_to_float, ember_bf16_from_float,
+                          ember_vec_dot_bf16_ref, 0, 0, ember_vec_dot_bf16_prefill_ref, 0, 32 },
+    [EMBER_TYPE_Q4_0] = { "Q4_0", QK4_0, sizeof(block_q4_0), 1, EMBER_TYPE_Q8_0, ember_dequant_q4_0,
+                          ember_quant_q4_0_ref, ember_vec_dot_q4_0_ref, 0, 0 },
+    [EMBER_TYPE_Q4_1] = { "Q4_1", QK4_1, sizeof(block_q4_1), 1, EMBER_TYPE_Q8_1, ember_dequant_q4_1,
+                          ember_quant_q4_1_ref, ember_vec_dot_q4_1_ref, 0, 0 },
+    [EMBER_TYPE_Q5_0] = { "Q5_0", QK5_0, sizeof(block_q5_0), 1, EMBER_TYPE_Q8_0, ember_dequant_q5_0,
+                          ember_quant_q5_0_ref, ember_vec_dot_q5_0_ref, 0, 0 },
+    [EMBER_TYPE_Q5_1] = { "Q5_1", QK5_1, sizeof(block_q5_1), 1, EMBER_TYPE_Q8_1, ember_dequant_q5_1,
+                          ember_quant_q5_1_ref, ember_vec_dot_q5_1_ref, 0, 0 },
+    [EMBER_TYPE_Q8_0] = { "Q8_0", QK8_0, sizeof(block_q8_0), 1, EMBER_TYPE_Q8_0, ember_dequant_q8_0,
+                          ember_quant_q8_0_ref, ember_vec_dot_q8_0_ref, 0, 0 },
+    [EMBER_TYPE_Q8_1] = { "Q8_1", QK8_1, sizeof(block_q8_1), 1, EMBER_TYPE_Q8_1, ember_dequant_q8_1,
+                          ember_quant_q8_1_ref, 0, 0, 0 },
+    [EMBER_TYPE_Q2_K] = { "Q2_K", QK_K, sizeof(block_q2_K), 1, EMBER_TYPE_Q8_K, ember_dequant_q2_K,
+                          0 /* quantizer: kquants_quality.c */, ember_vec_dot_q2_K_ref, 0, 0 },
+    [EMBER_TYPE_Q3_K] = { "Q3_K", QK_K, sizeof(block_q3_K), 1, EMBER_TYPE_Q8_K, ember_dequant_q3_K,
+                          0 /* quantizer: kquants_quality.c */, ember_vec_dot_q3_K_ref, 0, 0 },
+    [EMBER_TYPE_Q4_K] = { "Q4_K", QK_K, sizeof(block_q4_K), 1, EMBER_TYPE_Q8_K, ember_dequant_q4_K,
+                          0 /* quantizer: kquants_quality.c */, ember_vec_dot_q4_K_ref, 0, 0 },
+    [EMBER_TYPE_Q5_K] = { "Q5_K", QK_K, sizeof(block_q5_K), 1, EMBER_TYPE_Q8_K, ember_dequant_q5_K,
+                          0 /* quantizer: kquants_quality.c */, ember_vec_dot_q5_K_ref, 0, 0 },
+    [EMBER_TYPE_Q6_K] = { "Q6_K", QK_K, sizeof(block_q6_K), 1, EMBER_TYPE_Q8_K, ember_dequant_q6_K,
+                          0 /* quantizer: kquants_quality.c */, ember_vec_dot_q6_K_ref, 0, 0 },
+    [EMBER_TYPE_Q8_K] = { "Q8_K", QK_K, sizeof(block_q8_K), 1, EMBER_TYPE_Q8_K, ember_dequant_q8_K,
+                          ember_quant_q8_K_ref, 0, 0, 0 },
+};
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void init_once(void) {
+    ember_kernel_set ks;
+    ember_kernels_for_path(NULL, &ks); /* NULL: the path chosen for this CPU */
+    for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
+        ember_type_traits *tr = &g_traits[t];
+        if (!tr->name) continue;
+        tr->vec_dot = ks.vec_dot[t] ? ks.vec_dot[t] : tr->vec_dot_ref;
+        tr->from_float = ks.from_float[t] ? ks.from_float[t] : tr->from_float_ref;
+        tr->vec_dot_prefill = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill[t] : tr->vec_dot_prefill_ref;
+    }
+}
+
+void ember_formats_init(void) { pthread_once(&g_once, init_once); }
+
+const ember_type_traits *ember_type_get(int type) {
+    if (type < 0 || type >= EMBER_TYPE_COUNT || !g_traits[type].name) return 0;
+    ember_formats_init();
+    return &g_traits[type];
+}
+
+int ember_type_supported(int type) { return ember_type_get(type) != 0; }
+
+const char *ember_type_name(int type) {
+    const ember_type_traits *t = ember_type_get(type);
+    return t ? t->name : "?";
+}
+
+size_t ember_row_size(int type, int64_t n) {
+    const ember_type_traits *t = ember_type_get(type);
+    if (!t || n < 0 || n % t->block_size) return 0;
+    return (size_t)(n / t->block_size) * t->type_size;
+}

@@ -1,0 +1,41 @@
+/* AVX2 versions of the prompt-order dots (formats/prefill_order.c): the 16
+ * lanes live in two 8-wide accumulators, so results are bit-identical to the
+ * scalar definition and to the AVX-512 kernels. BF16 has no AVX2 kernel (the
+ * pairwise FMA order is not cheaper than the scalar definition here). */
+#include "kernels.h"
+#include <immintrin.h>
+
+static inline float tree16(__m256 lo, __m256 hi) {
+    __m256 a = _mm256_add_ps(lo, hi);
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
+    return _mm_cvtss_f32(d);
+}
+
+static void dot_f32(int n, float *s, const void *vx, const void *vy) {
+    const float *x = vx, *y = vy;
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int l = 0; l < n; l += 16) {
+        lo = _mm256_fmadd_ps(_mm256_loadu_ps(x + l), _mm256_loadu_ps(y + l), lo);
+        hi = _mm256_fmadd_ps(_mm256_loadu_ps(x + l + 8), _mm256_loadu_ps(y + l + 8), hi);
+    }
+    *s = tree16(lo, hi);
+}
+
+static inline __m256 ld16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+static void dot_f16(int n, float *s, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy;
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int l = 0; l < n; l += 16) {
+        lo = _mm256_fmadd_ps(ld16(x + l), ld16(y + l), lo);
+        hi = _mm256_fmadd_ps(ld16(x + l + 8), ld16(y + l + 8), hi);
+    }
+    *s = tree16(lo, hi);
+}
+
+void ember_kernels_avx2_prefill(ember_kernel_set *ks) {
+    ks->vec_dot_prefill[EMBER_TYPE_F32] = dot_f32;
+    ks->vec_dot_prefill[EMBER_TYPE_F16] = dot_f16;
+}

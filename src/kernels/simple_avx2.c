@@ -1,0 +1,287 @@
+/* AVX2 + FMA + F16C kernels for the non-K formats.
+ *
+ * Summation orders copy llama.cpp built for AVX2 (no AVX-512) by GCC 12 at
+ * -O3 (which contracts a*b+c into fma where it can), so this path gives the
+ * same float results as that build, not just close ones:
+ *  - block quants: per block the exact integer dot is kept as 8 int32 lanes,
+ *    lane k holding elements 4k..4k+3; acc[k] = fma(dx*dy, lane[k], acc[k])
+ *    in block order; the 8 lanes are then folded as
+ *    ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Q4_1/Q5_1 add the float sum
+ *    summs = fma(m, s, summs) (block order) at the very end.
+ *  - F32/F16: 4 accumulators of 8 lanes over steps of 32 elements (fma),
+ *    accumulators folded (0+2),(1+3), then both, lanes as
+ *    ((a0+a4)+(a1+a5)) + ((a2+a6)+(a3+a7)); the tail (n mod 32) is added
+ *    one element at a time, F16 in double; F32 in float, where GCC's
+ *    vectorised tail rounds each product except for the last (tail mod 4)
+ *    elements, which it fuses.
+ *  - BF16: 4 accumulators of 8 lanes (fma; bf16 products are exact),
+ *    folded as (c1+c3)+(c2+c4), lanes as in the block quants, added into a
+ *    double with the tail.
+ * Activation quantizers are bit-identical to ember_quant_q8_*_act. */
+#include "kernels.h"
+#include "../formats/fp16.h"
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
+
+/* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) */
+static inline float hsum8_halves(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/* ((v0+v4)+(v1+v5)) + ((v2+v6)+(v3+v7)) */
+static inline float hsum8_hadd(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    r = _mm_hadd_ps(r, r);
+    r = _mm_hadd_ps(r, r);
+    return _mm_cvtss_f32(r);
+}
+
+/* Byte j = element j of a 4-bit block (low nibbles are elements 0..15). */
+static inline __m256i nibbles32(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
+}
+
+/* Byte j = 0x10 if bit j of the little-endian qh word is set, else 0. */
+static inline __m256i fifth_bits32(const uint8_t *qh) {
+    uint32_t w;
+    memcpy(&w, qh, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)w), spread), bit);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(0x10));
+}
+
+/* Lane k = sum over j in 4k..4k+3 of u[j]*y[j] (u unsigned <= 31, y signed):
+ * pair sums fit int16 without saturation. */
+static inline __m256i dot_u8s8(__m256i u, __m256i y) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+}
+
+/* Same with u offset by -off (0 <= u < 2*off <= 32): (u-off)*y summed, exact. */
+static inline __m256i dot_u8s8_off(__m256i u, __m256i off, __m256i y) {
+    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(u, y), _mm256_maddubs_epi16(off, y));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+static void dot_q4_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const __m256i eight = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK8_0; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i q = dot_u8s8_off(nibbles32(x[i].qs), eight, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8_halves(acc);
+}
+
+static void dot_q4_1(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_1 *x = vx;
+    const block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int i = 0; i < n / QK8_1; i++) {
+        summs = fmaf(h2f(x[i].m), h2f(y[i].s), summs);
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i q = dot_u8s8(nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8_halves(acc) + summs;
+}
+
+static void dot_q5_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK8_0; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32(x[i].qh));
+        const __m256i q = dot_u8s8_off(u, sixteen, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8_halves(acc);
+}
+
+static void dot_q5_1(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_1 *x = vx;
+    const block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int i = 0; i < n / QK8_1; i++) {
+        summs = fmaf(h2f(x[i].m), h2f(y[i].s), summs);
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32(x[i].qh));
+        const __m256i q = dot_u8s8(u, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8_halves(acc) + summs;
+}
+
+/* |x| times y with x's sign: int16 pair sums cannot saturate unless y holds
+ * -128, which the activation quantizer never produces (it clamps to 127). */
+static void dot_q8_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q8_0 *x = vx;
+    const block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK8_0; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256i q = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx)),
+                                            _mm256_set1_epi16(1));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8_halves(acc);
+}
+
+static void dot_f32(int n, float *s, const void *vx, const void *vy) {
+    const float *x = vx, *y = vy;
+    const int np = n & ~31;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int i = 0; i < np; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+    }
+    a0 = _mm256_add_ps(a0, a2);
+    a1 = _mm256_add_ps(a1, a3);
+    float sum = hsum8_hadd(_mm256_add_ps(a0, a1));
+    const int nf = n - (n - np) % 4;
+    for (int i = np; i < nf; i++) sum += x[i] * y[i];
+    for (int i = nf; i < n; i++) sum = fmaf(x[i], y[i], sum);
+    *s = sum;
+}
+
+static inline __m256 load_f16x8(const ember_f16 *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+static void dot_f16(int n, float *s, const void *vx, const void *vy) {
+    const ember_f16 *x = vx, *y = vy;
+    const int np = n & ~31;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int i = 0; i < np; i += 32) {
+        a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
+    }
+    a0 = _mm256_add_ps(a0, a2);
+    a1 = _mm256_add_ps(a1, a3);
+    double sum = (double)hsum8_hadd(_mm256_add_ps(a0, a1));
+    for (int i = np; i < n; i++) sum += (double)(h2f(x[i]) * h2f(y[i]));
+    *s = (float)sum;
+}
+
+static inline __m256 load_bf16x8(const ember_bf16 *p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
+    const ember_bf16 *x = vx, *y = vy;
+    int i = 0;
+    double sum = 0.0;
+    if (n >= 32) {
+        __m256 c1 = _mm256_setzero_ps(), c2 = c1, c3 = c1, c4 = c1;
+        for (; i + 32 <= n; i += 32) {
+            c1 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), c1);
+            c2 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), c2);
+            c3 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), c3);
+            c4 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), c4);
+        }
+        sum += (double)hsum8_halves(_mm256_add_ps(_mm256_add_ps(c1, c3), _mm256_add_ps(c2, c4)));
+    }
+    for (; i < n; i++) sum += (double)(ember_bf16_to_fp32(x[i]) * ember_bf16_to_fp32(y[i]));
+    *s = (float)sum;
+}
+
+/* ---- activation quantizers (must equal ember_quant_q8_*_act bit for bit:
+ * id = 127/amax, products rounded half to even) ---- */
+
+#define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+typedef struct {
+    float d;
+    __m256i q; /* 32 int8 in element order */
+    int sum;
+} q8_block;
+
+static inline q8_block quant_block_q8(const float *x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    q8_block b;
+    b.d = amax / 127.f;
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), RNE));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), RNE));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), RNE));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), RNE));
+    __m256i t = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    __m128i t4 = _mm_add_epi32(_mm256_extracti128_si256(t, 1), _mm256_castsi256_si128(t));
+    t4 = _mm_add_epi32(t4, _mm_unpackhi_epi64(t4, t4));
+    t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 1));
+    b.sum = _mm_cvtsi128_si32(t4);
+    /* packs work per 128-bit half; the permute restores element order. */
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    b.q = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    return b;
+}
+
+static void quant_q8_0(const float *x, void *vy, int64_t n) {
+    block_q8_0 *y = vy;
+    for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        const q8_block b = quant_block_q8(x);
+        y[i].d = ember_fp32_to_fp16(b.d);
+        _mm256_storeu_si256((__m256i *)y[i].qs, b.q);
+    }
+}
+
+static void quant_q8_1(const float *x, void *vy, int64_t n) {
+    block_q8_1 *y = vy;
+    for (int64_t i = 0; i < n / QK8_1; i++, x += QK8_1) {
+        const q8_block b = quant_block_q8(x);
+        y[i].d = ember_fp32_to_fp16(b.d);
+        y[i].s = ember_fp32_to_fp16(b.d * (float)b.sum);
+        _mm256_storeu_si256((__m256i *)y[i].qs, b.q);
+    }
+}
+
+/* F16C rounds to nearest even like ember_fp32_to_fp16 (NaN payloads aside). */
+static void f16_from_float(const float *x, void *vy, int64_t n) {
+    ember_f16 *y = vy;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = ember_fp32_to_fp16(x[i]);
+}
+
+void ember_kernels_avx2_simple(ember_kernel_set *ks) {
+    ks->vec_dot[EMBER_TYPE_F32] = dot_f32;
+    ks->vec_dot[EMBER_TYPE_F16] = dot_f16;
+    ks->vec_dot[EMBER_TYPE_BF16] = dot_bf16;
+    ks->vec_dot[EMBER_TYPE_Q4_0] = dot_q4_0;
+    ks->vec_dot[EMBER_TYPE_Q4_1] = dot_q4_1;
+    ks->vec_dot[EMBER_TYPE_Q5_0] = dot_q5_0;
+    ks->vec_dot[EMBER_TYPE_Q5_1] = dot_q5_1;
+    ks->vec_dot[EMBER_TYPE_Q8_0] = dot_q8_0;
+    ks->from_float[EMBER_TYPE_Q8_0] = quant_q8_0;
+    ks->from_float[EMBER_TYPE_Q8_1] = quant_q8_1;
+    ks->from_float[EMBER_TYPE_F16] = f16_from_float;
+}

@@ -1,0 +1,41 @@
+/* Inference context: KV cache, scratch buffers and the thread pool. */
+#ifndef EMBER_CONTEXT_H
+#define EMBER_CONTEXT_H
+
+#include "model.h"
+#include "../kv/kv.h"
+#include "../runtime/threadpool.h"
+
+typedef struct {
+    float *scores;     /* [n_ctx] */
+    uint16_t *p16;     /* [n_ctx] probabilities rounded to F16 */
+    uint16_t *q16;     /* [head_dim] query rounded to F16 */
+} ember_thread_scratch;
+
+struct ember_ctx {
+    ember_model *model;
+    ember_ctx_params p;
+    ember_pool *pool;
+    ember_kv kv;
+    /* activations for up to n_batch tokens */
+    float *x, *xn, *q, *k, *v, *att, *gate, *up;
+    void *act;           /* activations converted to a weight's vec_dot_type */
+    size_t act_bytes;
+    ember_thread_scratch *ts;
+    /* logits of the entries that asked for them in the last decode */
+    float *logits;
+    int logits_cap;
+    int *out_row;        /* batch entry -> logits row, or -1 */
+    int out_row_cap;
+    int n_rows_last;     /* entries in the last decoded batch */
+    int *pos;            /* scratch: position of each entry */
+    int8_t *prefill_tmp; /* scratch: prompt flags of the compacted rows */
+    int n_rows_chunk;    /* entries in the chunk being evaluated */
+};
+
+/* forward.c: evaluates n tokens (n <= n_batch) whose positions and
+ * sequences are given, writing logits rows for entries with out[i] >= 0. */
+void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32_t *seq, const int *pos,
+                   const int *out, const int8_t *prefill, float *logits);
+
+#endif

@@ -1,0 +1,388 @@
+/* The forward pass of the llama family (llama, qwen2, qwen3), readable top to
+ * bottom in ember_forward(); kernels sit behind calls.
+ *
+ * Numerics follow llama.cpp's CPU graph so greedy tokens match it: matmul
+ * inputs are converted to the weight's vec_dot_type (Q8_0/Q8_1/Q8_K/F16/BF16),
+ * RMSNorm sums squares in double, RoPE angles come from repeated float
+ * multiplication, K/V/Q/attention weights are rounded to F16 with an F16
+ * cache, and the softmax sums in double.
+ *
+ * Invariance: every output element is one vec_dot call over a fixed order, and
+ * every (token, head) attention row is computed independently, so results do
+ * not depend on the thread count or on what else is in the batch. */
+#include "context.h"
+#include "../formats/formats.h"
+#include "../formats/fp16.h"
+#include <math.h>
+#include <string.h>
+
+/* ---- small per-row ops ------------------------------------------------ */
+
+/* exp(x) as llama.cpp's vectorised softmax and SiLU compute it (a
+ * range-reduced polynomial, max error ~1.5 ulp). Using the same formula,
+ * lane by lane, keeps attention weights and activations bit-identical to
+ * llama.cpp's, which matters when they are then rounded to F16. */
+static inline float expf_poly(float x) {
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return ldexpf(j, (int)n);
+}
+
+/* Softmax numerator and denominator: 16-wide chunks are exponentiated with
+ * expf_poly and each chunk is summed as a pairwise tree in float before
+ * joining the double total (the padded tail contributes exact zeros). */
+static double softmax_exp_sum(float *x, int n, float mx) {
+    double sum = 0.0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        float v[16];
+        for (int k = 0; k < 16; k++) x[i + k] = v[k] = expf_poly(x[i + k] - mx);
+        for (int w = 8; w >= 1; w /= 2)
+            for (int k = 0; k < w; k++) v[k] = v[k] + v[k + w];
+        sum += (double)v[0];
+    }
+    if (i < n) {
+        float v[16] = {0};
+        for (int k = 0; i + k < n; k++) x[i + k] = v[k] = expf_poly(x[i + k] - mx);
+        for (int w = 8; w >= 1; w /= 2)
+            for (int k = 0; k < w; k++) v[k] = v[k] + v[k + w];
+        sum += (double)v[0];
+    }
+    return sum;
+}
+
+static void rms_norm(float *y, const float *x, const float *w, int n, float eps) {
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++) y[i] = x[i] * scale;
+    for (int i = 0; i < n; i++) y[i] = y[i] * w[i]; /* separate op in the graph */
+}
+
+/* Rotates n_heads vectors of head_dim at position pos. */
+static void rope(float *x, int n_heads, int head_dim, int pos, const ember_hparams *hp, const float *freq_factors) {
+    float cache[EMBER_MAX_ROT];
+    const int n_rot = hp->n_rot;
+    const float theta_scale = powf(hp->rope_base, -2.0f / (float)n_rot);
+    float theta = (float)pos;
+    for (int i0 = 0; i0 < n_rot; i0 += 2) {
+        const float ff = freq_factors ? freq_factors[i0 / 2] : 1.0f;
+        const float t = hp->rope_freq_scale * (theta / ff);
+        cache[i0] = cosf(t);
+        cache[i0 + 1] = sinf(t);
+        theta *= theta_scale;
+    }
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        if (hp->rope_type == EMBER_ROPE_NEOX) {
+            const int half = n_rot / 2;
+            for (int i0 = 0; i0 < n_rot; i0 += 2) {
+                const int ic = i0 / 2;
+                const float x0 = v[ic], x1 = v[ic + half];
+                v[ic] = x0 * cache[i0] - x1 * cache[i0 + 1];
+                v[ic + half] = x0 * cache[i0 + 1] + x1 * cache[i0];
+            }
+        } else {
+            for (int i0 = 0; i0 < n_rot; i0 += 2) {
+                const float x0 = v[i0], x1 = v[i0 + 1];
+                v[i0] = x0 * cache[i0] - x1 * cache[i0 + 1];
+                v[i0 + 1] = x0 * cache[i0 + 1] + x1 * cache[i0];
+            }
+        }
+    }
+}
+
+/* ---- matmul: y[t][r] = dot(W[r], x[t]) for several weights at once ------ */
+
+#define MM_MAX 3
+
+typedef struct {
+    ember_ctx *ctx;
+    int n_mats;
+    const ember_weight *w[MM_MAX];
+    float *y[MM_MAX];
+    int y_stride[MM_MAX];
+    const float *x;
+    int x_stride;
+    int n_tok;
+    const int8_t *prefill;   /* per token: use the prompt summation order */
+    const void *act[MM_MAX];
+    size_t act_stride[MM_MAX];
+    int64_t total_rows;
+} mm_task;
+
+/* Converts the input rows to each weight's vec_dot_type (once per type). */
+static void mm_convert(void *arg, int ith, int nth) {
+    mm_task *t = arg;
+    for (int m = 0; m < t->n_mats; m++) {
+        const ember_type_traits *tr = ember_type_get(ember_type_get(t->w[m]->type)->vec_dot_type);
+        if (tr == ember_type_get(EMBER_TYPE_F32)) continue;
+        int first = 1;
+        for (int p = 0; p < m; p++) if (t->act[p] == t->act[m]) first = 0;
+        if (!first) continue;
+        for (int i = ith; i < t->n_tok; i += nth)
+            tr->from_float(t->x + (size_t)i * t->x_stride, (char *)t->act[m] + (size_t)i * t->act_stride[m],
+                           t->w[m]->cols);
+    }
+}
+
+static void mm_rows(void *arg, int ith, int nth) {
+    mm_task *t = arg;
+    /* Static split of all rows of all matrices; blocks of rows reuse each
+     * input row from cache while walking the weights once. */
+    const int64_t per = (t->total_rows + nth - 1) / nth;
+    int64_t r0 = per * ith, r1 = r0 + per;
+    if (r1 > t->total_rows) r1 = t->total_rows;
+    int64_t base = 0;
+    for (int m = 0; m < t->n_mats && r0 < r1; m++) {
+        const ember_weight *w = t->w[m];
+        const int64_t lo = r0 > base ? r0 - base : 0;
+        const int64_t hi = (r1 - base) < w->rows ? (r1 - base) : w->rows;
+        if (lo < hi) {
+            const ember_type_traits *tr = ember_type_get(w->type);
+            const int n = (int)w->cols;
+            ember_vec_dot_fn dot_gen = tr->vec_dot, dot_prompt = tr->vec_dot;
+            /* llama.cpp's prompt GEMM takes matrices with rows % 4 == 0 and a
+             * row length that fills its vectors; others use the dot. */
+            if (tr->vec_dot_prefill && w->rows % 4 == 0 && n % tr->prefill_multiple == 0) dot_prompt = tr->vec_dot_prefill;
+            for (int64_t rb = lo; rb < hi; rb += 16) {
+                const int64_t re = rb + 16 < hi ? rb + 16 : hi;
+                for (int tk = 0; tk < t->n_tok; tk++) {
+                    ember_vec_dot_fn dot = t->prefill && t->prefill[tk] ? dot_prompt : dot_gen;
+                    const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
+                    float *y = t->y[m] + (size_t)tk * t->y_stride[m];
+                    for (int64_t r = rb; r < re; r++)
+                        dot(n, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, a);
+                }
+            }
+        }
+        base += w->rows;
+    }
+}
+
+static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float **y, const float *x, int x_stride,
+                     int n_tok, const int8_t *prefill) {
+    mm_task t;
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    t.prefill = prefill;
+    t.n_mats = n_mats;
+    t.x = x;
+    t.x_stride = x_stride;
+    t.n_tok = n_tok;
+    size_t off = 0;
+    int need_convert = 0;
+    for (int m = 0; m < n_mats; m++) {
+        t.w[m] = w[m];
+        t.y[m] = y[m];
+        t.y_stride[m] = (int)w[m]->rows;
+        t.total_rows += w[m]->rows;
+        int vdt = ember_type_get(w[m]->type)->vec_dot_type;
+        if (vdt == EMBER_TYPE_F32) {
+            t.act[m] = x;
+            t.act_stride[m] = (size_t)x_stride * sizeof(float);
+            continue;
+        }
+        int shared = -1;
+        for (int p = 0; p < m; p++)
+            if ((int)ember_type_get(w[p]->type)->vec_dot_type == vdt && w[p]->cols == w[m]->cols) shared = p;
+        if (shared >= 0) {
+            t.act[m] = t.act[shared];
+            t.act_stride[m] = t.act_stride[shared];
+            continue;
+        }
+        t.act_stride[m] = ember_row_size(vdt, w[m]->cols);
+        t.act[m] = (char *)ctx->act + off;
+        off += t.act_stride[m] * (size_t)n_tok;
+        need_convert = 1;
+    }
+    if (need_convert) {
+        if (n_tok > 1) ember_pool_run(ctx->pool, mm_convert, &t);
+        else mm_convert(&t, 0, 1);
+    }
+    ember_pool_run(ctx->pool, mm_rows, &t);
+}
+
+static void matmul(ember_ctx *ctx, const ember_weight *w, float *y, const float *x, int x_stride, int n_tok,
+                   const int8_t *prefill) {
+    matmul_n(ctx, 1, &w, &y, x, x_stride, n_tok, prefill);
+}
+
+static void add_bias(float *y, const ember_weight *b, int n_tok, int dim) {
+    if (!b->data) return;
+    const float *bb = b->data;
+    for (int t = 0; t < n_tok; t++)
+        for (int i = 0; i < dim; i++) y[(size_t)t * dim + i] += bb[i];
+}
+
+/* ---- attention ---------------------------------------------------------- */
+
+typedef struct {
+    ember_ctx *ctx;
+    int layer, n_tok;
+    const int32_t *seq;
+    const int *pos;
+    const int8_t *prefill;
+} attn_task;
+
+static void attn_rows(void *arg, int ith, int nth) {
+    attn_task *a = arg;
+    ember_ctx *ctx = a->ctx;
+    const ember_hparams *hp = &ctx->model->hp;
+    const int hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const int QD = n_head * hd;
+    ember_thread_scratch *ts = &ctx->ts[ith];
+    const int f16 = ctx->kv.type == EMBER_KV_F16;
+    const ember_type_traits *tr = ember_type_get(f16 ? EMBER_TYPE_F16 : EMBER_TYPE_F32);
+    const int total = a->n_tok * n_head;
+    for (int job = ith; job < total; job += nth) {
+        const int t = job / n_head, h = job % n_head, kvh = h / group;
+        /* Prompt entries: Q·K in the prompt order when head_dim fills its
+         * vectors; weights·V always (llama.cpp pads the cache to 32). */
+        const int prompt = a->prefill && a->prefill[t];
+        ember_vec_dot_fn dot_qk = prompt && hd % tr->prefill_multiple == 0 ? tr->vec_dot_prefill : tr->vec_dot;
+        ember_vec_dot_fn dot_pv = prompt ? tr->vec_dot_prefill : tr->vec_dot;
+        const int s = a->seq ? a->seq[t] : 0;
+        const int n_kv = a->pos[t] + 1;
+        const float *q = ctx->q + (size_t)t * QD + (size_t)h * hd;
+        const void *qv = q;
+        if (f16) {
+            for (int d = 0; d < hd; d++) ts->q16[d] = ember_fp32_to_fp16(q[d]);
+            qv = ts->q16;
+        }
+        float *sc = ts->scores;
+        for (int j = 0; j < n_kv; j++) {
+            const char *krow = (const char *)ember_kv_k(&ctx->kv, s, a->layer, j) + (size_t)kvh * hd * ctx->kv.elt;
+            dot_qk(hd, &sc[j], krow, qv);
+        }
+        float mx = -INFINITY;
+        for (int j = 0; j < n_kv; j++) {
+            sc[j] *= hp->attn_scale;
+            mx = sc[j] > mx ? sc[j] : mx;
+        }
+        const double sum = softmax_exp_sum(sc, n_kv, mx);
+        const float inv = (float)(1.0 / sum);
+        for (int j = 0; j < n_kv; j++) sc[j] *= inv;
+        const void *pv = sc;
+        int n_dot = n_kv;
+        if (prompt) {
+            /* the prompt order needs whole vectors: pad with zero weights
+             * (zero products leave every lane unchanged) */
+            n_dot = (n_kv + 31) & ~31;
+            if (n_dot > ctx->p.n_ctx) n_dot = n_kv; /* cannot pad past the cache: fall back */
+            if (n_dot != n_kv) dot_pv = tr->vec_dot_prefill;
+            for (int j = n_kv; j < n_dot; j++) sc[j] = 0.0f;
+        }
+        if (f16) {
+            for (int j = 0; j < n_dot; j++) ts->p16[j] = ember_fp32_to_fp16(sc[j]);
+            pv = ts->p16;
+        }
+        if (n_dot % tr->prefill_multiple) dot_pv = tr->vec_dot;
+        float *out = ctx->att + (size_t)t * QD + (size_t)h * hd;
+        for (int d = 0; d < hd; d++) dot_pv(n_dot, &out[d], ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), pv);
+    }
+}
+
+/* ---- feed-forward activation ------------------------------------------- */
+
+/* gate = silu(gate) * up, row by row. The first multiple-of-16 elements of
+ * a row use expf_poly and the tail libm's expf, as llama.cpp does. */
+typedef struct { float *gate; const float *up; int n_tok, n_ff; } swiglu_task;
+
+static void swiglu_rows(void *arg, int ith, int nth) {
+    swiglu_task *s = arg;
+    const int vec_end = s->n_ff & ~15;
+    for (int t = ith; t < s->n_tok; t += nth) {
+        float *g = s->gate + (size_t)t * s->n_ff;
+        const float *u = s->up + (size_t)t * s->n_ff;
+        for (int i = 0; i < s->n_ff; i++) {
+            const float e = i < vec_end ? expf_poly(-g[i]) : expf(-g[i]);
+            g[i] = (g[i] / (1.0f + e)) * u[i];
+        }
+    }
+}
+
+/* ---- the pass ---------------------------------------------------------- */
+
+void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32_t *seq, const int *pos,
+                   const int *out, const int8_t *prefill, float *logits) {
+    const ember_model *m = ctx->model;
+    const ember_hparams *hp = &m->hp;
+    const int E = hp->n_embd, hd = hp->head_dim;
+    const int QD = hp->n_head * hd, KVD = hp->n_head_kv * hd, F = hp->n_ff;
+    float *x = ctx->x, *xn = ctx->xn;
+
+    /* token embeddings */
+    const ember_type_traits *et = ember_type_get(m->tok_embd.type);
+    for (int t = 0; t < n; t++)
+        et->to_float((const char *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes, x + (size_t)t * E, E);
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ember_layer *L = &m->layers[l];
+
+        /* attention block */
+        for (int t = 0; t < n; t++) rms_norm(xn + (size_t)t * E, x + (size_t)t * E, L->attn_norm.data, E, hp->rms_eps);
+        const ember_weight *wqkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *yqkv[3] = {ctx->q, ctx->k, ctx->v};
+        matmul_n(ctx, 3, wqkv, yqkv, xn, E, n, prefill);
+        add_bias(ctx->q, &L->bq, n, QD);
+        add_bias(ctx->k, &L->bk, n, KVD);
+        add_bias(ctx->v, &L->bv, n, KVD);
+        for (int t = 0; t < n; t++) {
+            float *q = ctx->q + (size_t)t * QD, *k = ctx->k + (size_t)t * KVD;
+            if (L->q_norm.data) {
+                for (int h = 0; h < hp->n_head; h++) rms_norm(q + h * hd, q + h * hd, L->q_norm.data, hd, hp->rms_eps);
+                for (int h = 0; h < hp->n_head_kv; h++) rms_norm(k + h * hd, k + h * hd, L->k_norm.data, hd, hp->rms_eps);
+            }
+            rope(q, hp->n_head, hd, pos[t], hp, m->rope_freqs.data);
+            rope(k, hp->n_head_kv, hd, pos[t], hp, m->rope_freqs.data);
+            ember_kv_store(&ctx->kv, seq ? seq[t] : 0, l, pos[t], k, ctx->v + (size_t)t * KVD);
+        }
+        attn_task at = {ctx, l, n, seq, pos, prefill};
+        ember_pool_run(ctx->pool, attn_rows, &at);
+        matmul(ctx, &L->wo, xn, ctx->att, QD, n, prefill);
+        add_bias(xn, &L->bo, n, E);
+        for (size_t i = 0; i < (size_t)n * E; i++) x[i] += xn[i];
+
+        if (l == hp->n_layer - 1) {
+            /* Only rows that want logits go on (as llama.cpp does): the last
+             * feed-forward and the head run on the compacted rows; they use
+             * the prompt order only when two or more rows remain. */
+            int k = 0;
+            for (int t = 0; t < n; t++) {
+                if (out[t] < 0) continue;
+                if (k != t) memmove(x + (size_t)k * E, x + (size_t)t * E, (size_t)E * sizeof(float));
+                ctx->prefill_tmp[k] = prefill && prefill[t];
+                k++;
+            }
+            for (int i = 0; i < k; i++) ctx->prefill_tmp[i] = ctx->prefill_tmp[i] && k >= 2;
+            n = k;
+            prefill = ctx->prefill_tmp;
+            if (!n) return;
+        }
+
+        /* feed-forward block (SwiGLU) */
+        for (int t = 0; t < n; t++) rms_norm(xn + (size_t)t * E, x + (size_t)t * E, L->ffn_norm.data, E, hp->rms_eps);
+        const ember_weight *wgu[2] = {&L->w_gate, &L->w_up};
+        float *ygu[2] = {ctx->gate, ctx->up};
+        matmul_n(ctx, 2, wgu, ygu, xn, E, n, prefill);
+        swiglu_task sw = {ctx->gate, ctx->up, n, F};
+        ember_pool_run(ctx->pool, swiglu_rows, &sw);
+        matmul(ctx, &L->w_down, xn, ctx->gate, F, n, prefill);
+        for (size_t i = 0; i < (size_t)n * E; i++) x[i] += xn[i];
+    }
+
+    /* output head on the compacted rows; the caller numbers them
+     * consecutively, so they land at the first row's place in logits */
+    for (int t = 0; t < n; t++) rms_norm(xn + (size_t)t * E, x + (size_t)t * E, m->output_norm.data, E, hp->rms_eps);
+    int first = -1;
+    for (int t = 0; out && first < 0 && t < ctx->n_rows_chunk; t++) if (out[t] >= 0) first = out[t];
+    matmul(ctx, &m->output, logits + (size_t)first * hp->n_vocab, xn, E, n, prefill);
+}

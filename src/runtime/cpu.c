@@ -1,0 +1,124 @@
+/* CPU feature detection with cpuid/xgetbv. A feature counts only if the OS
+ * saves its registers (XCR0), so one binary is safe on any x86-64. */
+#include "cpu.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define EMBER_X86 1
+#endif
+
+static ember_cpu_features g_cpu;
+static const char *g_path = "scalar";
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+#ifdef EMBER_X86
+static unsigned long long xgetbv0(void) {
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+/* Linux gates AMX tile data behind a per-process permission request. */
+static int request_amx_permission(void) {
+#ifdef SYS_arch_prctl
+    const long ARCH_GET_XCOMP_PERM = 0x1022, ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
+    unsigned long bitmask = 0;
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return 0;
+    if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &bitmask) != 0) return 0;
+    return (bitmask & (1ul << XFEATURE_XTILEDATA)) != 0;
+#else
+    return 0;
+#endif
+}
+#endif
+
+static int path_ok(const ember_cpu_features *f, const char *path);
+
+static void detect(void) {
+    memset(&g_cpu, 0, sizeof g_cpu);
+#ifdef EMBER_X86
+    unsigned a, b, c, d;
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        int osxsave = (c >> 27) & 1;
+        unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
+        int ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
+        int tiles = (xcr0 & 0x60000) == 0x60000;
+        g_cpu.sse42 = (c >> 20) & 1;
+        g_cpu.fma = ((c >> 12) & 1) && ymm;
+        g_cpu.avx = ((c >> 28) & 1) && ymm;
+        g_cpu.f16c = ((c >> 29) & 1) && ymm;
+        if (__get_cpuid_max(0, 0) >= 7) {
+            __cpuid_count(7, 0, a, b, c, d);
+            g_cpu.avx2 = ((b >> 5) & 1) && ymm;
+            g_cpu.avx512f = ((b >> 16) & 1) && zmm;
+            g_cpu.avx512dq = ((b >> 17) & 1) && zmm;
+            g_cpu.avx512bw = ((b >> 30) & 1) && zmm;
+            g_cpu.avx512vl = ((b >> 31) & 1) && zmm;
+            g_cpu.avx512_vnni = ((c >> 11) & 1) && zmm;
+            g_cpu.amx_bf16 = ((d >> 22) & 1) && tiles;
+            g_cpu.amx_tile = ((d >> 24) & 1) && tiles;
+            g_cpu.amx_int8 = ((d >> 25) & 1) && tiles;
+            unsigned a1, b1, c1, d1;
+            __cpuid_count(7, 1, a1, b1, c1, d1);
+            g_cpu.avx_vnni = ((a1 >> 4) & 1) && ymm;
+            g_cpu.avx512_bf16 = ((a1 >> 5) & 1) && zmm;
+            (void)b1; (void)c1; (void)d1;
+        }
+        if (g_cpu.amx_tile) g_cpu.amx_permitted = request_amx_permission();
+    }
+    unsigned int brand[12];
+    if ((unsigned)__get_cpuid_max(0x80000000, 0) >= 0x80000004u) {
+        for (unsigned i = 0; i < 3; i++)
+            __get_cpuid(0x80000002 + i, &brand[4 * i], &brand[4 * i + 1], &brand[4 * i + 2], &brand[4 * i + 3]);
+        memcpy(g_cpu.brand, brand, 48);
+        g_cpu.brand[48] = 0;
+        /* trim leading spaces */
+        char *p = g_cpu.brand;
+        while (*p == ' ') p++;
+        memmove(g_cpu.brand, p, strlen(p) + 1);
+    }
+#endif
+    const char *best = "scalar";
+    if (path_ok(&g_cpu, "avx2")) best = "avx2";
+    if (path_ok(&g_cpu, "avx512")) best = "avx512";
+    g_path = best;
+    const char *force = getenv("EMBER_CPU");
+    if (force && *force) {
+        if (!strcmp(force, "scalar") || !strcmp(force, "avx2") || !strcmp(force, "avx512")) {
+            if (path_ok(&g_cpu, force)) g_path = force;
+            else fprintf(stderr, "ember: warning: EMBER_CPU=%s is not supported by this CPU, using %s\n", force, best);
+        } else if (!strcmp(force, "amx")) {
+            fprintf(stderr, "ember: warning: EMBER_CPU=amx: no AMX kernels in this build%s, using %s\n",
+                    g_cpu.amx_int8 ? "" : " and no AMX on this CPU", best);
+        } else {
+            fprintf(stderr, "ember: warning: unknown EMBER_CPU=%s (expected scalar|avx2|avx512|amx), using %s\n", force, best);
+        }
+    }
+}
+
+const ember_cpu_features *ember_cpu(void) {
+    pthread_once(&g_once, detect);
+    return &g_cpu;
+}
+
+static int path_ok(const ember_cpu_features *f, const char *path) {
+    if (!strcmp(path, "scalar")) return 1;
+    if (!strcmp(path, "avx2")) return f->avx2 && f->fma && f->f16c;
+    if (!strcmp(path, "avx512"))
+        return f->avx2 && f->fma && f->f16c && f->avx512f && f->avx512bw && f->avx512vl &&
+               f->avx512dq && f->avx512_vnni && f->avx512_bf16;
+    return 0;
+}
+
+int ember_cpu_path_supported(const char *path) { return path && path_ok(ember_cpu(), path); }
+
+const char *ember_cpu_path_name(void) {
+    pthread_once(&g_once, detect);
+    return g_path;
+}

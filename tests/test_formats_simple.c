@@ -1,0 +1,550 @@
+/* F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1: reference quantizers
+ * (hand-computed blocks, round-trip error), reference dot products against
+ * a float dot of the dequantized data, and every SIMD path this CPU has
+ * against the reference (dots close, quantizers bit-identical). The SIMD
+ * dots are also checked bit for bit against a scalar model of the summation
+ * order they document (llama.cpp's order for that ISA). */
+#include "test.h"
+#include "formats/formats.h"
+#include "formats/fp16.h"
+#include "kernels/kernels.h"
+#include "runtime/cpu.h"
+#include <math.h>
+#include <stdint.h>
+
+/* ---- helpers ---- */
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd_u32(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+static float rnd_unit(void) { return (float)((double)rnd_u32() / 4294967296.0 * 2.0 - 1.0); } /* [-1, 1) */
+
+/* Mostly small values with an occasional outlier, like real activations. */
+static void fill(float *x, int n, float scale) {
+    for (int i = 0; i < n; i++) {
+        float v = rnd_unit() * scale;
+        if (rnd_u32() % 53 == 0) v *= 8.0f;
+        x[i] = v;
+    }
+}
+
+static uint32_t bits(float f) { return ember_f32_to_bits(f); }
+
+static const int QUANT_TYPES[] = { EMBER_TYPE_Q4_0, EMBER_TYPE_Q4_1, EMBER_TYPE_Q5_0,
+                                   EMBER_TYPE_Q5_1, EMBER_TYPE_Q8_0, EMBER_TYPE_Q8_1 };
+static const int DOT_TYPES[] = { EMBER_TYPE_F32, EMBER_TYPE_F16, EMBER_TYPE_BF16, EMBER_TYPE_Q4_0,
+                                 EMBER_TYPE_Q4_1, EMBER_TYPE_Q5_0, EMBER_TYPE_Q5_1, EMBER_TYPE_Q8_0 };
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Activation quantizer of a vec_dot_type (what the engine feeds the dots). */
+static ember_from_float_fn act_quant(int t) {
+    if (t == EMBER_TYPE_Q8_0) return ember_quant_q8_0_act;
+    if (t == EMBER_TYPE_Q8_1) return ember_quant_q8_1_act;
+    return ember_type_get(t)->from_float_ref;
+}
+
+/* ---- hand-computed blocks ---- */
+
+static void test_q8_0_known_block(void) {
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = (float)(j - 16) * 0.25f; /* amax 4 at j=0 */
+    block_q8_0 b;
+    ember_quant_q8_0_ref(x, &b, 32);
+    CHECK(b.d == ember_fp32_to_fp16(4.0f / 127));
+    CHECK(b.qs[0] == -127);
+    CHECK(b.qs[16] == 0);
+    CHECK(b.qs[17] == 8);    /* 0.25 * 31.75 = 7.94 */
+    CHECK(b.qs[18] == 16);   /* 15.875 */
+    CHECK(b.qs[2] == -111);  /* -111.125 */
+    CHECK(b.qs[31] == 119);  /* 119.06 */
+
+    /* Ties: amax 127 gives d = 1, so x*id is x. The reference quantizer rounds
+     * half away from zero; the activation quantizer half to even. */
+    for (int j = 0; j < 32; j++) x[j] = 0.0f;
+    x[0] = 127.0f; x[1] = 2.5f; x[2] = -0.5f; x[3] = 1.5f; x[4] = -3.5f; x[5] = 0.49f;
+    ember_quant_q8_0_ref(x, &b, 32);
+    CHECK(ember_fp16_to_fp32(b.d) == 1.0f);
+    CHECK(b.qs[0] == 127 && b.qs[1] == 3 && b.qs[2] == -1 && b.qs[3] == 2 && b.qs[4] == -4 && b.qs[5] == 0);
+    ember_quant_q8_0_act(x, &b, 32);
+    CHECK(b.qs[0] == 127 && b.qs[1] == 2 && b.qs[2] == 0 && b.qs[3] == 2 && b.qs[4] == -4 && b.qs[5] == 0);
+
+    for (int j = 0; j < 32; j++) x[j] = 0.0f;
+    ember_quant_q8_0_ref(x, &b, 32);
+    CHECK(b.d == 0);
+    for (int j = 0; j < 32; j++) CHECK(b.qs[j] == 0);
+}
+
+static void test_q8_1_known_block(void) {
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = (float)(j - 16) * 0.25f;
+    block_q8_1 b;
+    ember_quant_q8_1_ref(x, &b, 32);
+    int sum = 0;
+    for (int j = 0; j < 32; j++) sum += b.qs[j];
+    const float d = 4.0f / 127;
+    CHECK(b.d == ember_fp32_to_fp16(d));
+    CHECK(sum == -127); /* symmetric around j=16 except j=0 (-4) */
+    CHECK(b.s == ember_fp32_to_fp16((float)sum * d)); /* s from the f32 d */
+    CHECK(b.qs[31] == 119 && b.qs[1] == -119);
+}
+
+static void test_q4_0_known_block(void) {
+    float x[32] = { 0 };
+    x[5] = -3.0f;  /* signed max: d = -3 / -8 = 0.375 */
+    x[0] = 1.0f;   /* 1/0.375 + 8.5 = 11.17 -> 11 */
+    x[16] = 2.9f;  /* 7.73 + 8.5 -> 16, clamped to 15 */
+    x[17] = -1.0f; /* -2.67 + 8.5 -> 5 */
+    block_q4_0 b;
+    ember_quant_q4_0_ref(x, &b, 32);
+    CHECK(b.d == ember_fp32_to_fp16(0.375f));
+    CHECK((b.qs[5] & 0x0F) == 0);
+    CHECK((b.qs[0] & 0x0F) == 11);
+    CHECK((b.qs[0] >> 4) == 15);
+    CHECK((b.qs[1] >> 4) == 5);
+    CHECK((b.qs[2] & 0x0F) == 8 && (b.qs[2] >> 4) == 8);
+    float y[32];
+    ember_dequant_q4_0(&b, y, 32);
+    CHECK(y[5] == -3.0f && y[0] == 1.125f && y[16] == 2.625f && y[17] == -1.125f && y[2] == 0.0f);
+
+    /* Positive max: d is negative. */
+    for (int j = 0; j < 32; j++) x[j] = 0.0f;
+    x[3] = 8.0f;
+    ember_quant_q4_0_ref(x, &b, 32);
+    CHECK(ember_fp16_to_fp32(b.d) == -1.0f);
+    CHECK((b.qs[3] & 0x0F) == 0 && (b.qs[4] & 0x0F) == 8);
+}
+
+static int q4_1_level(int j) { return j == 0 ? 0 : j == 1 ? 15 : j % 15; }
+
+static void test_q4_1_known_block(void) {
+    float x[32];
+    /* level k sits at min + k*d + d/4, so (x-min)/d + 0.5 truncates to k */
+    for (int j = 0; j < 32; j++) x[j] = 1.0f + (float)q4_1_level(j) * 0.2f + 0.05f;
+    x[0] = 1.0f; /* min */
+    x[1] = 4.0f; /* max: d = 0.2, m = 1 */
+    block_q4_1 b;
+    ember_quant_q4_1_ref(x, &b, 32);
+    CHECK(b.d == ember_fp32_to_fp16(3.0f / 15));
+    CHECK(b.m == ember_fp32_to_fp16(1.0f));
+    for (int j = 0; j < 16; j++) {
+        CHECKF((b.qs[j] & 0x0F) == q4_1_level(j), "j=%d", j);
+        CHECKF((b.qs[j] >> 4) == q4_1_level(j + 16), "j=%d", j + 16);
+    }
+}
+
+static void test_q5_0_known_block(void) {
+    float x[32] = { 0 };
+    x[20] = 2.0f;  /* signed max: d = 2 / -16 = -0.125, id = -8 */
+    x[4] = -1.9f;  /* 15.2 + 16.5 -> 31 */
+    x[1] = 0.25f;  /* -2 + 16.5 -> 14 */
+    block_q5_0 b;
+    ember_quant_q5_0_ref(x, &b, 32);
+    CHECK(b.d == ember_fp32_to_fp16(-0.125f));
+    const uint32_t qh = (uint32_t)b.qh[0] | (uint32_t)b.qh[1] << 8 | (uint32_t)b.qh[2] << 16 | (uint32_t)b.qh[3] << 24;
+    /* zeros quantize to 16: low nibble 0 and the fifth bit set */
+    CHECK((b.qs[0] & 0x0F) == 0 && (qh & 1u));
+    CHECK((b.qs[4] & 0x0F) == 15 && (qh >> 4 & 1u)); /* 31 */
+    CHECK((b.qs[1] & 0x0F) == 14 && !(qh >> 1 & 1u));
+    CHECK((b.qs[4] >> 4) == 0 && !(qh >> 20 & 1u));  /* element 20 -> 0 */
+    CHECK(qh == (0xFFFFFFFFu & ~(1u << 1) & ~(1u << 20)));
+    float y[32];
+    ember_dequant_q5_0(&b, y, 32);
+    CHECK(y[20] == 2.0f && y[4] == -1.875f && y[1] == 0.25f && y[0] == 0.0f);
+
+    /* Equal magnitudes: the first one sets the sign of d. */
+    x[4] = -2.0f;
+    ember_quant_q5_0_ref(x, &b, 32);
+    CHECK(b.d == ember_fp32_to_fp16(0.125f));
+}
+
+static void test_q5_1_known_block(void) {
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = -1.0f + (float)j * 0.1f + 0.02f;
+    x[0] = -1.0f; /* min */
+    x[31] = 2.1f; /* max: d = 0.1 */
+    block_q5_1 b;
+    ember_quant_q5_1_ref(x, &b, 32);
+    CHECK(b.d == ember_fp32_to_fp16(3.1f / 31));
+    CHECK(b.m == ember_fp32_to_fp16(-1.0f));
+    float y[32];
+    ember_dequant_q5_1(&b, y, 32);
+    for (int j = 0; j < 32; j++) {
+        /* element j quantizes to level j (j + 0.2 + 0.5 truncates) */
+        const float want = (float)j * ember_fp16_to_fp32(b.d) + ember_fp16_to_fp32(b.m);
+        CHECKF(y[j] == want, "j=%d %g %g", j, y[j], want);
+    }
+}
+
+static void test_zero_blocks(void) {
+    float x[32] = { 0 }, y[32];
+    for (int i = 0; i < NELEM(QUANT_TYPES); i++) {
+        const ember_type_traits *t = ember_type_get(QUANT_TYPES[i]);
+        uint8_t buf[64];
+        memset(buf, 0xAB, sizeof buf);
+        t->from_float_ref(x, buf, 32);
+        t->to_float(buf, y, 32);
+        for (int j = 0; j < 32; j++) CHECKF(y[j] == 0.0f, "%s", t->name);
+    }
+}
+
+/* ---- round trip ---- */
+
+static void test_roundtrip(void) {
+    enum { N = 512 };
+    float x[N], y[N];
+    uint8_t buf[N * 4];
+    fill(x, N, 1.0f);
+    const int types[] = { EMBER_TYPE_F32, EMBER_TYPE_F16, EMBER_TYPE_BF16, EMBER_TYPE_Q4_0, EMBER_TYPE_Q4_1,
+                          EMBER_TYPE_Q5_0, EMBER_TYPE_Q5_1, EMBER_TYPE_Q8_0, EMBER_TYPE_Q8_1 };
+    for (int ti = 0; ti < NELEM(types); ti++) {
+        const ember_type_traits *t = ember_type_get(types[ti]);
+        CHECK(t != NULL);
+        if (!t) continue;
+        t->from_float_ref(x, buf, N);
+        t->to_float(buf, y, N);
+        double maxerr_rel = 0; /* error / allowed, over all elements */
+        for (int b = 0; b < N; b += 32) {
+            float amax = 0, mn = x[b], mx = x[b];
+            for (int j = b; j < b + 32; j++) {
+                amax = fmaxf(amax, fabsf(x[j]));
+                mn = fminf(mn, x[j]);
+                mx = fmaxf(mx, x[j]);
+            }
+            for (int j = b; j < b + 32; j++) {
+                double allowed;
+                switch (types[ti]) {
+                case EMBER_TYPE_F32: allowed = 0; break;
+                case EMBER_TYPE_F16: allowed = fabs(x[j]) * 0x1p-11; break;
+                case EMBER_TYPE_BF16: allowed = fabs(x[j]) * 0x1p-8; break;
+                case EMBER_TYPE_Q4_0: allowed = amax / 8 * 1.01; break;   /* clamp at +7 costs one step */
+                case EMBER_TYPE_Q5_0: allowed = amax / 16 * 1.01; break;
+                case EMBER_TYPE_Q4_1: allowed = (mx - mn) / 15 * 0.51 + fabsf(mn) * 1e-3 + (mx - mn) * 1e-3; break;
+                case EMBER_TYPE_Q5_1: allowed = (mx - mn) / 31 * 0.51 + fabsf(mn) * 1e-3 + (mx - mn) * 1e-3; break;
+                default: allowed = amax / 127 * 0.51 + amax * 1e-3; break; /* Q8_0, Q8_1 */
+                }
+                const double err = fabs((double)y[j] - (double)x[j]);
+                if (err > allowed) {
+                    fprintf(stderr, "  %s: element %d: %g -> %g (allowed %g)\n", t->name, j, x[j], y[j], allowed);
+                    maxerr_rel = 2;
+                    break;
+                }
+            }
+        }
+        CHECKF(maxerr_rel <= 1, "%s", t->name);
+    }
+}
+
+/* ---- reference dot vs dequantized float dot ---- */
+
+/* A random row of n elements of type t and its dequantized copy. */
+static void make_row(int t, int n, void *q, float *deq, float scale, int act) {
+    float *x = malloc(sizeof(float) * (size_t)n);
+    fill(x, n, scale);
+    if (act) act_quant(t)(x, q, n);
+    else ember_type_get(t)->from_float_ref(x, q, n);
+    ember_type_get(t)->to_float(q, deq, n);
+    free(x);
+}
+
+static void test_ref_dot_vs_dequant(void) {
+    const int lens_q[] = { 32, 64, 96, 256, 1024 };
+    const int lens_f[] = { 1, 7, 32, 33, 172, 1000 };
+    for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
+        const int type = DOT_TYPES[ti];
+        const ember_type_traits *t = ember_type_get(type);
+        const int quant = t->block_size > 1;
+        const int *lens = quant ? lens_q : lens_f;
+        for (int li = 0; li < 5; li++) {
+            const int n = lens[li];
+            void *qx = malloc(ember_row_size(type, n));
+            void *qy = malloc(ember_row_size(t->vec_dot_type, n));
+            float *dx = malloc(sizeof(float) * (size_t)n), *dy = malloc(sizeof(float) * (size_t)n);
+            make_row(type, n, qx, dx, 0.5f, 0);
+            make_row(t->vec_dot_type, n, qy, dy, 2.0f, 1);
+            double want = 0, mag = 0;
+            for (int i = 0; i < n; i++) {
+                want += (double)dx[i] * dy[i];
+                mag += fabs((double)dx[i] * dy[i]);
+            }
+            /* Q4_1/Q5_1 use the activations' stored s = f16(d*sum q), not the
+             * dequantized sum: allow its f16 rounding per block. */
+            double extra = 0;
+            if (type == EMBER_TYPE_Q4_1 || type == EMBER_TYPE_Q5_1) {
+                for (int b = 0; b < n / 32; b++) {
+                    const block_q8_1 *yb = (const block_q8_1 *)qy + b;
+                    const float m = type == EMBER_TYPE_Q4_1 ? ember_fp16_to_fp32(((const block_q4_1 *)qx)[b].m)
+                                                            : ember_fp16_to_fp32(((const block_q5_1 *)qx)[b].m);
+                    extra += fabs(m * ember_fp16_to_fp32(yb->s)) * 0x1p-10 + fabs(m) * ember_fp16_to_fp32(yb->d) * 0.01;
+                }
+            }
+            float got = -1;
+            t->vec_dot_ref(n, &got, qx, qy);
+            const double tol = mag * 1e-5 + extra + 1e-6;
+            CHECKF(fabs(got - want) <= tol, "%s n=%d got %.9g want %.9g tol %g", t->name, n, got, want, tol);
+            free(qx); free(qy); free(dx); free(dy);
+        }
+    }
+}
+
+/* The plain-float reference dots sum in double exactly like this. */
+static void test_ref_dot_float_exact(void) {
+    float x[37], y[37];
+    fill(x, 37, 3.0f);
+    fill(y, 37, 3.0f);
+    double want = 0;
+    for (int i = 0; i < 37; i++) want += (double)(x[i] * y[i]);
+    float got;
+    ember_vec_dot_f32_ref(37, &got, x, y);
+    CHECK(bits(got) == bits((float)want));
+    ember_vec_dot_f32_ref(0, &got, x, y);
+    CHECK(got == 0.0f);
+}
+
+/* ---- scalar models of the SIMD summation orders ---- */
+
+/* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) */
+static float model_hsum8_halves(const float *v) {
+    const float r0 = v[0] + v[4], r1 = v[1] + v[5], r2 = v[2] + v[6], r3 = v[3] + v[7];
+    return (r0 + r2) + (r1 + r3);
+}
+/* ((v0+v4)+(v1+v5)) + ((v2+v6)+(v3+v7)) */
+static float model_hsum8_hadd(const float *v) {
+    const float r0 = v[0] + v[4], r1 = v[1] + v[5], r2 = v[2] + v[6], r3 = v[3] + v[7];
+    return (r0 + r1) + (r2 + r3);
+}
+static float model_hsum16(const float *v) {
+    float h[8];
+    for (int k = 0; k < 8; k++) h[k] = v[k + 8] + v[k];
+    return model_hsum8_halves(h);
+}
+
+/* Integer levels of block b of a weight row (dequantized with d = 1,
+ * m = 0) and its scale d. */
+static void block_levels(int type, const void *vx, int b, int q[32], float *d) {
+    const ember_type_traits *t = ember_type_get(type);
+    uint8_t blk[64];
+    float v[32];
+    memcpy(blk, (const uint8_t *)vx + (size_t)b * t->type_size, t->type_size);
+    ember_f16 h;
+    memcpy(&h, blk, 2);
+    *d = ember_fp16_to_fp32(h);
+    h = ember_fp32_to_fp16(1.0f);
+    memcpy(blk, &h, 2);
+    if (type == EMBER_TYPE_Q4_1 || type == EMBER_TYPE_Q5_1) memset(blk + 2, 0, 2);
+    t->to_float(blk, v, 32);
+    for (int j = 0; j < 32; j++) q[j] = (int)v[j];
+}
+
+static float model_quant_dot(int type, int n, const void *vx, const void *vy) {
+    const int with_m = type == EMBER_TYPE_Q4_1 || type == EMBER_TYPE_Q5_1;
+    float acc[8] = { 0 };
+    float summs = 0;
+    for (int b = 0; b < n / 32; b++) {
+        int q[32];
+        float dx;
+        block_levels(type, vx, b, q, &dx);
+        /* Q8_0 and Q8_1 both start with d, then (Q8_1) s, then qs */
+        const int8_t *yq = with_m ? ((const block_q8_1 *)vy)[b].qs : ((const block_q8_0 *)vy)[b].qs;
+        const float dy = ember_fp16_to_fp32(with_m ? ((const block_q8_1 *)vy)[b].d : ((const block_q8_0 *)vy)[b].d);
+        if (with_m) {
+            const ember_f16 mh = type == EMBER_TYPE_Q4_1 ? ((const block_q4_1 *)vx)[b].m : ((const block_q5_1 *)vx)[b].m;
+            summs = fmaf(ember_fp16_to_fp32(mh), ember_fp16_to_fp32(((const block_q8_1 *)vy)[b].s), summs);
+        }
+        const float d = dx * dy;
+        for (int k = 0; k < 8; k++) {
+            int s = 0;
+            for (int j = 4 * k; j < 4 * k + 4; j++) s += q[j] * yq[j];
+            acc[k] = fmaf(d, (float)s, acc[k]);
+        }
+    }
+    float r = model_hsum8_halves(acc);
+    if (with_m) r += summs;
+    return r;
+}
+
+static float elem(int type, const void *p, int i) {
+    if (type == EMBER_TYPE_F32) return ((const float *)p)[i];
+    if (type == EMBER_TYPE_F16) return ember_fp16_to_fp32(((const ember_f16 *)p)[i]);
+    return ember_bf16_to_fp32(((const ember_bf16 *)p)[i]);
+}
+
+/* F32/F16 on a path with `lanes` floats per vector (8 avx2, 16 avx512). */
+static float model_float_dot(int type, int n, const void *x, const void *y, int lanes) {
+    const int step = 4 * lanes;
+    const int np = n / step * step;
+    float a[4][16] = { { 0 } };
+    for (int i = 0; i < np; i += step)
+        for (int r = 0; r < 4; r++)
+            for (int l = 0; l < lanes; l++)
+                a[r][l] = fmaf(elem(type, x, i + r * lanes + l), elem(type, y, i + r * lanes + l), a[r][l]);
+    float v[16];
+    for (int l = 0; l < lanes; l++) v[l] = (a[0][l] + a[2][l]) + (a[1][l] + a[3][l]);
+    const float red = lanes == 8 ? model_hsum8_hadd(v) : model_hsum16(v);
+    if (type == EMBER_TYPE_F16) {
+        double sum = red;
+        for (int i = np; i < n; i++) sum += (double)(elem(type, x, i) * elem(type, y, i));
+        return (float)sum;
+    }
+    float sum = red;
+    const int fused = (n - np) % (lanes == 8 ? 4 : 8);
+    for (int i = np; i < n - fused; i++) sum += elem(type, x, i) * elem(type, y, i);
+    for (int i = n - fused; i < n; i++) sum = fmaf(elem(type, x, i), elem(type, y, i), sum);
+    return sum;
+}
+
+/* BF16 on avx2 (the avx512 path uses dpbf16, whose internal rounding is
+ * the hardware's: only compared with a tolerance). */
+static float model_bf16_dot_avx2(int n, const void *x, const void *y) {
+    float c[4][8] = { { 0 } };
+    int i = 0;
+    double sum = 0;
+    if (n >= 32) {
+        for (; i + 32 <= n; i += 32)
+            for (int r = 0; r < 4; r++)
+                for (int l = 0; l < 8; l++)
+                    c[r][l] = fmaf(elem(EMBER_TYPE_BF16, x, i + 8 * r + l), elem(EMBER_TYPE_BF16, y, i + 8 * r + l), c[r][l]);
+        float v[8];
+        for (int l = 0; l < 8; l++) v[l] = (c[0][l] + c[2][l]) + (c[1][l] + c[3][l]);
+        sum += model_hsum8_halves(v);
+    }
+    for (; i < n; i++) sum += (double)(elem(EMBER_TYPE_BF16, x, i) * elem(EMBER_TYPE_BF16, y, i));
+    return (float)sum;
+}
+
+/* ---- SIMD paths vs reference ---- */
+
+static const char *PATHS[] = { "avx2", "avx512" };
+
+static void check_path_dots(const char *path) {
+    ember_kernel_set ks;
+    ember_kernels_for_path(path, &ks);
+    const int lanes = !strcmp(path, "avx2") ? 8 : 16;
+    const int nq[] = { 32, 64, 96, 224, 256, 1056 };
+    const int nf[] = { 1, 7, 8, 15, 31, 32, 33, 63, 64, 65, 96, 127, 128, 172, 257, 1000 };
+    for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
+        const int type = DOT_TYPES[ti];
+        const ember_type_traits *t = ember_type_get(type);
+        CHECKF(ks.vec_dot[type] != NULL, "%s %s: no kernel", path, t->name);
+        if (!ks.vec_dot[type]) continue;
+        const int quant = t->block_size > 1;
+        const int *ns = quant ? nq : nf;
+        const int cnt = quant ? NELEM(nq) : NELEM(nf);
+        for (int rep = 0; rep < 3; rep++) {
+            for (int k = 0; k < cnt; k++) {
+                const int n = ns[k];
+                void *qx = malloc(ember_row_size(type, n));
+                void *qy = malloc(ember_row_size(t->vec_dot_type, n));
+                float *dx = malloc(sizeof(float) * (size_t)n), *dy = malloc(sizeof(float) * (size_t)n);
+                make_row(type, n, qx, dx, rep == 2 ? 40.0f : 0.7f, 0);
+                make_row(t->vec_dot_type, n, qy, dy, 3.0f, 1);
+                if (type == EMBER_TYPE_Q8_0 && rep == 1) /* weights from a file may hold -128 */
+                    for (int b = 0; b < n / 32; b++) ((block_q8_0 *)qx)[b].qs[b % 32] = -128;
+                double mag = 0;
+                for (int i = 0; i < n; i++) mag += fabs((double)dx[i] * dy[i]);
+                float ref = 0, got = 0;
+                t->vec_dot_ref(n, &ref, qx, qy);
+                ks.vec_dot[type](n, &got, qx, qy);
+                CHECKF(fabsf(got - ref) <= mag * 1e-5 + 1e-6, "%s %s n=%d: %.9g vs ref %.9g", path, t->name, n, got, ref);
+                float model;
+                int have_model = 1;
+                if (quant) model = model_quant_dot(type, n, qx, qy);
+                else if (type != EMBER_TYPE_BF16) model = model_float_dot(type, n, qx, qy, lanes);
+                else if (lanes == 8) model = model_bf16_dot_avx2(n, qx, qy);
+                else have_model = 0, model = 0;
+                if (have_model)
+                    CHECKF(bits(got) == bits(model), "%s %s n=%d: %.9g vs order model %.9g", path, t->name, n, got, model);
+                free(qx); free(qy); free(dx); free(dy);
+            }
+        }
+    }
+}
+
+static void check_path_quantizers(const char *path) {
+    ember_kernel_set ks;
+    ember_kernels_for_path(path, &ks);
+    enum { N = 32 * 40 };
+    static float x[N];
+    fill(x, N, 2.0f);
+    /* Exact ties in some blocks: amax 127 makes x*id = x. */
+    for (int b = 0; b < 8; b++) {
+        float *p = x + 32 * (4 + b);
+        for (int j = 0; j < 32; j++) p[j] = (float)((int)(rnd_u32() % 253) - 126) + ((j & 1) ? 0.5f : 0.0f);
+        p[b] = (b & 1) ? -127.0f : 127.0f;
+    }
+    for (int j = 0; j < 32; j++) x[32 * 20 + j] = 0.0f;                    /* zero block */
+    for (int j = 0; j < 32; j++) x[32 * 21 + j] = rnd_unit() * 1e-30f;     /* tiny block */
+    for (int j = 0; j < 32; j++) x[32 * 22 + j] = rnd_unit() * 6e4f;       /* huge block */
+    for (int j = 0; j < 32; j++) x[32 * 23 + j] = -0.0f;                   /* negative zero */
+    const int qt[] = { EMBER_TYPE_Q8_0, EMBER_TYPE_Q8_1 };
+    for (int i = 0; i < 2; i++) {
+        const ember_type_traits *t = ember_type_get(qt[i]);
+        CHECKF(ks.from_float[qt[i]] != NULL, "%s %s", path, t->name);
+        if (!ks.from_float[qt[i]]) continue;
+        static uint8_t a[N * 2], b[N * 2];
+        memset(a, 0x11, sizeof a);
+        memset(b, 0x22, sizeof b);
+        act_quant(qt[i])(x, a, N);
+        ks.from_float[qt[i]](x, b, N);
+        const size_t sz = ember_row_size(qt[i], N);
+        CHECKF(memcmp(a, b, sz) == 0, "%s %s differs from the activation reference", path, t->name);
+        CHECK(b[sz] == 0x22); /* no write past the row */
+    }
+    if (ks.from_float[EMBER_TYPE_F16]) {
+        static float f[301];
+        fill(f, 301, 100.0f);
+        const float special[] = { 0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, 1e9f, -1e9f, 6e-8f, 3e-8f, 2.98e-8f,
+                                  1e-40f, 6.1e-5f, 1.0f / 3, -2.5e-6f, INFINITY, -INFINITY };
+        memcpy(f + 100, special, sizeof special);
+        ember_f16 a[302], b[302];
+        a[301] = b[301] = 0x5555;
+        ember_f16_from_float(f, a, 301);
+        ks.from_float[EMBER_TYPE_F16](f, b, 301);
+        CHECKF(memcmp(a, b, sizeof a) == 0, "%s F16 conversion differs", path);
+    }
+}
+
+static void test_simd_paths(void) {
+    int ran = 0;
+    for (int p = 0; p < 2; p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        ran++;
+        check_path_dots(PATHS[p]);
+        check_path_quantizers(PATHS[p]);
+    }
+    if (!ran) SKIP("CPU has neither avx2 nor avx512");
+}
+
+/* The traits the engine uses are the selected path's (or the refs). */
+static void test_traits_selected(void) {
+    for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
+        const ember_type_traits *t = ember_type_get(DOT_TYPES[ti]);
+        CHECK(t->vec_dot != NULL && t->from_float_ref != NULL);
+    }
+    CHECK(ember_type_get(EMBER_TYPE_Q8_0)->from_float != NULL);
+    CHECK(ember_type_get(EMBER_TYPE_Q8_1)->from_float != NULL);
+    CHECK(ember_row_size(EMBER_TYPE_Q4_0, 64) == 36);
+    CHECK(ember_row_size(EMBER_TYPE_Q5_1, 32) == 24);
+    CHECK(ember_row_size(EMBER_TYPE_Q8_1, 33) == 0);
+    CHECK(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(block_q5_0) == 22 &&
+          sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34 && sizeof(block_q8_1) == 36);
+}
+
+int main(void) {
+    RUN(test_q8_0_known_block);
+    RUN(test_q8_1_known_block);
+    RUN(test_q4_0_known_block);
+    RUN(test_q4_1_known_block);
+    RUN(test_q5_0_known_block);
+    RUN(test_q5_1_known_block);
+    RUN(test_zero_blocks);
+    RUN(test_roundtrip);
+    RUN(test_ref_dot_vs_dequant);
+    RUN(test_ref_dot_float_exact);
+    RUN(test_simd_paths);
+    RUN(test_traits_selected);
+    TEST_EXIT();
+}
