@@ -66,7 +66,9 @@ static void rms_norm(float *y, const float *x, const float *w, int n, float eps)
     for (int i = 0; i < n; i++) y[i] = y[i] * w[i]; /* separate op in the graph */
 }
 
-/* Rotates n_heads vectors of head_dim at position pos. */
+/* Rotates n_heads vectors of head_dim at position pos. The rotation uses
+ * one fused multiply-add per output, the way llama.cpp's build (gcc,
+ * -march=native, contraction on) evaluates x0*c - x1*s and x0*s + x1*c. */
 static void rope(float *x, int n_heads, int head_dim, int pos, const ember_hparams *hp, const float *freq_factors) {
     float cache[EMBER_MAX_ROT];
     const int n_rot = hp->n_rot;
@@ -86,14 +88,14 @@ static void rope(float *x, int n_heads, int head_dim, int pos, const ember_hpara
             for (int i0 = 0; i0 < n_rot; i0 += 2) {
                 const int ic = i0 / 2;
                 const float x0 = v[ic], x1 = v[ic + half];
-                v[ic] = x0 * cache[i0] - x1 * cache[i0 + 1];
-                v[ic + half] = x0 * cache[i0 + 1] + x1 * cache[i0];
+                v[ic] = fmaf(x0, cache[i0], -(x1 * cache[i0 + 1]));
+                v[ic + half] = fmaf(x0, cache[i0 + 1], x1 * cache[i0]);
             }
         } else {
             for (int i0 = 0; i0 < n_rot; i0 += 2) {
                 const float x0 = v[i0], x1 = v[i0 + 1];
-                v[i0] = x0 * cache[i0] - x1 * cache[i0 + 1];
-                v[i0 + 1] = x0 * cache[i0 + 1] + x1 * cache[i0];
+                v[i0] = fmaf(x0, cache[i0], -(x1 * cache[i0 + 1]));
+                v[i0 + 1] = fmaf(x0, cache[i0 + 1], x1 * cache[i0]);
             }
         }
     }
@@ -270,21 +272,18 @@ static void attn_rows(void *arg, int ith, int nth) {
         const double sum = softmax_exp_sum(sc, n_kv, mx);
         const float inv = (float)(1.0 / sum);
         for (int j = 0; j < n_kv; j++) sc[j] *= inv;
+        /* llama.cpp attends over the cache padded to 32 cells (the padding
+         * has zero weight); the padded length decides which elements its
+         * dot products vectorise, so ember pads the same way */
         const void *pv = sc;
-        int n_dot = n_kv;
-        if (prompt) {
-            /* the prompt order needs whole vectors: pad with zero weights
-             * (zero products leave every lane unchanged) */
-            n_dot = (n_kv + 31) & ~31;
-            if (n_dot > ctx->p.n_ctx) n_dot = n_kv; /* cannot pad past the cache: fall back */
-            if (n_dot != n_kv) dot_pv = tr->vec_dot_prefill;
-            for (int j = n_kv; j < n_dot; j++) sc[j] = 0.0f;
-        }
+        int n_dot = (n_kv + 31) & ~31;
+        if (n_dot > ctx->p.n_ctx) n_dot = n_kv;
+        for (int j = n_kv; j < n_dot; j++) sc[j] = 0.0f;
         if (f16) {
             for (int j = 0; j < n_dot; j++) ts->p16[j] = ember_fp32_to_fp16(sc[j]);
             pv = ts->p16;
         }
-        if (n_dot % tr->prefill_multiple) dot_pv = tr->vec_dot;
+        if (prompt && n_dot % tr->prefill_multiple) dot_pv = tr->vec_dot;
         float *out = ctx->att + (size_t)t * QD + (size_t)h * hd;
         for (int d = 0; d < hd; d++) dot_pv(n_dot, &out[d], ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), pv);
     }
