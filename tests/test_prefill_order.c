@@ -61,7 +61,31 @@ static void simd_paths_bit_identical(void) {
     if (!tested) SKIP("no SIMD prompt-order kernels on this CPU");
 }
 
+/* Q4_0 in the repacked-kernel order: SIMD equals the scalar definition. */
+static void q4_0_rows8_bit_identical(void) {
+    if (!ember_cpu_path_supported("avx2")) SKIP("no AVX2");
+    ember_kernel_set ks;
+    ember_kernels_for_path("avx2", &ks);
+    const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
+    CHECK(ks.vec_dot_rows8[EMBER_TYPE_Q4_0] != 0);
+    for (int n = 32; n <= 2048; n += 96) {
+        float x[2048], y[2048];
+        block_q4_0 qx[64];
+        block_q8_0 qy[64];
+        for (int i = 0; i < n; i++) { x[i] = frand(); y[i] = frand() * 5; }
+        tr->from_float_ref(x, qx, n);
+        ember_quant_q8_0_act(y, qy, n);
+        float a, b, c;
+        tr->vec_dot_rows8_ref(n, &a, qx, qy);
+        ks.vec_dot_rows8[EMBER_TYPE_Q4_0](n, &b, qx, qy);
+        tr->vec_dot_ref(n, &c, qx, qy);
+        CHECKF(a == b, "n=%d: %.9g vs %.9g", n, a, b);
+        CHECKF(fabsf(a - c) <= 1e-4f * (1 + fabsf(c)), "n=%d: %g vs %g", n, a, c);
+    }
+}
+
 int main(void) {
+    RUN(q4_0_rows8_bit_identical);
     RUN(definition_matches_lane_order);
     RUN(simd_paths_bit_identical);
     TEST_EXIT();

@@ -50,6 +50,10 @@ typedef struct {
     ember_vec_dot_fn vec_dot_prefill_ref;
     ember_vec_dot_fn vec_dot_prefill;
     int prefill_multiple;
+    /* Order of llama.cpp's repacked kernels, for weights whose row count is
+     * a multiple of 8 (Q4_0 only); NULL otherwise. */
+    ember_vec_dot_fn vec_dot_rows8_ref;
+    ember_vec_dot_fn vec_dot_rows8;
 } ember_type_traits;
 
 /* NULL for an unknown or unsupported id. */
@@ -122,6 +126,8 @@ void ember_vec_dot_q4_1_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q5_0_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q5_1_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
+/* q4_0_rows8.c */
+void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);

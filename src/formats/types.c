@@ -11,7 +11,8 @@ static ember_type_traits g_traits[EMBER_TYPE_COUNT] = {
     [EMBER_TYPE_BF16] = { "BF16", 1, 2, 0, EMBER_TYPE_BF16, ember_bf16_to_float, ember_bf16_from_float,
                           ember_vec_dot_bf16_ref, 0, 0, ember_vec_dot_bf16_prefill_ref, 0, 32 },
     [EMBER_TYPE_Q4_0] = { "Q4_0", QK4_0, sizeof(block_q4_0), 1, EMBER_TYPE_Q8_0, ember_dequant_q4_0,
-                          ember_quant_q4_0_ref, ember_vec_dot_q4_0_ref, 0, 0 },
+                          ember_quant_q4_0_ref, ember_vec_dot_q4_0_ref, 0, 0, 0, 0, 0,
+                          ember_vec_dot_q4_0_rows8_ref, 0 },
     [EMBER_TYPE_Q4_1] = { "Q4_1", QK4_1, sizeof(block_q4_1), 1, EMBER_TYPE_Q8_1, ember_dequant_q4_1,
                           ember_quant_q4_1_ref, ember_vec_dot_q4_1_ref, 0, 0 },
     [EMBER_TYPE_Q5_0] = { "Q5_0", QK5_0, sizeof(block_q5_0), 1, EMBER_TYPE_Q8_0, ember_dequant_q5_0,
@@ -47,6 +48,7 @@ static void init_once(void) {
         tr->vec_dot = ks.vec_dot[t] ? ks.vec_dot[t] : tr->vec_dot_ref;
         tr->from_float = ks.from_float[t] ? ks.from_float[t] : tr->from_float_ref;
         tr->vec_dot_prefill = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill[t] : tr->vec_dot_prefill_ref;
+        tr->vec_dot_rows8 = ks.vec_dot_rows8[t] ? ks.vec_dot_rows8[t] : tr->vec_dot_rows8_ref;
     }
 }
 

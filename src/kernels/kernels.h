@@ -11,6 +11,7 @@ typedef struct {
     ember_vec_dot_fn vec_dot[EMBER_TYPE_COUNT];
     ember_from_float_fn from_float[EMBER_TYPE_COUNT];
     ember_vec_dot_fn vec_dot_prefill[EMBER_TYPE_COUNT];
+    ember_vec_dot_fn vec_dot_rows8[EMBER_TYPE_COUNT];
 } ember_kernel_set;
 
 void ember_kernels_avx2_simple(ember_kernel_set *ks);   /* simple_avx2.c */

@@ -35,7 +35,31 @@ static void dot_f16(int n, float *s, const void *vx, const void *vy) {
     *s = tree16(lo, hi);
 }
 
+
+/* Q4_0 in the repacked-kernel order (formats/q4_0_rows8.c): the block's
+ * integer dot is exact, so only the per-block fma chain must be kept. */
+static void dot_q4_0_rows8(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), off = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    float acc = 0.0f;
+    for (int b = 0; b < n / QK4_0; b++) {
+        const __m128i raw = _mm_loadu_si128((const __m128i *)x[b].qs);
+        const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4), off);
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q));
+        __m256i p32 = _mm256_madd_epi16(p16, ones);
+        __m128i r = _mm_add_epi32(_mm256_castsi256_si128(p32), _mm256_extracti128_si256(p32, 1));
+        r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0x4E));
+        r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0xB1));
+        const float d = _cvtsh_ss(x[b].d) * _cvtsh_ss(y[b].d);
+        acc = __builtin_fmaf((float)_mm_cvtsi128_si32(r), d, acc);
+    }
+    *s = acc;
+}
+
 void ember_kernels_avx2_prefill(ember_kernel_set *ks) {
     ks->vec_dot_prefill[EMBER_TYPE_F32] = dot_f32;
     ks->vec_dot_prefill[EMBER_TYPE_F16] = dot_f16;
+    ks->vec_dot_rows8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8;
 }

@@ -154,6 +154,9 @@ static void mm_rows(void *arg, int ith, int nth) {
             /* llama.cpp's prompt GEMM takes matrices with rows % 4 == 0 and a
              * row length that fills its vectors; others use the dot. */
             if (tr->vec_dot_prefill && w->rows % 4 == 0 && n % tr->prefill_multiple == 0) dot_prompt = tr->vec_dot_prefill;
+            /* Q4_0 matrices with rows % 8 == 0 are repacked by llama.cpp on
+             * x86; its kernels then sum in another order, for all tokens */
+            if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
             for (int64_t rb = lo; rb < hi; rb += 16) {
                 const int64_t re = rb + 16 < hi ? rb + 16 : hi;
                 for (int tk = 0; tk < t->n_tok; tk++) {
