@@ -1,0 +1,131 @@
+/* K-quants: dequantization against hand-built blocks, the reference dots
+ * against dequantize-then-dot, and every SIMD path bit-identical to the
+ * reference (the summation order is part of the contract). */
+#include "test.h"
+#include "formats/formats.h"
+#include "formats/fp16.h"
+#include "kernels/kernels.h"
+#include "runtime/cpu.h"
+#include <math.h>
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t next32(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t)(rng >> 32); }
+static float frand(void) { return (float)next32() / 4294967296.0f * 2.0f - 1.0f; }
+
+static const int k_types[] = {EMBER_TYPE_Q2_K, EMBER_TYPE_Q3_K, EMBER_TYPE_Q4_K, EMBER_TYPE_Q5_K, EMBER_TYPE_Q6_K};
+
+/* Random blocks: random bytes, with the f16 scale fields set to sane values. */
+static void random_blocks(int type, void *dst, int nblocks) {
+    const ember_type_traits *tr = ember_type_get(type);
+    uint8_t *p = dst;
+    for (size_t i = 0; i < tr->type_size * (size_t)nblocks; i++) p[i] = (uint8_t)next32();
+    for (int b = 0; b < nblocks; b++) {
+        uint8_t *blk = p + (size_t)b * tr->type_size;
+        uint16_t d = ember_fp32_to_fp16(0.001f + 0.01f * (frand() + 1)), dm = ember_fp32_to_fp16(0.002f * (frand() + 1));
+        switch (type) {
+        case EMBER_TYPE_Q2_K: memcpy(blk + 80, &d, 2); memcpy(blk + 82, &dm, 2); break;
+        case EMBER_TYPE_Q3_K: memcpy(blk + 108, &d, 2); break;
+        case EMBER_TYPE_Q4_K: case EMBER_TYPE_Q5_K: memcpy(blk, &d, 2); memcpy(blk + 2, &dm, 2); break;
+        case EMBER_TYPE_Q6_K: memcpy(blk + 208, &d, 2); break;
+        }
+    }
+}
+
+static void block_sizes(void) {
+    CHECK(sizeof(block_q2_K) == 84);
+    CHECK(sizeof(block_q3_K) == 110);
+    CHECK(sizeof(block_q4_K) == 144);
+    CHECK(sizeof(block_q5_K) == 176);
+    CHECK(sizeof(block_q6_K) == 210);
+    CHECK(sizeof(block_q8_K) == 292);
+}
+
+static void q4_K_dequant_hand_block(void) {
+    block_q4_K b;
+    memset(&b, 0, sizeof b);
+    b.d = ember_fp32_to_fp16(0.5f);
+    b.dmin = ember_fp32_to_fp16(0.25f);
+    b.scales[0] = 3;       /* sub-block 0: scale 3 */
+    b.scales[4] = 2;       /* sub-block 0: min 2 */
+    b.qs[0] = 0x57;        /* element 0: 7, element 32: 5 */
+    float y[QK_K];
+    ember_dequant_q4_K(&b, y, QK_K);
+    CHECK(y[0] == 0.5f * 3 * 7 - 0.25f * 2);
+    CHECK(y[1] == -0.5f);
+    CHECK(y[32] == 0.0f); /* sub-block 1 has scale 0 and min 0 */
+}
+
+static void q8_K_quantizer(void) {
+    float x[QK_K];
+    for (int i = 0; i < QK_K; i++) x[i] = (float)(i - 100) / 10.0f;
+    block_q8_K q;
+    ember_quant_q8_K_ref(x, &q, QK_K);
+    /* the largest magnitude is +15.5 at i=255, stored as -127 * (1/iscale) */
+    CHECK(q.qs[255] == 127 || q.qs[255] == -127);
+    float back[QK_K];
+    ember_dequant_q8_K(&q, back, QK_K);
+    for (int i = 0; i < QK_K; i++) CHECK(fabsf(back[i] - x[i]) <= 15.5f / 127 * 0.5f + 1e-5f);
+    int16_t s = 0;
+    for (int i = 0; i < 16; i++) s += q.qs[i];
+    CHECK(q.bsums[0] == s);
+}
+
+static void ref_dot_matches_dequantized(void) {
+    for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+        const int t = k_types[ti];
+        const ember_type_traits *tr = ember_type_get(t);
+        const int n = 4 * QK_K;
+        uint8_t w[4 * 210];
+        block_q8_K a[4];
+        float x[4 * QK_K], wf[4 * QK_K], af[4 * QK_K];
+        random_blocks(t, w, 4);
+        for (int i = 0; i < n; i++) x[i] = frand();
+        ember_quant_q8_K_ref(x, a, n);
+        tr->to_float(w, wf, n);
+        ember_dequant_q8_K(a, af, n);
+        double ref = 0;
+        for (int i = 0; i < n; i++) ref += (double)wf[i] * af[i];
+        float got;
+        tr->vec_dot_ref(n, &got, w, a);
+        CHECKF(fabs(got - ref) <= 1e-4 * (1 + fabs(ref)), "%s: %g vs %g", tr->name, got, ref);
+    }
+}
+
+static void simd_bit_identical(void) {
+    const char *paths[] = {"avx2", "avx512"};
+    int tested = 0;
+    for (int p = 0; p < 2; p++) {
+        if (!ember_cpu_path_supported(paths[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(paths[p], &ks);
+        for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+            const int t = k_types[ti];
+            if (!ks.vec_dot[t]) continue;
+            const ember_type_traits *tr = ember_type_get(t);
+            for (int trial = 0; trial < 50; trial++) {
+                const int nb = 1 + trial % 8, n = nb * QK_K;
+                uint8_t w[8 * 210];
+                block_q8_K a[8];
+                float x[8 * QK_K];
+                random_blocks(t, w, nb);
+                for (int i = 0; i < n; i++) x[i] = frand() * (1 + trial);
+                ember_quant_q8_K_ref(x, a, n);
+                float r, s;
+                tr->vec_dot_ref(n, &r, w, a);
+                ks.vec_dot[t](n, &s, w, a);
+                CHECKF(r == s, "%s %s n=%d: %.9g vs %.9g", paths[p], tr->name, n, r, s);
+                tested++;
+            }
+        }
+    }
+    if (!tested) SKIP("no SIMD K-quant kernels for this CPU");
+}
+
+int main(void) {
+    RUN(block_sizes);
+    RUN(q4_K_dequant_hand_block);
+    RUN(q8_K_quantizer);
+    RUN(ref_dot_matches_dequantized);
+    RUN(simd_bit_identical);
+    TEST_EXIT();
+}
