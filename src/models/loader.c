@@ -141,7 +141,7 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
             found = 1;
         }
     }
-    if (!found) {
+    if (!found && !(p && p->vocab_only)) {
         fail(&s, EMBER_ERR_UNSUPPORTED, "unsupported architecture '%.40s' (supported: %s)", arch, ember_supported_archs());
         goto done;
     }
