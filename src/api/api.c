@@ -215,9 +215,10 @@ ember_status ember_decode(ember_ctx *c, const ember_batch *b) {
     }
     for (int s = 0; s < c->p.n_seq; s++) {
         if (c->kv.len[s] + add[s] > c->p.n_ctx) {
-            int have = c->kv.len[s];
+            const int have = c->kv.len[s], more = add[s];
             free(add);
-            return set_err(EMBER_ERR_CONTEXT_FULL, "sequence %d: %d + %d tokens exceed the context of %d", s, have, add[s], c->p.n_ctx);
+            return set_err(EMBER_ERR_CONTEXT_FULL, "sequence %d: %d + %d tokens exceed the context of %d", s, have, more,
+                           c->p.n_ctx);
         }
     }
     free(add);

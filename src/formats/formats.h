@@ -65,6 +65,9 @@ size_t ember_row_size(int type, int64_t n);
 
 /* Picks SIMD kernels for the detected CPU path. Idempotent, thread-safe. */
 void ember_formats_init(void);
+/* Switches every type to the kernels of a path ("scalar", "avx2", "avx512")
+ * the CPU supports. For tests comparing paths; not thread-safe. */
+void ember_formats_select_path(const char *path);
 
 /* ---- block layouts (must match GGUF byte for byte) ---- */
 typedef uint16_t ember_f16;
@@ -126,6 +129,13 @@ void ember_vec_dot_q4_1_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q5_0_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q5_1_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
+/* lane_order.c: the SIMD kernels' order in portable C (scalar path) */
+void ember_vec_dot_q4_0_lanes(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q4_1_lanes(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q5_0_lanes(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q5_1_lanes(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_q8_0_lanes(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_bf16_lanes(int n, float *s, const void *x, const void *y);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
 /* prefill_order.c */

@@ -39,9 +39,9 @@ static ember_type_traits g_traits[EMBER_TYPE_COUNT] = {
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-static void init_once(void) {
+static void select_path(const char *path) {
     ember_kernel_set ks;
-    ember_kernels_for_path(NULL, &ks); /* NULL: the path chosen for this CPU */
+    ember_kernels_for_path(path, &ks); /* NULL: the path chosen for this CPU */
     for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
         ember_type_traits *tr = &g_traits[t];
         if (!tr->name) continue;
@@ -52,7 +52,14 @@ static void init_once(void) {
     }
 }
 
+static void init_once(void) { select_path(NULL); }
+
 void ember_formats_init(void) { pthread_once(&g_once, init_once); }
+
+void ember_formats_select_path(const char *path) {
+    ember_formats_init();
+    select_path(path);
+}
 
 const ember_type_traits *ember_type_get(int type) {
     if (type < 0 || type >= EMBER_TYPE_COUNT || !g_traits[type].name) return 0;

@@ -73,6 +73,10 @@ const gguf_value *gguf_kv_value(const gguf_file *f, int64_t i);
 gguf_vtype gguf_value_type(const gguf_value *v);
 /* Render a value as short readable text (arrays abbreviated). */
 void gguf_value_format(const gguf_value *v, char *buf, size_t cap);
+/* The value's bytes exactly as stored after its type id (little-endian;
+ * arrays include element type and count), for copying metadata verbatim.
+ * Points into the file's data. */
+const void *gguf_value_raw(const gguf_value *v, size_t *nbytes);
 
 /* ---- tensors ---- */
 int64_t gguf_n_tensors(const gguf_file *f);

@@ -9,6 +9,14 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     if (!path) path = ember_cpu_path_name();
     ks->from_float[EMBER_TYPE_Q8_0] = ember_quant_q8_0_act;
     ks->from_float[EMBER_TYPE_Q8_1] = ember_quant_q8_1_act;
+    /* the scalar path sums block quants in the SIMD order: same results on
+     * every CPU for these types */
+    ks->vec_dot[EMBER_TYPE_Q4_0] = ember_vec_dot_q4_0_lanes;
+    ks->vec_dot[EMBER_TYPE_Q4_1] = ember_vec_dot_q4_1_lanes;
+    ks->vec_dot[EMBER_TYPE_Q5_0] = ember_vec_dot_q5_0_lanes;
+    ks->vec_dot[EMBER_TYPE_Q5_1] = ember_vec_dot_q5_1_lanes;
+    ks->vec_dot[EMBER_TYPE_Q8_0] = ember_vec_dot_q8_0_lanes;
+    ks->vec_dot[EMBER_TYPE_BF16] = ember_vec_dot_bf16_lanes;
     if (!strcmp(path, "scalar")) return;
     ember_kernels_avx2_simple(ks);
     ember_kernels_avx2_kquants(ks);

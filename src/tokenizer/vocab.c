@@ -362,10 +362,10 @@ static const char k_replacement[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
 static int emit(ember_vocab_detok *d, const unsigned char *src, int n, char *out, int cap, int final) {
     unsigned char work[8 + 512];
     int w = 0, k = 0;
-    memcpy(work, d->pend, (size_t)d->n_pend);
+    if (d->n_pend) memcpy(work, d->pend, (size_t)d->n_pend);
     w = d->n_pend;
     if (n > 512) return -1;
-    memcpy(work + w, src, (size_t)n);
+    if (n) memcpy(work + w, src, (size_t)n);
     w += n;
     d->n_pend = 0;
     int i = 0;
