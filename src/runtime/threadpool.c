@@ -15,6 +15,8 @@
 #endif
 
 #define SPIN_ITERS 20000
+#define YIELD_EVERY 256 /* give the core away now and then: on a busy machine
+                         * a spinning thread can starve the one it waits for */
 
 struct ember_pool {
     int n;
@@ -42,7 +44,7 @@ static void *worker(void *v) {
         int spins = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && spins < SPIN_ITERS) {
             CPU_RELAX();
-            spins++;
+            if (++spins % YIELD_EVERY == 0) sched_yield();
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
@@ -128,7 +130,11 @@ void ember_pool_run(ember_pool *p, ember_pool_fn fn, void *arg) {
     fn(arg, 0, p->n);
     int spins = 0;
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
-        if (++spins < SPIN_ITERS) { CPU_RELAX(); continue; }
+        if (++spins < SPIN_ITERS) {
+            CPU_RELAX();
+            if (spins % YIELD_EVERY == 0) sched_yield();
+            continue;
+        }
         pthread_mutex_lock(&p->mu);
         while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
             pthread_cond_wait(&p->cv_done, &p->mu);

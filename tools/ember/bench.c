@@ -1,0 +1,238 @@
+/* ember bench: prompt processing (pp) and generation (tg) speed, modelled on
+ * llama-bench, with each figure set against what the machine can do:
+ * generation GB/s against measured memory bandwidth (decode streams every
+ * weight once per token), prompt GFLOP/s against the measured in-cache peak
+ * of the model's main kernel. `ember bench --mem` prints those limits. */
+#include "ember.h"
+#include "cli.h"
+#include "formats/formats.h"
+#include "runtime/cpu.h"
+#include "runtime/threadpool.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- machine limits ---------------------------------------------------- */
+
+typedef struct { float *a, *b, *c; size_t n; } triad_arg;
+
+static void triad(void *arg, int ith, int nth) {
+    triad_arg *t = arg;
+    const size_t per = t->n / (size_t)nth, i0 = per * (size_t)ith, i1 = ith == nth - 1 ? t->n : i0 + per;
+    for (size_t i = i0; i < i1; i++) t->a[i] = t->b[i] + 3.0f * t->c[i];
+}
+
+/* STREAM-triad bandwidth in GB/s (best of 5), counting 3 arrays moved. */
+static double measure_bandwidth(int threads) {
+    const size_t n = (size_t)48 << 20; /* 3 x 192 MiB: far beyond any cache */
+    triad_arg t = {malloc(n * 4), malloc(n * 4), malloc(n * 4), n};
+    if (!t.a || !t.b || !t.c) { free(t.a); free(t.b); free(t.c); return 0; }
+    for (size_t i = 0; i < n; i++) { t.a[i] = 0; t.b[i] = 1; t.c[i] = 2; }
+    ember_pool *pool = ember_pool_create(threads);
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = cli_now_ms();
+        ember_pool_run(pool, triad, &t);
+        double ms = cli_now_ms() - t0;
+        double gbs = 3.0 * n * 4 / (ms * 1e6);
+        if (gbs > best) best = gbs;
+    }
+    ember_pool_free(pool);
+    free(t.a); free(t.b); free(t.c);
+    return best;
+}
+
+typedef struct { int type; int iters; double gflops; } peak_arg;
+
+static void peak_worker(void *arg, int ith, int nth) {
+    (void)nth;
+    peak_arg *p = (peak_arg *)arg + ith;
+    const ember_type_traits *tr = ember_type_get(p->type), *vt = ember_type_get(tr->vec_dot_type);
+    const int n = 4096;
+    float *x = malloc((size_t)n * 4);
+    for (int i = 0; i < n; i++) x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    void *w = malloc(ember_row_size(p->type, n)), *a = malloc(ember_row_size(tr->vec_dot_type, n) + 64);
+    if (tr->from_float_ref) tr->from_float_ref(x, w, n);
+    else memset(w, 0, ember_row_size(p->type, n));
+    vt->from_float ? vt->from_float(x, a, n) : memcpy(a, x, (size_t)n * 4);
+    float s = 0, acc = 0;
+    double t0 = cli_now_ms();
+    for (int i = 0; i < p->iters; i++) { tr->vec_dot(n, &s, w, a); acc += s; }
+    double ms = cli_now_ms() - t0;
+    p->gflops = 2.0 * n * p->iters / (ms * 1e6) + (acc == 12345.0f ? 1e-9 : 0);
+    free(x); free(w); free(a);
+}
+
+/* In-cache dot-product throughput of a weight type on all threads. */
+static double measure_peak(int type, int threads) {
+    peak_arg args[256];
+    for (int i = 0; i < threads; i++) args[i] = (peak_arg){type, 20000, 0};
+    ember_pool *pool = ember_pool_create(threads);
+    ember_pool_run(pool, peak_worker, args);
+    ember_pool_free(pool);
+    double total = 0;
+    for (int i = 0; i < threads; i++) total += args[i].gflops;
+    return total;
+}
+
+/* ---- model tests ------------------------------------------------------- */
+
+typedef struct { double mean, sd; } stat;
+
+static stat stats(const double *v, int n) {
+    stat s = {0, 0};
+    for (int i = 0; i < n; i++) s.mean += v[i];
+    s.mean /= n;
+    for (int i = 0; i < n; i++) s.sd += (v[i] - s.mean) * (v[i] - s.mean);
+    s.sd = n > 1 ? sqrt(s.sd / (n - 1)) : 0;
+    return s;
+}
+
+/* Tokens per second of r runs: a p-token prompt in one batch (tg = 0) or
+ * tg single-token steps after a BOS. */
+static int run_test(ember_model *m, ember_ctx *c, int p, int tg, int r, double *tps) {
+    const int nv = ember_model_n_vocab(m);
+    ember_token *toks = malloc(((size_t)(p > 0 ? p : 1)) * sizeof *toks);
+    int8_t *flags = malloc((size_t)(p > 0 ? p : 1));
+    unsigned seed = 1;
+    for (int i = 0; i < p; i++) { seed = seed * 1103515245u + 12345u; toks[i] = (ember_token)((seed >> 8) % (unsigned)nv); }
+    if (p > 0) memset(flags, 1, (size_t)p);
+    int rc = 0;
+    for (int k = -1; k < r && !rc; k++) { /* k = -1: warm-up */
+        ember_kv_clear(c, 0);
+        double t0;
+        if (tg == 0) {
+            ember_batch b = {p, toks, 0, 0, flags};
+            t0 = cli_now_ms();
+            rc = ember_decode(c, &b) != EMBER_OK;
+            if (k >= 0) tps[k] = p / ((cli_now_ms() - t0) / 1e3);
+        } else {
+            ember_token t = ember_model_bos(m) >= 0 ? ember_model_bos(m) : 0;
+            t0 = cli_now_ms();
+            for (int i = 0; i < tg && !rc; i++) {
+                ember_batch b = {1, &t, 0, 0, 0};
+                rc = ember_decode(c, &b) != EMBER_OK;
+                t = (ember_token)((i * 7919 + 13) % nv);
+            }
+            if (k >= 0) tps[k] = tg / ((cli_now_ms() - t0) / 1e3);
+        }
+        fprintf(stderr, "ember bench: %s%d run %d/%d\r", tg ? "tg" : "pp", tg ? tg : p, k + 1, r);
+    }
+    free(toks);
+    free(flags);
+    return rc;
+}
+
+static int main_type(ember_model *m) {
+    const char *t = ember_model_type_name(m);
+    static const struct { const char *p; int t; } map[] = {
+        {"Q4_K", EMBER_TYPE_Q4_K}, {"Q5_K", EMBER_TYPE_Q5_K}, {"Q3_K", EMBER_TYPE_Q3_K}, {"Q2_K", EMBER_TYPE_Q2_K},
+        {"Q6_K", EMBER_TYPE_Q6_K}, {"Q8_0", EMBER_TYPE_Q8_0}, {"Q4_0", EMBER_TYPE_Q4_0}, {"Q4_1", EMBER_TYPE_Q4_1},
+        {"Q5_0", EMBER_TYPE_Q5_0}, {"Q5_1", EMBER_TYPE_Q5_1}, {"BF16", EMBER_TYPE_BF16}, {"F16", EMBER_TYPE_F16},
+        {"F32", EMBER_TYPE_F32}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strncmp(t, map[i].p, strlen(map[i].p))) return map[i].t;
+    return EMBER_TYPE_F32;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ember bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t THREADS] [-r 5] [--json]\n"
+               "       ember bench --mem [-t THREADS] [--json]\n");
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *cmd = "bench", *models[16];
+    int n_models = 0, p = 512, n = 128, threads = 0, reps = 5, json = 0, mem = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--json")) { json = 1; continue; }
+        if (!strcmp(a, "--mem")) { mem = 1; continue; }
+        if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
+        if (!strcmp(a, "-m")) {
+            if (n_models == 16) { fprintf(stderr, "ember bench: at most 16 models\n"); return 2; }
+            models[n_models++] = v;
+        } else if (!strcmp(a, "-p")) { if (cli_int(cmd, a, v, 0, 8192, &p)) return 2; }
+        else if (!strcmp(a, "-n")) { if (cli_int(cmd, a, v, 0, 8192, &n)) return 2; }
+        else if (!strcmp(a, "-t")) { if (cli_int(cmd, a, v, 1, 256, &threads)) return 2; }
+        else if (!strcmp(a, "-r")) { if (cli_int(cmd, a, v, 1, 1000, &reps)) return 2; }
+        else { fprintf(stderr, "ember bench: unknown option '%s'\n", a); return 2; }
+    }
+    if (!threads) threads = ember_n_cores();
+    if (!mem && !n_models) { usage(stderr); return 2; }
+    fprintf(stderr, "ember bench: measuring memory bandwidth...\n");
+    const double bw = measure_bandwidth(threads);
+    if (mem) {
+        static const int types[] = {EMBER_TYPE_F32, EMBER_TYPE_F16, EMBER_TYPE_BF16, EMBER_TYPE_Q8_0, EMBER_TYPE_Q4_0,
+                                    EMBER_TYPE_Q4_K, EMBER_TYPE_Q6_K};
+        if (json) printf("{\"cpu\": \"%s\", \"path\": \"%s\", \"threads\": %d, \"bandwidth_gbs\": %.2f, \"peak_gflops\": {",
+                         ember_cpu()->brand, ember_cpu_path(), threads, bw);
+        else printf("cpu: %s | path %s | %d threads\nmemory bandwidth (STREAM triad): %.2f GB/s\n%-6s %12s\n",
+                    ember_cpu()->brand, ember_cpu_path(), threads, bw, "type", "GFLOP/s");
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            double g = measure_peak(types[i], threads);
+            if (json) printf("%s\"%s\": %.2f", i ? ", " : "", ember_type_name(types[i]), g);
+            else printf("%-6s %12.2f\n", ember_type_name(types[i]), g);
+        }
+        if (json) printf("}}\n");
+        return 0;
+    }
+    if (json) printf("[");
+    else printf("| %-28s | %-7s | %9s | %8s | %3s | %6s | %14s | %-22s |\n|%s|\n", "model", "type", "size GiB", "params",
+                "thr", "test", "t/s", "share of machine limit",
+                "------------------------------|---------|-----------|----------|-----|--------|----------------|------------------------");
+    int first = 1, rc = 0;
+    for (int mi = 0; mi < n_models; mi++) {
+        ember_model *m;
+        if (ember_model_load(models[mi], 0, &m)) { fprintf(stderr, "ember bench: %s\n", ember_last_error()); rc = 2; continue; }
+        ember_ctx_params cp = ember_ctx_default_params();
+        cp.n_ctx = (p > n ? p : n) + 8;
+        cp.n_threads = threads;
+        cp.n_batch = p > 0 ? p : 1;
+        ember_ctx *c;
+        if (ember_ctx_create(m, &cp, &c)) { fprintf(stderr, "ember bench: %s\n", ember_last_error()); ember_model_free(m); rc = 1; continue; }
+        const double gib = ember_model_size_bytes(m) / 1073741824.0;
+        const double peak = p > 0 ? measure_peak(main_type(m), threads) : 0;
+        for (int test = 0; test < 2; test++) {
+            const int tok = test == 0 ? p : n;
+            if (tok == 0) continue;
+            double *tps = calloc((size_t)reps, sizeof *tps);
+            if (run_test(m, c, test == 0 ? p : 0, test == 0 ? 0 : n, reps, tps)) { fprintf(stderr, "\nember bench: %s\n", ember_last_error()); rc = 1; free(tps); break; }
+            stat s = stats(tps, reps);
+            double share, achieved;
+            const char *unit;
+            if (test == 0) { achieved = 2.0 * ember_model_n_params(m) * s.mean / 1e9; share = peak > 0 ? achieved / peak : 0; unit = "GFLOP/s"; }
+            else { achieved = ember_model_size_bytes(m) * s.mean / 1e9; share = bw > 0 ? achieved / bw : 0; unit = "GB/s"; }
+            char name[64];
+            snprintf(name, sizeof name, "%s%d", test == 0 ? "pp" : "tg", tok);
+            const char *base = strrchr(models[mi], '/');
+            base = base ? base + 1 : models[mi];
+            if (json) {
+                printf("%s\n {\"model\": ", first ? "" : ",");
+                cli_json_str(stdout, base, strlen(base));
+                printf(", \"type\": \"%s\", \"size_bytes\": %llu, \"params\": %llu, \"threads\": %d, \"test\": \"%s\", "
+                       "\"tokens_per_s\": %.3f, \"sd\": %.3f, \"runs\": [", ember_model_type_name(m),
+                       (unsigned long long)ember_model_size_bytes(m), (unsigned long long)ember_model_n_params(m), threads, name, s.mean, s.sd);
+                for (int k = 0; k < reps; k++) printf("%s%.3f", k ? ", " : "", tps[k]);
+                printf("], \"%s\": %.3f, \"limit\": %.3f, \"share_of_limit\": %.4f, \"cpu_path\": \"%s\"}",
+                       test == 0 ? "gflops" : "gbs", achieved, test == 0 ? peak : bw, share, ember_cpu_path());
+            } else {
+                char lim[64];
+                snprintf(lim, sizeof lim, "%.1f %s = %.0f%%", achieved, unit, share * 100);
+                printf("| %-28.28s | %-7s | %9.2f | %7.2fB | %3d | %6s | %7.2f ± %5.2f | %-22s |\n", base, ember_model_type_name(m), gib,
+                       ember_model_n_params(m) / 1e9, threads, name, s.mean, s.sd, lim);
+            }
+            fflush(stdout);
+            first = 0;
+            free(tps);
+        }
+        ember_ctx_free(c);
+        ember_model_free(m);
+    }
+    if (json) printf("\n]\n");
+    else printf("limits: memory bandwidth %.2f GB/s (STREAM triad, %d threads); prompt peak = in-cache dot throughput of the model's main type\n", bw, threads);
+    fprintf(stderr, "\n");
+    return rc;
+}
