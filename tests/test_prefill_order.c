@@ -80,6 +80,20 @@ static void q4_0_rows8_bit_identical(void) {
         ks.vec_dot_rows8[EMBER_TYPE_Q4_0](n, &b, qx, qy);
         tr->vec_dot_ref(n, &c, qx, qy);
         CHECKF(a == b, "n=%d: %.9g vs %.9g", n, a, b);
+        if (ks.vec_dot_rows8_x8[EMBER_TYPE_Q4_0]) {
+            static block_q4_0 rows[8][64];
+            float out8[8];
+            for (int r = 0; r < 8; r++) {
+                for (int i = 0; i < n; i++) x[i] = frand();
+                tr->from_float_ref(x, rows[r], n);
+            }
+            ks.vec_dot_rows8_x8[EMBER_TYPE_Q4_0](n, out8, rows, sizeof rows[0], qy);
+            for (int r = 0; r < 8; r++) {
+                float one;
+                tr->vec_dot_rows8_ref(n, &one, rows[r], qy);
+                CHECKF(one == out8[r], "8-row kernel, row %d n=%d: %.9g vs %.9g", r, n, out8[r], one);
+            }
+        }
         CHECKF(fabsf(a - c) <= 1e-4f * (1 + fabsf(c)), "n=%d: %g vs %g", n, a, c);
     }
 }

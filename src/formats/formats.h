@@ -54,6 +54,9 @@ typedef struct {
      * a multiple of 8 (Q4_0 only); NULL otherwise. */
     ember_vec_dot_fn vec_dot_rows8_ref;
     ember_vec_dot_fn vec_dot_rows8;
+    /* Same order, 8 consecutive rows at once: s[0..7] = dot(row r+k, y);
+     * x points at row r, row_bytes apart. NULL if not available. */
+    void (*vec_dot_rows8_x8)(int n, float *s, const void *x, size_t row_bytes, const void *y);
 } ember_type_traits;
 
 /* NULL for an unknown or unsupported id. */

@@ -49,6 +49,7 @@ static void select_path(const char *path) {
         tr->from_float = ks.from_float[t] ? ks.from_float[t] : tr->from_float_ref;
         tr->vec_dot_prefill = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill[t] : tr->vec_dot_prefill_ref;
         tr->vec_dot_rows8 = ks.vec_dot_rows8[t] ? ks.vec_dot_rows8[t] : tr->vec_dot_rows8_ref;
+        tr->vec_dot_rows8_x8 = ks.vec_dot_rows8_x8[t];
     }
 }
 

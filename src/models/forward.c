@@ -139,7 +139,7 @@ static void mm_rows(void *arg, int ith, int nth) {
     mm_task *t = arg;
     /* Static split of all rows of all matrices; blocks of rows reuse each
      * input row from cache while walking the weights once. */
-    const int64_t per = (t->total_rows + nth - 1) / nth;
+    const int64_t per = ((t->total_rows + nth - 1) / nth + 15) & ~(int64_t)15; /* whole 16-row blocks */
     int64_t r0 = per * ith, r1 = r0 + per;
     if (r1 > t->total_rows) r1 = t->total_rows;
     int64_t base = 0;
@@ -157,6 +157,22 @@ static void mm_rows(void *arg, int ith, int nth) {
             /* Q4_0 matrices with rows % 8 == 0 are repacked by llama.cpp on
              * x86; its kernels then sum in another order, for all tokens */
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
+            /* eight rows per call pays off when each weight block meets several
+             * tokens; for one token the per-row kernel streams faster */
+            if (t->n_tok > 1 && tr->vec_dot_rows8_x8 && w->rows % 8 == 0 && lo % 8 == 0 && (hi % 8 == 0 || hi == w->rows)) {
+                /* eight rows per call, same per-output order */
+                for (int64_t rb = lo; rb < hi; rb += 16) {
+                    const int64_t re = rb + 16 < hi ? rb + 16 : hi;
+                    for (int tk = 0; tk < t->n_tok; tk++) {
+                        const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
+                        float *y = t->y[m] + (size_t)tk * t->y_stride[m];
+                        for (int64_t r = rb; r < re; r += 8)
+                            tr->vec_dot_rows8_x8(n, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, a);
+                    }
+                }
+                base += w->rows;
+                continue;
+            }
             for (int64_t rb = lo; rb < hi; rb += 16) {
                 const int64_t re = rb + 16 < hi ? rb + 16 : hi;
                 for (int tk = 0; tk < t->n_tok; tk++) {
