@@ -136,6 +136,7 @@ int ember_run_generate(const ember_run_opts *o) {
                t_load, t_prompt, pp_tps, t_gen, n_gen, tg_tps, o->n_threads, ember_cpu_path());
     } else if (!o->json) {
         printf("\n");
+        fflush(stdout);
         fprintf(stderr, "ember run: load %.1f ms | prompt %d tokens, %.2f tok/s | generated %d tokens, %.2f tok/s | %s\n",
                 t_load, n_prompt, pp_tps, n_gen, tg_tps, ember_cpu_path());
     }
