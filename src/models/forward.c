@@ -371,8 +371,9 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
 
         if (l == hp->n_layer - 1) {
             /* Only rows that want logits go on (as llama.cpp does): the last
-             * feed-forward and the head run on the compacted rows; they use
-             * the prompt order only when two or more rows remain. */
+             * feed-forward and the head run on the compacted rows; prompt rows
+             * keep the prompt order only when two or more of them remain (a
+             * lone prompt row is a matrix-vector product in llama.cpp). */
             int k = 0;
             for (int t = 0; t < n; t++) {
                 if (out[t] < 0) continue;
@@ -380,7 +381,9 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
                 ctx->prefill_tmp[k] = prefill && prefill[t];
                 k++;
             }
-            for (int i = 0; i < k; i++) ctx->prefill_tmp[i] = ctx->prefill_tmp[i] && k >= 2;
+            int flagged = 0;
+            for (int i = 0; i < k; i++) flagged += ctx->prefill_tmp[i];
+            for (int i = 0; i < k; i++) ctx->prefill_tmp[i] = ctx->prefill_tmp[i] && flagged >= 2;
             n = k;
             prefill = ctx->prefill_tmp;
             if (!n) return;
