@@ -8,6 +8,7 @@
 #include "formats/formats.h"
 #include "runtime/cpu.h"
 #include "runtime/threadpool.h"
+#include "spec/spec.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -137,14 +138,56 @@ static int main_type(ember_model *m) {
     return EMBER_TYPE_F32;
 }
 
+/* Speculative generation against target-only greedy generation, same
+ * prompt, same run: tokens/s of each, acceptance, speedup. */
+typedef struct { double spec_tps, base_tps, accept; int generated; } spec_result;
+
+static int spec_test(ember_model *tm, ember_ctx *tc, ember_ctx *dc, const char *prompt, int n, int K, int lookup,
+                     spec_result *r) {
+    ember_token p[512];
+    int np = ember_tokenize(tm, prompt, strlen(prompt), 1, 1, p, 512);
+    if (np <= 0) return 1;
+    ember_sampler_params spp = ember_sampler_default_params();
+    spp.temp = 0;
+    ember_sampler *smp;
+    if (ember_sampler_create(&spp, ember_model_n_vocab(tm), &smp)) return 1;
+    /* target-only: prompt batch, then one token per pass */
+    int8_t fl[512];
+    memset(fl, np >= 2, sizeof fl);
+    ember_kv_clear(tc, 0);
+    double t0 = cli_now_ms();
+    ember_batch b = {np, p, 0, 0, fl};
+    int got = 0, rc = ember_decode(tc, &b) != EMBER_OK;
+    ember_token t;
+    while (!rc && got < n) {
+        t = ember_sampler_sample(smp, ember_get_logits(tc, b.n_tokens - 1));
+        if (++got == n || ember_model_is_eog(tm, t)) break;
+        ember_batch s1 = {1, &t, 0, 0, 0};
+        b = s1;
+        rc = ember_decode(tc, &b) != EMBER_OK;
+    }
+    r->base_tps = got / ((cli_now_ms() - t0) / 1e3);
+    ember_spec_params sp = {K, 0, lookup, 0};
+    ember_spec_stats st;
+    t0 = cli_now_ms();
+    if (!rc) rc = ember_spec_generate(tc, dc, p, np, got, smp, &sp, 0, 0, &st) != EMBER_OK;
+    r->spec_tps = st.n_generated / ((cli_now_ms() - t0) / 1e3);
+    r->accept = st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0;
+    r->generated = st.n_generated;
+    ember_sampler_free(smp);
+    return rc;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: ember bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t THREADS] [-r 5] [--json]\n"
+               "       ember bench -m TARGET (--draft DRAFT | --lookup N) [--draft-max 8] [--prompt TEXT] [-n 256] [-r 5]\n"
                "       ember bench --mem [-t THREADS] [--json]\n");
 }
 
 int cmd_bench(int argc, char **argv) {
     const char *cmd = "bench", *models[16];
-    int n_models = 0, p = 512, n = 128, threads = 0, reps = 5, json = 0, mem = 0;
+    int n_models = 0, p = 512, n = 128, threads = 0, reps = 5, json = 0, mem = 0, draft_max = 8, lookup = 0;
+    const char *draft = 0, *spec_prompt = "And it came to pass, when";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
@@ -158,10 +201,54 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-n")) { if (cli_int(cmd, a, v, 0, 8192, &n)) return 2; }
         else if (!strcmp(a, "-t")) { if (cli_int(cmd, a, v, 1, 256, &threads)) return 2; }
         else if (!strcmp(a, "-r")) { if (cli_int(cmd, a, v, 1, 1000, &reps)) return 2; }
+        else if (!strcmp(a, "--draft")) draft = v;
+        else if (!strcmp(a, "--prompt")) spec_prompt = v;
+        else if (!strcmp(a, "--draft-max")) { if (cli_int(cmd, a, v, 1, 64, &draft_max)) return 2; }
+        else if (!strcmp(a, "--lookup")) { if (cli_int(cmd, a, v, 1, 16, &lookup)) return 2; }
         else { fprintf(stderr, "ember bench: unknown option '%s'\n", a); return 2; }
     }
     if (!threads) threads = ember_n_cores();
     if (!mem && !n_models) { usage(stderr); return 2; }
+    if (draft || lookup) {
+        /* speculative benchmark: target = first -m */
+        ember_model *tm = 0, *dm = 0;
+        ember_ctx *tc = 0, *dc = 0;
+        ember_ctx_params cp = ember_ctx_default_params();
+        cp.n_ctx = n + 600;
+        cp.n_threads = threads;
+        int rc = 0;
+        if (ember_model_load(models[0], 0, &tm) || ember_ctx_create(tm, &cp, &tc) ||
+            (draft && (ember_model_load(draft, 0, &dm) || ember_ctx_create(dm, &cp, &dc)))) {
+            fprintf(stderr, "ember bench: %s\n", ember_last_error());
+            rc = 2;
+        }
+        char why[200];
+        if (!rc && dm && !ember_spec_vocab_match(tm, dm, why, sizeof why)) { fprintf(stderr, "ember bench: %s\n", why); rc = 2; }
+        double *sv = calloc((size_t)reps, sizeof *sv), *bv = calloc((size_t)reps, sizeof *bv), acc = 0;
+        for (int k = 0; !rc && k < reps; k++) {
+            spec_result r;
+            if (spec_test(tm, tc, dc, spec_prompt, n, draft_max, lookup, &r)) { fprintf(stderr, "ember bench: %s\n", ember_last_error()); rc = 1; break; }
+            sv[k] = r.spec_tps; bv[k] = r.base_tps; acc = r.accept;
+            fprintf(stderr, "ember bench: speculative run %d/%d\r", k + 1, reps);
+        }
+        if (!rc) {
+            stat ss = stats(sv, reps), bs = stats(bv, reps);
+            const char *tb = strrchr(models[0], '/'), *db = draft ? strrchr(draft, '/') : 0;
+            tb = tb ? tb + 1 : models[0];
+            db = db ? db + 1 : (draft ? draft : "-");
+            if (json)
+                printf("{\"target\": \"%s\", \"draft\": \"%s\", \"draft_max\": %d, \"lookup\": %d, \"tokens\": %d, \"threads\": %d, "
+                       "\"acceptance\": %.4f, \"target_only_tokens_per_s\": %.3f, \"speculative_tokens_per_s\": %.3f, \"sd\": %.3f, "
+                       "\"speedup\": %.3f}\n", tb, db, draft_max, lookup, n, threads, acc, bs.mean, ss.mean, ss.sd, ss.mean / bs.mean);
+            else
+                printf("| %-22s | %-22s | K=%-2d lookup=%d | accept %5.1f%% | target-only %7.2f ± %5.2f t/s | speculative %7.2f ± %5.2f t/s | %.2fx |\n",
+                       tb, db, draft_max, lookup, 100 * acc, bs.mean, bs.sd, ss.mean, ss.sd, ss.mean / bs.mean);
+        }
+        free(sv); free(bv);
+        ember_ctx_free(dc); ember_model_free(dm); ember_ctx_free(tc); ember_model_free(tm);
+        fprintf(stderr, "\n");
+        return rc;
+    }
     fprintf(stderr, "ember bench: measuring memory bandwidth...\n");
     const double bw = measure_bandwidth(threads);
     if (mem) {
