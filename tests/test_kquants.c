@@ -6,6 +6,7 @@
 #include "formats/fp16.h"
 #include "kernels/kernels.h"
 #include "runtime/cpu.h"
+#include "gguf/gguf.h"
 #include <math.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -121,7 +122,44 @@ static void simd_bit_identical(void) {
     if (!tested) SKIP("no SIMD K-quant kernels for this CPU");
 }
 
+/* Our quantizers reproduce llama-quantize byte for byte: quantize each
+ * tensor of synth-v512-f32 and compare with the same tensor in the files
+ * llama.cpp quantized from it. */
+static void quantizers_match_llama_quantize(void) {
+    const char *src = test_shared_path("models/synth-v512-f32.gguf");
+    if (!src) SKIP("synth-v512 models not found");
+    const char *files[] = {"models/synth-v512-Q2_K.gguf", "models/synth-v512-Q3_K_M.gguf", "models/synth-v512-Q4_K_M.gguf",
+                           "models/synth-v512-Q5_K_M.gguf", "models/synth-v512-Q6_K.gguf"};
+    gguf_file *f32;
+    char err[256];
+    CHECK(gguf_open(src, &f32, err, sizeof err) == 0);
+    int checked[EMBER_TYPE_COUNT] = {0};
+    for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
+        const char *p = test_shared_path(files[fi]);
+        gguf_file *q;
+        if (!p || gguf_open(p, &q, err, sizeof err)) { CHECKF(0, "%s", files[fi]); continue; }
+        for (int64_t i = 0; i < gguf_n_tensors(q); i++) {
+            const gguf_tensor_info *t = gguf_tensor(q, i);
+            if (t->type < EMBER_TYPE_Q2_K || t->type > EMBER_TYPE_Q6_K) continue;
+            const gguf_tensor_info *s = gguf_find_tensor(f32, t->name);
+            CHECK(s && s->type == EMBER_TYPE_F32);
+            if (!s) continue;
+            const int64_t n = s->ne[0] * s->ne[1];
+            void *out = malloc(t->nbytes);
+            ember_type_get(t->type)->from_float_ref(s->data, out, n);
+            CHECKF(!memcmp(out, t->data, t->nbytes), "%s %s (%s) differs from llama-quantize", files[fi], t->name,
+                   ember_type_name(t->type));
+            free(out);
+            checked[t->type]++;
+        }
+        gguf_close(q);
+    }
+    gguf_close(f32);
+    for (int t = EMBER_TYPE_Q2_K; t <= EMBER_TYPE_Q6_K; t++) CHECKF(checked[t] > 0, "no %s tensor compared", ember_type_name(t));
+}
+
 int main(void) {
+    RUN(quantizers_match_llama_quantize);
     RUN(block_sizes);
     RUN(q4_K_dequant_hand_block);
     RUN(q8_K_quantizer);
