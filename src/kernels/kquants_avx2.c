@@ -20,17 +20,18 @@ static inline __m256i scaled_dot(__m256i q, __m256i a, __m256i scale16) {
     return _mm256_madd_epi16(scale16, _mm256_maddubs_epi16(q, a));
 }
 
-/* Scales and mins of a Q4_K/Q5_K block as 8 + 8 bytes in sub-block order. */
+/* Scales and mins of a Q4_K/Q5_K block as 8 + 8 bytes in sub-block order,
+ * unpacked with 32-bit word operations (no per-byte branches). */
 static inline void k4_scales(const uint8_t *packed, uint8_t *sc, uint8_t *mn) {
-    for (int j = 0; j < 8; j++) {
-        if (j < 4) {
-            sc[j] = packed[j] & 63;
-            mn[j] = packed[j + 4] & 63;
-        } else {
-            sc[j] = (uint8_t)((packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4));
-            mn[j] = (uint8_t)((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
-        }
-    }
+    uint32_t u[3], o[4];
+    memcpy(u, packed, 12);
+    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+    o[0] = u[0] & m6;                                       /* scales 0..3 */
+    o[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);          /* scales 4..7 */
+    o[2] = u[1] & m6;                                       /* mins 0..3 */
+    o[3] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);   /* mins 4..7 */
+    memcpy(sc, o, 8);
+    memcpy(mn, o + 2, 8);
 }
 
 /* min part: pairs of (min, sum of q8 over 32 elements) as madd pairs them */
