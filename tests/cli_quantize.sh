@@ -1,0 +1,22 @@
+#!/bin/sh
+# ember quantize from the CLI: output runs, bad input gives one line + exit 2
+# and leaves no file behind.
+E=${EMBER:-./ember}
+S=${EMBER_SHARED:-../shared}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1"; echo "  $2" >&2; }
+M="$S/models/stories260K.gguf"
+if [ ! -f "$M" ]; then echo "SKIP cli_quantize: ../shared not found"; exit 0; fi
+if "$E" quantize "$M" "$T/q.gguf" Q8_0 >"$T/o" 2>"$T/e" && grep -q "bits per weight" "$T/o" &&
+   "$E" run -m "$T/q.gguf" -p "Once upon a time" -n 8 --temp 0 >/dev/null 2>&1; then pass quantize_runs; else fail quantize_runs "$(cat "$T/e")"; fi
+"$E" quantize "$M" "$T/x.gguf" Q9_9 >/dev/null 2>"$T/e"; rc=$?
+if [ $rc -eq 2 ] && [ "$(wc -l <"$T/e")" -eq 1 ] && [ ! -e "$T/x.gguf" ]; then pass quantize_unknown_type; else fail quantize_unknown_type "rc=$rc $(cat "$T/e")"; fi
+head -c 50000 "$M" >"$T/trunc.gguf"
+"$E" quantize "$T/trunc.gguf" "$T/x.gguf" Q4_0 >/dev/null 2>"$T/e"; rc=$?
+if [ $rc -eq 2 ] && [ "$(wc -l <"$T/e")" -eq 1 ] && [ ! -e "$T/x.gguf" ]; then pass quantize_corrupt_input; else fail quantize_corrupt_input "rc=$rc $(cat "$T/e")"; fi
+"$E" quantize "$M" "$T/nodir/x.gguf" Q4_0 >/dev/null 2>"$T/e"; rc=$?
+if [ $rc -ne 0 ] && [ ! -e "$T/nodir" ]; then pass quantize_unwritable; else fail quantize_unwritable "rc=$rc"; fi
+"$E" quantize "$T/q.gguf" "$T/r.gguf" Q4_0 >/dev/null 2>"$T/e"
+if grep -q "already quantized" "$T/e"; then pass quantize_requant_warning; else fail quantize_requant_warning "$(cat "$T/e")"; fi
