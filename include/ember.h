@@ -58,6 +58,7 @@ int ember_model_n_embd(const ember_model *model);
 int ember_model_n_layer(const ember_model *model);
 uint64_t ember_model_n_params(const ember_model *model);
 uint64_t ember_model_size_bytes(const ember_model *model);  /* tensor data bytes */
+uint64_t ember_model_repacked_bytes(const ember_model *model); /* extra memory of repacked weights */
 const char *ember_model_type_name(const ember_model *model); /* "Q4_0", "Q4_K_M", ... */
 ember_token ember_model_bos(const ember_model *model);      /* -1 if none */
 ember_token ember_model_eos(const ember_model *model);      /* -1 if none */

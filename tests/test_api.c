@@ -3,6 +3,8 @@
 #include "test.h"
 #include "ember.h"
 #include <math.h>
+#include "runtime/cpu.h"
+static int ember_cpu_path_supported_public(void) { return strcmp(ember_cpu_path(), "scalar") != 0; }
 
 static ember_model *load(const char *rel) {
     const char *p = test_shared_path(rel);
@@ -133,7 +135,37 @@ static void kv_f16_close_to_f32(void) {
     ember_model_free(m);
 }
 
+/* Repacked Q4_0 weights give bit-identical logits to the file layout. */
+static void repack_is_invisible(void) {
+    const char *p = test_shared_path("models/synth-v512-Q4_0.gguf");
+    if (!p) SKIP("synth-v512-Q4_0 not found");
+    float *ref = 0;
+    for (int k = 0; k < 2; k++) {
+        ember_model_params mp = ember_model_default_params();
+        mp.no_repack = k;
+        ember_model *m;
+        CHECK(ember_model_load(p, &mp, &m) == EMBER_OK);
+        if (k == 0 && ember_cpu_path_supported_public()) CHECK(ember_model_repacked_bytes(m) > 0);
+        if (k == 1) CHECK(ember_model_repacked_bytes(m) == 0);
+        ember_ctx *c;
+        ember_ctx_create(m, 0, &c);
+        ember_token t[6] = {1, 100, 200, 300, 400, 5};
+        int8_t pf[6] = {1, 1, 1, 1, 1, 1};
+        ember_batch b = {6, t, 0, 0, pf};
+        CHECK(ember_decode(c, &b) == EMBER_OK);
+        ember_batch b2 = {1, t + 2, 0, 0, 0};
+        CHECK(ember_decode(c, &b2) == EMBER_OK);
+        const int nv = ember_model_n_vocab(m);
+        if (!k) { ref = malloc((size_t)nv * 4); memcpy(ref, ember_get_logits(c, 0), (size_t)nv * 4); }
+        else CHECK(!memcmp(ref, ember_get_logits(c, 0), (size_t)nv * 4));
+        ember_ctx_free(c);
+        ember_model_free(m);
+    }
+    free(ref);
+}
+
 int main(void) {
+    RUN(repack_is_invisible);
     RUN(load_errors);
     RUN(decode_validation);
     RUN(batch_and_thread_invariance);

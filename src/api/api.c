@@ -58,6 +58,12 @@ ember_status ember_model_load(const char *path, const ember_model_params *params
 
 void ember_model_free(ember_model *m) {
     if (!m) return;
+    free(m->output.packed8); /* tok_embd.packed8 may alias it; it is never freed on its own */
+    for (int l = 0; m->layers && l < m->hp.n_layer; l++) {
+        ember_layer *L = &m->layers[l];
+        free(L->wq.packed8); free(L->wk.packed8); free(L->wv.packed8); free(L->wo.packed8);
+        free(L->w_gate.packed8); free(L->w_up.packed8); free(L->w_down.packed8);
+    }
     free(m->layers);
     if (m->vocab) ember_vocab_free(m->vocab);
     if (m->gguf) gguf_close(m->gguf);
@@ -72,6 +78,7 @@ int ember_model_n_embd(const ember_model *m) { return m->hp.n_embd; }
 int ember_model_n_layer(const ember_model *m) { return m->hp.n_layer; }
 uint64_t ember_model_n_params(const ember_model *m) { return m->n_params; }
 uint64_t ember_model_size_bytes(const ember_model *m) { return m->n_bytes; }
+uint64_t ember_model_repacked_bytes(const ember_model *m) { return m->repacked_bytes; }
 const char *ember_model_type_name(const ember_model *m) { return m->type_name; }
 ember_token ember_model_bos(const ember_model *m) { return ember_vocab_bos(m->vocab); }
 ember_token ember_model_eos(const ember_model *m) { return ember_vocab_eos(m->vocab); }

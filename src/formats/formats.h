@@ -57,6 +57,9 @@ typedef struct {
     /* Same order, 8 consecutive rows at once: s[0..7] = dot(row r+k, y);
      * x points at row r, row_bytes apart. NULL if not available. */
     void (*vec_dot_rows8_x8)(int n, float *s, const void *x, size_t row_bytes, const void *y);
+    /* Same order, 8 rows from the interleaved copy (block b of row k at
+     * index b*8 + k of the group): s[0..7]. NULL if not available. */
+    void (*vec_dot_packed8)(int n, float *s, const void *group, const void *y);
 } ember_type_traits;
 
 /* NULL for an unknown or unsupported id. */

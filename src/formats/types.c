@@ -50,6 +50,7 @@ static void select_path(const char *path) {
         tr->vec_dot_prefill = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill[t] : tr->vec_dot_prefill_ref;
         tr->vec_dot_rows8 = ks.vec_dot_rows8[t] ? ks.vec_dot_rows8[t] : tr->vec_dot_rows8_ref;
         tr->vec_dot_rows8_x8 = ks.vec_dot_rows8_x8[t];
+        tr->vec_dot_packed8 = ks.vec_dot_packed8[t];
     }
 }
 

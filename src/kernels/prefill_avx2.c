@@ -91,7 +91,33 @@ static void dot_q4_0_rows8_x8(int n, float *s, const void *vx, size_t row_bytes,
     _mm256_storeu_ps(s, acc);
 }
 
+/* Eight interleaved rows: the 8 blocks of one block index are contiguous. */
+static void dot_q4_0_packed8(int n, float *s, const void *vg, const void *vy) {
+    const block_q4_0 *g = vg;
+    const block_q8_0 *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), off = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n / QK4_0; b++, g += 8) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        __m256i sums[8];
+        for (int r = 0; r < 8; r++) {
+            const __m128i raw = _mm_loadu_si128((const __m128i *)g[r].qs);
+            const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4), off);
+            sums[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)), ones);
+        }
+        const __m256i t0 = _mm256_hadd_epi32(sums[0], sums[1]), t1 = _mm256_hadd_epi32(sums[2], sums[3]);
+        const __m256i t2 = _mm256_hadd_epi32(sums[4], sums[5]), t3 = _mm256_hadd_epi32(sums[6], sums[7]);
+        const __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
+        const __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)g[0].d, (short)g[1].d, (short)g[2].d, (short)g[3].d,
+                                                         (short)g[4].d, (short)g[5].d, (short)g[6].d, (short)g[7].d));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(y[b].d))), acc);
+    }
+    _mm256_storeu_ps(s, acc);
+}
+
 void ember_kernels_avx2_prefill(ember_kernel_set *ks) {
+    ks->vec_dot_packed8[EMBER_TYPE_Q4_0] = dot_q4_0_packed8;
     ks->vec_dot_rows8_x8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8_x8;
     ks->vec_dot_prefill[EMBER_TYPE_F32] = dot_f32;
     ks->vec_dot_prefill[EMBER_TYPE_F16] = dot_f16;

@@ -157,6 +157,20 @@ static void mm_rows(void *arg, int ith, int nth) {
             /* Q4_0 matrices with rows % 8 == 0 are repacked by llama.cpp on
              * x86; its kernels then sum in another order, for all tokens */
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
+            if (w->packed8 && tr->vec_dot_packed8 && lo % 8 == 0 && hi % 8 == 0) {
+                /* repacked copy: eight rows per call from one stream */
+                for (int64_t rb = lo; rb < hi; rb += 16) {
+                    const int64_t re = rb + 16 < hi ? rb + 16 : hi;
+                    for (int tk = 0; tk < t->n_tok; tk++) {
+                        const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
+                        float *y = t->y[m] + (size_t)tk * t->y_stride[m];
+                        for (int64_t r = rb; r < re; r += 8)
+                            tr->vec_dot_packed8(n, &y[r], (const char *)w->packed8 + (size_t)r * w->row_bytes, a);
+                    }
+                }
+                base += w->rows;
+                continue;
+            }
             /* eight rows per call pays off when each weight block meets several
              * tokens; for one token the per-row kernel streams faster */
             if (t->n_tok > 1 && tr->vec_dot_rows8_x8 && w->rows % 8 == 0 && lo % 8 == 0 && (hi % 8 == 0 || hi == w->rows)) {

@@ -233,6 +233,35 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
     }
     if (s.failed) goto done;
 
+    /* Repack Q4_0 matrices for the eight-row kernel (same results, one
+     * memory stream instead of eight). */
+    if (!(p && p->no_repack) && ember_type_get(EMBER_TYPE_Q4_0)->vec_dot_packed8) {
+        ember_weight *all[16];
+        for (int l = -1; l < hp->n_layer; l++) {
+            int nw = 0;
+            if (l < 0) { all[nw++] = &m->output; }
+            else {
+                ember_layer *L = &m->layers[l];
+                ember_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+                for (int i = 0; i < 7; i++) all[nw++] = ws[i];
+            }
+            for (int i = 0; i < nw; i++) {
+                ember_weight *w = all[i];
+                if (w->type != EMBER_TYPE_Q4_0 || w->rows % 8 || w->packed8) continue;
+                const size_t nb = (size_t)(w->cols / QK4_0);
+                block_q4_0 *dst = malloc((size_t)w->rows * w->row_bytes);
+                if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); goto done; }
+                for (int64_t g = 0; g < w->rows / 8; g++)
+                    for (size_t b = 0; b < nb; b++)
+                        for (int r = 0; r < 8; r++)
+                            dst[((size_t)g * nb + b) * 8 + r] = ((const block_q4_0 *)((const char *)w->data + (size_t)(g * 8 + r) * w->row_bytes))[b];
+                w->packed8 = dst;
+                m->repacked_bytes += (uint64_t)w->rows * w->row_bytes;
+            }
+        }
+        if (m->output.packed8 && m->output.data == m->tok_embd.data) m->tok_embd.packed8 = m->output.packed8;
+    }
+
     /* Totals and the file's type name. */
     int64_t count[EMBER_TYPE_COUNT] = {0};
     for (int64_t i = 0; i < gguf_n_tensors(m->gguf); i++) {

@@ -20,6 +20,9 @@ typedef struct {
     int64_t cols, rows;
     size_t row_bytes;
     const char *name;
+    /* Q4_0 with rows % 8 == 0: a copy with 8 rows interleaved block by block
+     * (made once at load, NULL with no_repack), read as one stream */
+    void *packed8;
 } ember_weight;
 
 typedef struct {
@@ -50,6 +53,7 @@ struct ember_model {
     ember_weight rope_freqs; /* optional per-dimension frequency factors */
     ember_layer *layers;
     uint64_t n_params, n_bytes;
+    uint64_t repacked_bytes;   /* memory of the repacked copies */
 };
 
 /* model/loader.c */

@@ -16,6 +16,7 @@ int ember_run_load(const char *cmd, const char *path, const ember_run_opts *o, i
                    ember_ctx **c) {
     ember_model_params mp = ember_model_default_params();
     mp.n_threads = o->n_threads;
+    mp.no_repack = o->no_repack;
     ember_status st = ember_model_load(path, &mp, m);
     if (st) {
         fprintf(stderr, "ember %s: %s\n", cmd, ember_last_error());
@@ -137,6 +138,9 @@ int ember_run_generate(const ember_run_opts *o) {
     } else if (!o->json) {
         printf("\n");
         fflush(stdout);
+        if (ember_model_repacked_bytes(m))
+            fprintf(stderr, "ember run: repacked weights use %.1f MB more memory (--no-repack to skip)\n",
+                    ember_model_repacked_bytes(m) / 1e6);
         fprintf(stderr, "ember run: load %.1f ms | prompt %d tokens, %.2f tok/s | generated %d tokens, %.2f tok/s | %s\n",
                 t_load, n_prompt, pp_tps, n_gen, tg_tps, ember_cpu_path());
     }

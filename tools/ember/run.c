@@ -19,6 +19,7 @@ static void usage(FILE *f) {
         "  -t THREADS          (default: all cores)    --ctx C (default: model's, max 4096)\n"
         "  --batch B           prompt tokens per forward pass (default 512; 1 = one by one)\n"
         "  --kv-f32            F32 KV cache instead of llama.cpp's default F16\n"
+        "  --no-repack         run Q4_0 weights from the file layout (no interleaved copy)\n"
         "  --no-bos            do not add BOS/EOS from the model metadata\n"
         "  --json              print one JSON object instead of streaming text\n"
         "speculative decoding (see `ember screen`):\n"
@@ -55,6 +56,7 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) { VAL(); if (cli_int(cmd, a, v, 1, 1 << 20, &o.n_ctx)) return 2; }
         else if (!strcmp(a, "--batch") || !strcmp(a, "-b")) { VAL(); if (cli_int(cmd, a, v, 1, 8192, &o.n_batch)) return 2; }
         else if (!strcmp(a, "--kv-f32")) o.kv_f32 = 1;
+        else if (!strcmp(a, "--no-repack")) o.no_repack = 1;
         else if (!strcmp(a, "--no-bos")) o.no_special = 1;
         else if (!strcmp(a, "--json")) o.json = 1;
         else if (!strcmp(a, "--draft") || !strcmp(a, "-md")) { VAL(); o.draft = v; }

@@ -9,7 +9,7 @@ typedef struct {
     const char *model, *draft;
     const char *prompt;
     size_t prompt_len;
-    int n_predict, n_threads, n_ctx, n_batch, kv_f32, no_special, json;
+    int n_predict, n_threads, n_ctx, n_batch, kv_f32, no_special, json, no_repack;
     int draft_max, lookup, compare;
     float draft_min_p;
     ember_sampler_params sp;
