@@ -49,3 +49,22 @@ if [ -f "$M" ]; then
 else
   echo "SKIP run_with_model: $M not found"
 fi
+
+# ember run --json reproduces golden cases end to end (prompt text in, ids
+# out), including one that ends with the end-of-sequence token
+G="$S/golden/synth-v512-Q4_K_M.jsonl"
+if [ -f "$G" ] && command -v python3 >/dev/null 2>&1; then
+  if python3 - "$E" "$S" <<'PY'
+import json, subprocess, sys
+exe, shared = sys.argv[1], sys.argv[2]
+ok = True
+for name, idx in (("synth-v512-Q4_K_M", 2), ("synth-v512-f32", 4), ("kjv-5m-q8_0", 0)):
+    c = json.loads(open(f"{shared}/golden/{name}.jsonl").readlines()[idx])
+    out = subprocess.run([exe, "run", "-m", f"{shared}/models/{c['model']}", "-p", c["prompt"], "-n", str(c["n_predict"]),
+                          "--temp", "0", "--json"], capture_output=True, text=True).stdout
+    d = json.loads(out)
+    ok &= d["prompt_tokens"] == c["prompt_tokens"] and d["tokens"] == c["tokens"]
+sys.exit(0 if ok else 1)
+PY
+  then pass run_golden_cases_cli; else fail run_golden_cases_cli "ember run --json differs from ../shared/golden"; fi
+fi

@@ -91,8 +91,8 @@ int ember_run_generate(const ember_run_opts *o) {
         const float *logits = ember_get_logits(c, b.n_tokens - 1);
         ember_token tok = ember_sampler_sample(smp, logits);
         ember_sampler_accept(smp, tok);
+        gen[n_gen++] = tok; /* an end-of-generation token is listed, as llama.cpp does */
         if (ember_model_is_eog(m, tok)) { stop_eog = 1; break; }
-        gen[n_gen++] = tok;
         int k = ember_detok_push(dt, tok, piece, sizeof piece);
         if (k > 0) {
             if (!o->json) { fwrite(piece, 1, (size_t)k, stdout); fflush(stdout); }
