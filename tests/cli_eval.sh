@@ -28,3 +28,15 @@ printf 'too short' >"$T/short.txt"
 if [ $? -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ]; then pass eval_short_text; else fail eval_short_text "$(cat "$T/err")"; fi
 "$E" eval kld --base "$M/stories260K.gguf" -m "$M/kjv-5m-q8_0.gguf" -f "$X" --ctx 128 >/dev/null 2>"$T/err"
 if [ $? -eq 2 ]; then pass eval_kld_vocab_mismatch; else fail eval_kld_vocab_mismatch "$(cat "$T/err")"; fi
+
+# checkable tasks and the token-inflation comparison
+"$E" eval make-tasks --kind all --n 8 --seed 3 -o "$T/tasks.jsonl" 2>"$T/err"
+if [ "$(wc -l <"$T/tasks.jsonl")" -eq 8 ] && grep -q '"kind": "arithmetic"' "$T/tasks.jsonl" && grep -q '"answer"' "$T/tasks.jsonl"; then pass make_tasks; else fail make_tasks "$(cat "$T/err")"; fi
+"$E" eval make-tasks --kind poems -o "$T/x.jsonl" >/dev/null 2>"$T/err"
+if [ $? -eq 2 ] && [ ! -e "$T/x.jsonl" ]; then pass make_tasks_bad_kind; else fail make_tasks_bad_kind "$(cat "$T/err")"; fi
+out=$("$E" eval inflation --base "$M/kjv-20m-q8_0.gguf" -m "$M/kjv-5m-q8_0.gguf" --tasks "$T/tasks.jsonl" -n 24 --samples 1 --json --plot "$T/p.svg" 2>/dev/null)
+case "$out" in *'"tir"'*'"accuracy"'*'"tokens_mean"'*'"cost_per_correct_s"'*) pass inflation_json ;; *) fail inflation_json "$out" ;; esac
+if grep -q "<svg" "$T/p.svg" && grep -q "</svg>" "$T/p.svg"; then pass inflation_plot; else fail inflation_plot "no svg"; fi
+printf '{"prompt": "x"}\n' >"$T/bad.jsonl"
+"$E" eval inflation --base "$M/kjv-20m-q8_0.gguf" -m "$M/kjv-5m-q8_0.gguf" --tasks "$T/bad.jsonl" >/dev/null 2>"$T/err"
+if [ $? -eq 2 ] && grep -q "answer" "$T/err"; then pass inflation_bad_tasks; else fail inflation_bad_tasks "$(cat "$T/err")"; fi
