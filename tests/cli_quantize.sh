@@ -20,3 +20,14 @@ if [ $rc -eq 2 ] && [ "$(wc -l <"$T/e")" -eq 1 ] && [ ! -e "$T/x.gguf" ]; then p
 if [ $rc -ne 0 ] && [ ! -e "$T/nodir" ]; then pass quantize_unwritable; else fail quantize_unwritable "rc=$rc"; fi
 "$E" quantize "$T/q.gguf" "$T/r.gguf" Q4_0 >/dev/null 2>"$T/e"
 if grep -q "already quantized" "$T/e"; then pass quantize_requant_warning; else fail quantize_requant_warning "$(cat "$T/e")"; fi
+
+# more bits, lower (or equal within noise) perplexity: kjv-20m-f32 -> Q8_0, Q4_K_M, Q2_K
+K="$S/models/kjv-20m-f32.gguf"; X="$S/text/kjv-heldout-a.txt"
+if [ -f "$K" ] && [ -f "$X" ]; then
+  ppl() { "$E" eval perplexity -m "$1" -f "$X" --ctx 128 --chunks 16 --json 2>/dev/null | sed -n 's/.*"ppl": \([0-9.]*\).*/\1/p'; }
+  f32=$(ppl "$K")
+  for q in Q8_0 Q4_K_M Q2_K; do "$E" quantize "$K" "$T/k-$q.gguf" "$q" -t 2 >/dev/null 2>&1; done
+  q8=$(ppl "$T/k-Q8_0.gguf"); q4=$(ppl "$T/k-Q4_K_M.gguf"); q2=$(ppl "$T/k-Q2_K.gguf")
+  if [ -n "$f32" ] && [ -n "$q2" ] && awk "BEGIN{exit !($q8 < $f32*1.005 && $q8 <= $q4*1.005 && $q4 < $q2)}"; then pass quantize_ppl_order
+  else fail quantize_ppl_order "f32 $f32 q8 $q8 q4_k_m $q4 q2_k $q2"; fi
+fi
