@@ -156,7 +156,80 @@ static void dot_q6_K(int n, float *s, const void *vx, const void *vy) {
     *s = hsum8(acc);
 }
 
+/* int16 scales for two 16-element halves of a 32-element run */
+static inline __m256i two_scales(int lo, int hi) { return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo)); }
+
+static void dot_q2_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q2_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * ember_fp16_to_fp32(x[i].d);
+        const float dmin = -y[i].d * ember_fp16_to_fp32(x[i].dmin);
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(0xF)));
+        const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
+        const uint8_t *q2 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < QK_K / 128; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(q2 + 32 * j));
+            for (int k = 0; k < 4; k++) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 128 * j + 32 * k));
+                const int sub = 8 * j + 2 * k;
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(two_scales(x[i].scales[sub] & 0xF, x[i].scales[sub + 1] & 0xF),
+                                                                _mm256_maddubs_epi16(q, a)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum8(acc);
+}
+
+static void dot_q3_K(int n, float *s, const void *vx, const void *vy) {
+    const block_q3_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * ember_fp16_to_fp32(x[i].d);
+        int8_t sc[16];
+        const uint8_t *p = x[i].scales;
+        for (int j = 0; j < 16; j++) {
+            const int lo = j < 8 ? (p[j] & 0xF) : (p[j - 8] >> 4);
+            const int hi = (p[8 + (j % 4)] >> (2 * (j / 4))) & 3;
+            sc[j] = (int8_t)((lo | (hi << 4)) - 32);
+        }
+        const __m256i hbits = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+        const uint8_t *q3 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < QK_K / 128; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(q3 + 32 * j));
+            for (int k = 0; k < 4; k++) {
+                const int bit = 4 * j + k;
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
+                /* 4 where the high bit is clear: value = lo - 4 */
+                const __m256i hset = _mm256_cmpeq_epi8(_mm256_and_si256(hbits, _mm256_set1_epi8((char)(1 << bit))),
+                                                       _mm256_set1_epi8((char)(1 << bit)));
+                const __m256i sub = _mm256_andnot_si256(hset, four);
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 128 * j + 32 * k));
+                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(sub, a));
+                const int si = 8 * j + 2 * k;
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(two_scales(sc[si], sc[si + 1]), p16));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum8(acc);
+}
+
 void ember_kernels_avx2_kquants(ember_kernel_set *ks) {
+    ks->vec_dot[EMBER_TYPE_Q2_K] = dot_q2_K;
+    ks->vec_dot[EMBER_TYPE_Q3_K] = dot_q3_K;
     ks->vec_dot[EMBER_TYPE_Q4_K] = dot_q4_K;
     ks->vec_dot[EMBER_TYPE_Q5_K] = dot_q5_K;
     ks->vec_dot[EMBER_TYPE_Q6_K] = dot_q6_K;
