@@ -24,6 +24,13 @@ int ember_vocab_tokenize(const ember_vocab *v, const char *text, size_t len, int
                          int32_t *out, int max);
 int ember_vocab_piece(const ember_vocab *v, int32_t tok, char *buf, int cap, int render_special);
 
+/* A whole sequence as llama_detokenize gives it: remove_special drops the
+ * BOS/EOS the vocabulary adds; SPM's leading space is dropped unless a BOS
+ * was; BPE vocabularies that ask for it get llama.cpp's space clean-up
+ * (" ," -> ","). Returns bytes written or -(needed); -1 on OOM. */
+int ember_vocab_detokenize(const ember_vocab *v, const int32_t *ids, int n, char *buf, int cap, int remove_special,
+                           int render_special);
+
 typedef struct ember_vocab_detok ember_vocab_detok;
 ember_vocab_detok *ember_vocab_detok_create(const ember_vocab *v);
 void ember_vocab_detok_free(ember_vocab_detok *d);
