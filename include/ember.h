@@ -88,7 +88,8 @@ typedef struct ember_detok ember_detok;
 ember_status ember_detok_create(const ember_model *model, ember_detok **out);
 void ember_detok_free(ember_detok *d);
 /* Appends the text for tok; returns bytes written into buf (<= cap), or -1
- * if cap is too small (cap >= 256 always suffices). */
+ * if cap is too small — the state is then unchanged, so the call can be
+ * retried with a larger buffer (256 bytes suffice for ordinary tokens). */
 int ember_detok_push(ember_detok *d, ember_token tok, char *buf, int cap);
 /* Flush held-back bytes (invalid sequences become U+FFFD). */
 int ember_detok_flush(ember_detok *d, char *buf, int cap);
