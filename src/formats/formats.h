@@ -142,6 +142,8 @@ void ember_vec_dot_q5_0_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q5_1_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q8_0_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_bf16_lanes(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_f32_lanes(int n, float *s, const void *x, const void *y);
+void ember_vec_dot_f16_lanes(int n, float *s, const void *x, const void *y);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
 /* prefill_order.c */

@@ -91,23 +91,80 @@ void ember_vec_dot_q5_1_lanes(int n, float *s, const void *vx, const void *vy) {
     *s = fold8(acc) + summs;
 }
 
-/* BF16 in the AVX2 kernel's order: 4 accumulators of 8 lanes over steps of
- * 32 (fma), combined (c1+c3)+(c2+c4), folded as above, then the tail in
- * double. */
+/* ---- float formats in the order of llama.cpp's AVX-512 build ----
+ * ../shared/golden was made by that build, so every ember path (scalar,
+ * AVX2, AVX-512) sums F32/F16/BF16 dots this way; an AVX2 machine then
+ * still reproduces the golden tokens. 16 lanes (lane r takes elements
+ * r, r+16, ... of each 64-element step into accumulator a[step part]),
+ * accumulators folded (a0+a2)+(a1+a3), lanes as tree16. */
+
+static float tree16(const float *v) {
+    float t8[8], t4[4];
+    for (int k = 0; k < 8; k++) t8[k] = v[k] + v[k + 8];
+    for (int k = 0; k < 4; k++) t4[k] = t8[k] + t8[k + 4];
+    return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+}
+
+/* the 64-element steps of F32/F16: returns the folded lanes' tree sum */
+static float steps64(int np, const void *vx, const void *vy, int f16) {
+    float a[4][16] = {{0}};
+    for (int i = 0; i < np; i += 64)
+        for (int p = 0; p < 4; p++)
+            for (int r = 0; r < 16; r++) {
+                const int e = i + 16 * p + r;
+                const float x = f16 ? ember_fp16_to_fp32(((const uint16_t *)vx)[e]) : ((const float *)vx)[e];
+                const float y = f16 ? ember_fp16_to_fp32(((const uint16_t *)vy)[e]) : ((const float *)vy)[e];
+                a[p][r] = fmaf(x, y, a[p][r]);
+            }
+    float v[16];
+    for (int r = 0; r < 16; r++) v[r] = (a[0][r] + a[2][r]) + (a[1][r] + a[3][r]);
+    return tree16(v);
+}
+
+/* The tail (n mod 64) in float, products rounded, except the last
+ * (tail mod 8) which GCC's vectorised epilogue fuses. */
+void ember_vec_dot_f32_lanes(int n, float *s, const void *vx, const void *vy) {
+    const float *x = vx, *y = vy;
+    const int np = n & ~63;
+    float sum = steps64(np, vx, vy, 0);
+    const int nf = n - (n - np) % 8;
+    for (int i = np; i < nf; i++) {
+        const float p = x[i] * y[i];
+        sum += p;
+    }
+    for (int i = nf; i < n; i++) sum = fmaf(x[i], y[i], sum);
+    *s = sum;
+}
+
+/* F16: the tail's exact products are added in double. */
+void ember_vec_dot_f16_lanes(int n, float *s, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy;
+    const int np = n & ~63;
+    double sum = (double)steps64(np, vx, vy, 1);
+    for (int i = np; i < n; i++) sum += (double)(ember_fp16_to_fp32(x[i]) * ember_fp16_to_fp32(y[i]));
+    *s = (float)sum;
+}
+
+/* BF16 as the AVX-512 BF16 dot instruction sums it: per 64 elements two
+ * 16-lane accumulators (elements 0..31 and 32..63), lane r taking the pair
+ * (2r+1, 2r) with one fma each, odd element first. Each accumulator's tree
+ * sum joins a double (first, then second), then the tail in double.
+ * (The instruction also flushes denormal inputs and outputs; bf16 weights
+ * and activations of real models do not reach that range.) */
 void ember_vec_dot_bf16_lanes(int n, float *s, const void *vx, const void *vy) {
     const uint16_t *x = vx, *y = vy;
-    double sum = 0.0;
+    float c[2][16] = {{0}};
     int i = 0;
-    if (n >= 32) {
-        float c[4][8] = {{0}};
-        for (; i + 32 <= n; i += 32)
-            for (int a = 0; a < 4; a++)
-                for (int l = 0; l < 8; l++)
-                    c[a][l] = fmaf(ember_bf16_to_fp32(x[i + 8 * a + l]), ember_bf16_to_fp32(y[i + 8 * a + l]), c[a][l]);
-        float v[8];
-        for (int l = 0; l < 8; l++) v[l] = (c[0][l] + c[2][l]) + (c[1][l] + c[3][l]);
-        sum += (double)fold8(v);
-    }
+    for (; i + 64 <= n; i += 64)
+        for (int h = 0; h < 2; h++)
+            for (int r = 0; r < 16; r++) {
+                const int e = i + 32 * h + 2 * r;
+                c[h][r] = fmaf(ember_bf16_to_fp32(x[e + 1]), ember_bf16_to_fp32(y[e + 1]), c[h][r]);
+                c[h][r] = fmaf(ember_bf16_to_fp32(x[e]), ember_bf16_to_fp32(y[e]), c[h][r]);
+            }
+    double sum = 0.0;
+    sum += (double)tree16(c[0]);
+    sum += (double)tree16(c[1]);
     for (; i < n; i++) sum += (double)(ember_bf16_to_fp32(x[i]) * ember_bf16_to_fp32(y[i]));
     *s = (float)sum;
 }

@@ -10,13 +10,16 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ks->from_float[EMBER_TYPE_Q8_0] = ember_quant_q8_0_act;
     ks->from_float[EMBER_TYPE_Q8_1] = ember_quant_q8_1_act;
     /* the scalar path sums block quants in the SIMD order: same results on
-     * every CPU for these types */
+     * every CPU for these types; the float formats in the order of llama.cpp's
+     * AVX-512 build, which made the golden outputs */
     ks->vec_dot[EMBER_TYPE_Q4_0] = ember_vec_dot_q4_0_lanes;
     ks->vec_dot[EMBER_TYPE_Q4_1] = ember_vec_dot_q4_1_lanes;
     ks->vec_dot[EMBER_TYPE_Q5_0] = ember_vec_dot_q5_0_lanes;
     ks->vec_dot[EMBER_TYPE_Q5_1] = ember_vec_dot_q5_1_lanes;
     ks->vec_dot[EMBER_TYPE_Q8_0] = ember_vec_dot_q8_0_lanes;
     ks->vec_dot[EMBER_TYPE_BF16] = ember_vec_dot_bf16_lanes;
+    ks->vec_dot[EMBER_TYPE_F32] = ember_vec_dot_f32_lanes;
+    ks->vec_dot[EMBER_TYPE_F16] = ember_vec_dot_f16_lanes;
     if (!strcmp(path, "scalar")) return;
     ember_kernels_avx2_simple(ks);
     ember_kernels_avx2_kquants(ks);

@@ -1,22 +1,16 @@
 /* AVX2 + FMA + F16C kernels for the non-K formats.
  *
- * Summation orders copy llama.cpp built for AVX2 (no AVX-512) by GCC 12 at
- * -O3 (which contracts a*b+c into fma where it can), so this path gives the
- * same float results as that build, not just close ones:
+ * Summation orders copy llama.cpp built by GCC 12 at -O3 (which contracts
+ * a*b+c into fma where it can), so this path gives the same float results
+ * as that build, not just close ones:
  *  - block quants: per block the exact integer dot is kept as 8 int32 lanes,
  *    lane k holding elements 4k..4k+3; acc[k] = fma(dx*dy, lane[k], acc[k])
  *    in block order; the 8 lanes are then folded as
  *    ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Q4_1/Q5_1 add the float sum
  *    summs = fma(m, s, summs) (block order) at the very end.
- *  - F32/F16: 4 accumulators of 8 lanes over steps of 32 elements (fma),
- *    accumulators folded (0+2),(1+3), then both, lanes as
- *    ((a0+a4)+(a1+a5)) + ((a2+a6)+(a3+a7)); the tail (n mod 32) is added
- *    one element at a time, F16 in double; F32 in float, where GCC's
- *    vectorised tail rounds each product except for the last (tail mod 4)
- *    elements, which it fuses.
- *  - BF16: 4 accumulators of 8 lanes (fma; bf16 products are exact),
- *    folded as (c1+c3)+(c2+c4), lanes as in the block quants, added into a
- *    double with the tail.
+ *  - F32/F16/BF16: the order of llama.cpp's AVX-512 build (its 16-lane
+ *    accumulators as pairs of 8-lane registers), because that build made
+ *    the golden outputs; see formats/lane_order.c.
  * Activation quantizers are bit-identical to ember_quant_q8_*_act. */
 #include "kernels.h"
 #include "../formats/fp16.h"
@@ -31,14 +25,6 @@ static inline float hsum8_halves(__m256 v) {
     __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
     r = _mm_add_ps(r, _mm_movehl_ps(r, r));
     r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-/* ((v0+v4)+(v1+v5)) + ((v2+v6)+(v3+v7)) */
-static inline float hsum8_hadd(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_hadd_ps(r, r);
-    r = _mm_hadd_ps(r, r);
     return _mm_cvtss_f32(r);
 }
 
@@ -144,21 +130,45 @@ static void dot_q8_0(int n, float *s, const void *vx, const void *vy) {
     *s = hsum8_halves(acc);
 }
 
+/* F32/F16/BF16 in the order of llama.cpp's AVX-512 build
+ * (formats/lane_order.c): each 16-lane accumulator lives in two 8-lane
+ * registers (lo = lanes 0..7, hi = 8..15). */
+
+/* tree16 of lanes lo|hi: (lo+hi), 128-bit halves, then (t0+t2)+(t1+t3) */
+static inline float tree16(__m256 lo, __m256 hi) {
+    return hsum8_halves(_mm256_add_ps(hi, lo));
+}
+
+#define STEP64(LOAD, X, Y)                                                                   \
+    for (int i = 0; i < np; i += 64) {                                                       \
+        a0l = _mm256_fmadd_ps(LOAD(X + i), LOAD(Y + i), a0l);                                \
+        a0h = _mm256_fmadd_ps(LOAD(X + i + 8), LOAD(Y + i + 8), a0h);                        \
+        a1l = _mm256_fmadd_ps(LOAD(X + i + 16), LOAD(Y + i + 16), a1l);                      \
+        a1h = _mm256_fmadd_ps(LOAD(X + i + 24), LOAD(Y + i + 24), a1h);                      \
+        a2l = _mm256_fmadd_ps(LOAD(X + i + 32), LOAD(Y + i + 32), a2l);                      \
+        a2h = _mm256_fmadd_ps(LOAD(X + i + 40), LOAD(Y + i + 40), a2h);                      \
+        a3l = _mm256_fmadd_ps(LOAD(X + i + 48), LOAD(Y + i + 48), a3l);                      \
+        a3h = _mm256_fmadd_ps(LOAD(X + i + 56), LOAD(Y + i + 56), a3h);                      \
+    }
+
+static inline float fold4(__m256 a0l, __m256 a0h, __m256 a1l, __m256 a1h, __m256 a2l, __m256 a2h, __m256 a3l,
+                          __m256 a3h) {
+    const __m256 lo = _mm256_add_ps(_mm256_add_ps(a0l, a2l), _mm256_add_ps(a1l, a3l));
+    const __m256 hi = _mm256_add_ps(_mm256_add_ps(a0h, a2h), _mm256_add_ps(a1h, a3h));
+    return tree16(lo, hi);
+}
+
 static void dot_f32(int n, float *s, const void *vx, const void *vy) {
     const float *x = vx, *y = vy;
-    const int np = n & ~31;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int i = 0; i < np; i += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+    const int np = n & ~63;
+    __m256 a0l = _mm256_setzero_ps(), a0h = a0l, a1l = a0l, a1h = a0l, a2l = a0l, a2h = a0l, a3l = a0l, a3h = a0l;
+    STEP64(_mm256_loadu_ps, x, y)
+    float sum = fold4(a0l, a0h, a1l, a1h, a2l, a2h, a3l, a3h);
+    const int nf = n - (n - np) % 8;
+    for (int i = np; i < nf; i++) {
+        const float p = x[i] * y[i];
+        sum += p;
     }
-    a0 = _mm256_add_ps(a0, a2);
-    a1 = _mm256_add_ps(a1, a3);
-    float sum = hsum8_hadd(_mm256_add_ps(a0, a1));
-    const int nf = n - (n - np) % 4;
-    for (int i = np; i < nf; i++) sum += x[i] * y[i];
     for (int i = nf; i < n; i++) sum = fmaf(x[i], y[i], sum);
     *s = sum;
 }
@@ -167,40 +177,43 @@ static inline __m256 load_f16x8(const ember_f16 *p) { return _mm256_cvtph_ps(_mm
 
 static void dot_f16(int n, float *s, const void *vx, const void *vy) {
     const ember_f16 *x = vx, *y = vy;
-    const int np = n & ~31;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int i = 0; i < np; i += 32) {
-        a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
-        a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
-        a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
-        a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
-    }
-    a0 = _mm256_add_ps(a0, a2);
-    a1 = _mm256_add_ps(a1, a3);
-    double sum = (double)hsum8_hadd(_mm256_add_ps(a0, a1));
+    const int np = n & ~63;
+    __m256 a0l = _mm256_setzero_ps(), a0h = a0l, a1l = a0l, a1h = a0l, a2l = a0l, a2h = a0l, a3l = a0l, a3h = a0l;
+    STEP64(load_f16x8, x, y)
+    double sum = (double)fold4(a0l, a0h, a1l, a1h, a2l, a2h, a3l, a3h);
     for (int i = np; i < n; i++) sum += (double)(h2f(x[i]) * h2f(y[i]));
     *s = (float)sum;
 }
 
-static inline __m256 load_bf16x8(const ember_bf16 *p) {
-    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+/* 16 bf16 as 8 pairs: odd elements (high halves, already floats) and even
+ * ones (low halves shifted up) */
+static inline void bf16_pairs(const ember_bf16 *p, __m256 *odd, __m256 *even) {
+    const __m256i w = _mm256_loadu_si256((const __m256i *)p);
+    *odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32((int)0xFFFF0000u)));
+    *even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+/* lanes of one 32-element half: pair fma, odd element first */
+static inline __m256 bf16_step(const ember_bf16 *x, const ember_bf16 *y, __m256 acc) {
+    __m256 xo, xe, yo, ye;
+    bf16_pairs(x, &xo, &xe);
+    bf16_pairs(y, &yo, &ye);
+    return _mm256_fmadd_ps(xe, ye, _mm256_fmadd_ps(xo, yo, acc));
 }
 
 static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
     const ember_bf16 *x = vx, *y = vy;
+    __m256 c1l = _mm256_setzero_ps(), c1h = c1l, c2l = c1l, c2h = c1l;
     int i = 0;
-    double sum = 0.0;
-    if (n >= 32) {
-        __m256 c1 = _mm256_setzero_ps(), c2 = c1, c3 = c1, c4 = c1;
-        for (; i + 32 <= n; i += 32) {
-            c1 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), c1);
-            c2 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), c2);
-            c3 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), c3);
-            c4 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), c4);
-        }
-        sum += (double)hsum8_halves(_mm256_add_ps(_mm256_add_ps(c1, c3), _mm256_add_ps(c2, c4)));
+    for (; i + 64 <= n; i += 64) {
+        c1l = bf16_step(x + i, y + i, c1l);
+        c1h = bf16_step(x + i + 16, y + i + 16, c1h);
+        c2l = bf16_step(x + i + 32, y + i + 32, c2l);
+        c2h = bf16_step(x + i + 48, y + i + 48, c2h);
     }
+    double sum = 0.0;
+    sum += (double)tree16(c1l, c1h);
+    sum += (double)tree16(c2l, c2h);
     for (; i < n; i++) sum += (double)(ember_bf16_to_fp32(x[i]) * ember_bf16_to_fp32(y[i]));
     *s = (float)sum;
 }
