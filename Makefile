@@ -11,7 +11,7 @@ LDLIBS  := -lm -pthread
 
 # Engine core: libc, libm, pthreads only. The server (libmicrohttpd + cJSON)
 # is linked into the CLI only.
-CORE_DIRS := gguf formats kernels runtime tokenizer models kv sample spec eval api
+CORE_DIRS := gguf formats kernels runtime tokenizer models kv sample spec eval chat api
 CORE_SRC  := $(sort $(foreach d,$(CORE_DIRS),$(wildcard src/$(d)/*.c)))
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SERVER_SRC := $(sort $(wildcard src/server/*.c))

@@ -1,0 +1,1190 @@
+/* A Jinja subset for chat templates: lexer -> tree -> evaluator.
+ *
+ * Covers what chat templates use: {{ }}, {% if/elif/else %}, {% for %} with
+ * loop.*, {% set %} (also namespace attributes), comments, whitespace
+ * control, Hugging Face's trim_blocks + lstrip_blocks, literals, lists,
+ * dicts, the usual operators, inline if, filters (trim, length, upper, lower,
+ * default, first, last, join, string, int, tojson for strings), string
+ * methods and tests (defined, none, string, ...). Anything else is an error
+ * naming it. All memory comes from one arena freed at the end; steps, output
+ * size and nesting are capped so hostile templates end quickly. */
+#include "chat_template.h"
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STEPS 2000000
+#define MAX_OUT (8u << 20)
+#define MAX_DEPTH 64
+
+/* ---- arena ---- */
+typedef struct blk { struct blk *next; size_t used, cap; char data[]; } blk;
+
+typedef struct { blk *head; int oom; } arena;
+
+static void *alloc(arena *a, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    if (!a->head || a->head->used + n > a->head->cap) {
+        const size_t cap = n > 65536 ? n : 65536;
+        blk *b = malloc(sizeof *b + cap);
+        if (!b) { a->oom = 1; return NULL; }
+        b->next = a->head;
+        b->used = 0;
+        b->cap = cap;
+        a->head = b;
+    }
+    void *p = a->head->data + a->head->used;
+    a->head->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+static void arena_free(arena *a) {
+    while (a->head) { blk *n = a->head->next; free(a->head); a->head = n; }
+}
+
+/* ---- values ---- */
+typedef enum { V_UNDEF, V_NONE, V_BOOL, V_INT, V_STR, V_LIST, V_DICT } vkind;
+typedef struct list list;
+typedef struct dict dict;
+typedef struct {
+    vkind k;
+    long long i;
+    const char *s;
+    size_t n;
+    list *l;
+    dict *d;
+} value;
+struct list { int n, cap; value *v; };
+struct dict { int n, cap; const char **key; value *v; };
+
+/* ---- tokens ---- */
+typedef enum { T_TEXT, T_VAR, T_VAR_END, T_BLOCK, T_BLOCK_END, T_NAME, T_STR, T_INT, T_OP, T_EOF } tkind;
+typedef struct { tkind k; const char *s; size_t n; long long i; int line; } token;
+
+/* ---- tree ---- */
+enum {
+    N_LIST, N_TEXT, N_OUT, N_IF, N_FOR, N_SET,
+    E_LIT, E_NAME, E_ATTR, E_INDEX, E_SLICE, E_CALL, E_FILTER, E_TEST, E_BIN, E_NOT, E_NEG, E_COND, E_MKLIST, E_MKDICT
+};
+typedef struct node node;
+struct node {
+    int kind, line, op, neg;
+    const char *s, *s2;
+    size_t n;
+    value lit;
+    node *a, *b, *c;
+    node **kid;
+    const char **kw; /* keyword names of call arguments (NULL entries: positional) */
+    int nk, ck;
+};
+
+typedef struct frame { const char *name; value v; struct frame *next; int mark; } frame;
+
+typedef struct {
+    arena ar;
+    char *err;
+    size_t err_size;
+    int failed;
+    token *tok;
+    int nt, ct, p;
+    long steps;
+    int depth;
+    char *out;
+    size_t out_len, out_cap;
+    frame *vars;
+} R;
+
+static int fail(R *r, int line, const char *fmt, ...) {
+    if (r->failed) return -1;
+    r->failed = 1;
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line > 0) snprintf(r->err, r->err_size, "chat template: %s at line %d", msg, line);
+    else snprintf(r->err, r->err_size, "chat template: %s", msg);
+    return -1;
+}
+
+static const char *dupn(R *r, const char *s, size_t n) {
+    char *d = alloc(&r->ar, n + 1);
+    if (!d) return "";
+    memcpy(d, s, n);
+    return d;
+}
+
+/* ---- lexer ---- */
+
+static void push_tok(R *r, tkind k, const char *s, size_t n, int line) {
+    if (r->nt == r->ct) {
+        const int cap = r->ct ? 2 * r->ct : 256;
+        token *t = realloc(r->tok, (size_t)cap * sizeof *t);
+        if (!t) { fail(r, 0, "out of memory"); return; }
+        r->tok = t;
+        r->ct = cap;
+    }
+    r->tok[r->nt++] = (token){k, s, n, 0, line};
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static int is_name0(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static void lex(R *r, const char *src) {
+    const size_t len = strlen(src);
+    size_t i = 0;
+    int line = 1, trim_next = 0 /* 1: one newline (trim_blocks), 2: all space ('-') */;
+    while (i < len && !r->failed) {
+        /* text up to the next tag */
+        size_t j = i;
+        while (j < len && !(src[j] == '{' && j + 1 < len && (src[j + 1] == '{' || src[j + 1] == '%' || src[j + 1] == '#'))) j++;
+        size_t a = i, b = j;
+        if (trim_next == 2) while (a < b && is_space(src[a])) a++;
+        else if (trim_next == 1 && a < b && src[a] == '\n') a++;
+        else if (trim_next == 1 && a + 1 < b && src[a] == '\r' && src[a + 1] == '\n') a += 2;
+        trim_next = 0;
+        if (j < len) {
+            const char kind = src[j + 1];
+            const int minus = j + 2 < len && src[j + 2] == '-', plus = j + 2 < len && src[j + 2] == '+';
+            if (minus) while (b > a && is_space(src[b - 1])) b--;
+            else if (kind != '{' && !plus) { /* lstrip_blocks: blanks between a line start and the tag */
+                size_t k = j;
+                while (k > 0 && (src[k - 1] == ' ' || src[k - 1] == '\t')) k--;
+                if ((k == 0 || src[k - 1] == '\n') && k < b) b = k < a ? a : k;
+            }
+        }
+        for (size_t k = i; k < j; k++) line += src[k] == '\n';
+        if (b > a) push_tok(r, T_TEXT, src + a, b - a, line);
+        if (j >= len) break;
+        const char kind = src[j + 1];
+        const int tag_line = line;
+        i = j + 2;
+        if (i < len && (src[i] == '-' || src[i] == '+')) i++;
+        if (kind == '#') {
+            const char *end = strstr(src + i, "#}");
+            if (!end) { fail(r, tag_line, "unterminated comment"); return; }
+            for (const char *q = src + i; q < end; q++) line += *q == '\n';
+            trim_next = end > src + i && end[-1] == '-' ? 2 : 1;
+            i = (size_t)(end - src) + 2;
+            continue;
+        }
+        push_tok(r, kind == '{' ? T_VAR : T_BLOCK, NULL, 0, tag_line);
+        const char close = kind == '{' ? '}' : '%';
+        for (;;) {
+            while (i < len && is_space(src[i])) line += src[i++] == '\n';
+            if (i >= len) { fail(r, tag_line, "unterminated tag"); return; }
+            if ((src[i] == '-' && i + 2 < len && src[i + 1] == close && src[i + 2] == '}') ||
+                (src[i] == close && i + 1 < len && src[i + 1] == '}')) {
+                const int m = src[i] == '-';
+                i += m ? 3 : 2;
+                push_tok(r, kind == '{' ? T_VAR_END : T_BLOCK_END, NULL, 0, line);
+                trim_next = m ? 2 : kind == '%' ? 1 : 0;
+                break;
+            }
+            const char c = src[i];
+            if (is_name0(c)) {
+                size_t k = i;
+                while (k < len && (is_name0(src[k]) || is_digit(src[k]))) k++;
+                push_tok(r, T_NAME, src + i, k - i, line);
+                i = k;
+            } else if (is_digit(c)) {
+                long long v = 0;
+                size_t k = i;
+                while (k < len && is_digit(src[k])) {
+                    if (v > 100000000000000LL) { fail(r, line, "integer literal too large"); return; }
+                    v = v * 10 + (src[k++] - '0');
+                }
+                if (k < len && src[k] == '.' && k + 1 < len && is_digit(src[k + 1])) { fail(r, line, "float literals are not supported"); return; }
+                push_tok(r, T_INT, src + i, k - i, line);
+                if (!r->failed) r->tok[r->nt - 1].i = v;
+                i = k;
+            } else if (c == '\'' || c == '"') {
+                /* decode escapes into the arena */
+                char *buf = alloc(&r->ar, len - i + 1);
+                if (!buf) { fail(r, line, "out of memory"); return; }
+                size_t k = i + 1, o = 0;
+                while (k < len && src[k] != c) {
+                    if (src[k] == '\\' && k + 1 < len) {
+                        const char e = src[k + 1];
+                        buf[o++] = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+                        k += 2;
+                    } else {
+                        line += src[k] == '\n';
+                        buf[o++] = src[k++];
+                    }
+                }
+                if (k >= len) { fail(r, tag_line, "unterminated string"); return; }
+                push_tok(r, T_STR, buf, o, line);
+                i = k + 1;
+            } else {
+                static const char *ops2[] = {"==", "!=", "<=", ">=", "//", "**"};
+                size_t n = 1;
+                for (int k = 0; k < 6; k++) if (i + 1 < len && src[i] == ops2[k][0] && src[i + 1] == ops2[k][1]) n = 2;
+                if (n == 1 && !strchr("()[]{}.,:|+-*/%~<>=", c)) { fail(r, line, "unexpected character '%c'", c); return; }
+                push_tok(r, T_OP, src + i, n, line);
+                i += n;
+            }
+        }
+    }
+    push_tok(r, T_EOF, NULL, 0, line);
+}
+
+/* ---- parser ---- */
+
+static token *peek(R *r) { return &r->tok[r->p]; }
+static int is_op(token *t, const char *op) { return t->k == T_OP && t->n == strlen(op) && !memcmp(t->s, op, t->n); }
+static int is_name(token *t, const char *nm) { return t->k == T_NAME && t->n == strlen(nm) && !memcmp(t->s, nm, t->n); }
+
+static node *mk(R *r, int kind, int line) {
+    node *n = alloc(&r->ar, sizeof *n);
+    if (!n) { fail(r, line, "out of memory"); return NULL; }
+    n->kind = kind;
+    n->line = line;
+    return n;
+}
+
+static void add_kid(R *r, node *n, node *k, const char *kw) {
+    if (!n) return;
+    if (n->nk == n->ck) {
+        const int cap = n->ck ? 2 * n->ck : 4;
+        node **kids = alloc(&r->ar, (size_t)cap * sizeof *kids);
+        const char **kws = alloc(&r->ar, (size_t)cap * sizeof *kws);
+        if (!kids || !kws) { fail(r, n->line, "out of memory"); return; }
+        if (n->nk) { memcpy(kids, n->kid, (size_t)n->nk * sizeof *kids); memcpy(kws, n->kw, (size_t)n->nk * sizeof *kws); }
+        n->kid = kids;
+        n->kw = kws;
+        n->ck = cap;
+    }
+    n->kw[n->nk] = kw;
+    n->kid[n->nk++] = k;
+}
+
+static int expect_op(R *r, const char *op) {
+    if (!is_op(peek(r), op)) return fail(r, peek(r)->line, "expected '%s'", op);
+    r->p++;
+    return 0;
+}
+
+static node *expr(R *r);
+
+static node *call_args(R *r, node *n) {
+    /* after '(' */
+    while (!r->failed && !is_op(peek(r), ")")) {
+        const char *kw = NULL;
+        if (peek(r)->k == T_NAME && is_op(&r->tok[r->p + 1], "=")) {
+            kw = dupn(r, peek(r)->s, peek(r)->n);
+            r->p += 2;
+        }
+        add_kid(r, n, expr(r), kw);
+        if (is_op(peek(r), ",")) r->p++;
+        else if (!is_op(peek(r), ")")) { fail(r, peek(r)->line, "expected ',' or ')'"); return n; }
+    }
+    expect_op(r, ")");
+    return n;
+}
+
+static node *primary(R *r) {
+    token *t = peek(r);
+    if (r->failed) return NULL;
+    if (++r->depth > MAX_DEPTH) { fail(r, t->line, "expression nested too deeply"); return NULL; }
+    node *n = NULL;
+    if (t->k == T_STR || t->k == T_INT) {
+        n = mk(r, E_LIT, t->line);
+        if (n) n->lit = t->k == T_STR ? (value){V_STR, 0, t->s, t->n, 0, 0} : (value){V_INT, t->i, 0, 0, 0, 0};
+        r->p++;
+        /* adjacent string literals concatenate */
+        while (n && t->k == T_STR && peek(r)->k == T_STR) {
+            token *u = peek(r);
+            char *s = alloc(&r->ar, n->lit.n + u->n + 1);
+            if (!s) break;
+            memcpy(s, n->lit.s, n->lit.n);
+            memcpy(s + n->lit.n, u->s, u->n);
+            n->lit.s = s;
+            n->lit.n += u->n;
+            r->p++;
+        }
+    } else if (t->k == T_NAME) {
+        r->p++;
+        if (is_name(t, "true") || is_name(t, "True") || is_name(t, "false") || is_name(t, "False")) {
+            n = mk(r, E_LIT, t->line);
+            if (n) n->lit = (value){V_BOOL, t->s[0] == 't' || t->s[0] == 'T', 0, 0, 0, 0};
+        } else if (is_name(t, "none") || is_name(t, "None")) {
+            n = mk(r, E_LIT, t->line);
+            if (n) n->lit.k = V_NONE;
+        } else {
+            n = mk(r, E_NAME, t->line);
+            if (n) n->s = dupn(r, t->s, t->n);
+        }
+    } else if (is_op(t, "(")) {
+        r->p++;
+        n = expr(r);
+        expect_op(r, ")");
+    } else if (is_op(t, "[")) {
+        r->p++;
+        n = mk(r, E_MKLIST, t->line);
+        while (!r->failed && !is_op(peek(r), "]")) {
+            add_kid(r, n, expr(r), NULL);
+            if (is_op(peek(r), ",")) r->p++;
+            else break;
+        }
+        expect_op(r, "]");
+    } else if (is_op(t, "{")) {
+        r->p++;
+        n = mk(r, E_MKDICT, t->line);
+        while (!r->failed && !is_op(peek(r), "}")) {
+            add_kid(r, n, expr(r), NULL);
+            expect_op(r, ":");
+            add_kid(r, n, expr(r), NULL);
+            if (is_op(peek(r), ",")) r->p++;
+            else break;
+        }
+        expect_op(r, "}");
+    } else {
+        fail(r, t->line, t->k == T_EOF || t->k == T_VAR_END || t->k == T_BLOCK_END ? "expression expected" : "unexpected token '%.*s'",
+             (int)t->n, t->s ? t->s : "");
+        r->depth--;
+        return NULL;
+    }
+    /* postfix: .attr  [index]  [a:b]  (args)  |filter  is test */
+    for (;;) {
+        if (r->failed) break;
+        t = peek(r);
+        if (is_op(t, ".")) {
+            r->p++;
+            if (peek(r)->k != T_NAME) { fail(r, t->line, "attribute name expected"); break; }
+            node *m = mk(r, E_ATTR, t->line);
+            if (!m) break;
+            m->a = n;
+            m->s = dupn(r, peek(r)->s, peek(r)->n);
+            r->p++;
+            n = m;
+        } else if (is_op(t, "[")) {
+            r->p++;
+            node *m = mk(r, E_INDEX, t->line);
+            if (!m) break;
+            m->a = n;
+            if (!is_op(peek(r), ":")) m->b = expr(r);
+            if (is_op(peek(r), ":")) {
+                r->p++;
+                m->kind = E_SLICE;
+                if (!is_op(peek(r), "]")) m->c = expr(r);
+            }
+            expect_op(r, "]");
+            n = m;
+        } else if (is_op(t, "(")) {
+            r->p++;
+            node *m = mk(r, E_CALL, t->line);
+            if (!m) break;
+            m->a = n;
+            n = call_args(r, m);
+        } else if (is_op(t, "|")) {
+            r->p++;
+            if (peek(r)->k != T_NAME) { fail(r, t->line, "filter name expected"); break; }
+            node *m = mk(r, E_FILTER, t->line);
+            if (!m) break;
+            m->a = n;
+            m->s = dupn(r, peek(r)->s, peek(r)->n);
+            r->p++;
+            if (is_op(peek(r), "(")) { r->p++; call_args(r, m); }
+            n = m;
+        } else {
+            break;
+        }
+    }
+    r->depth--;
+    return n;
+}
+
+static node *unary(R *r) {
+    if (is_op(peek(r), "-")) {
+        const int line = peek(r)->line;
+        r->p++;
+        node *n = mk(r, E_NEG, line);
+        if (n) n->a = unary(r);
+        return n;
+    }
+    return primary(r);
+}
+
+static node *binary(R *r, int level);
+
+static node *bin_node(R *r, int op, node *a, node *b, int line) {
+    node *n = mk(r, E_BIN, line);
+    if (!n) return NULL;
+    n->op = op;
+    n->a = a;
+    n->b = b;
+    return n;
+}
+
+/* levels: 0 or, 1 and, 2 not, 3 compare/in/is, 4 ~, 5 + -, 6 * / // % */
+static node *binary(R *r, int level) {
+    if (r->failed) return NULL;
+    if (++r->depth > MAX_DEPTH) { fail(r, peek(r)->line, "expression nested too deeply"); return NULL; }
+    node *n;
+    if (level == 2) {
+        if (is_name(peek(r), "not")) {
+            const int line = peek(r)->line;
+            r->p++;
+            n = mk(r, E_NOT, line);
+            if (n) n->a = binary(r, 2);
+        } else {
+            n = binary(r, 3);
+        }
+        r->depth--;
+        return n;
+    }
+    if (level == 7) { n = unary(r); r->depth--; return n; }
+    n = binary(r, level + 1);
+    for (;;) {
+        if (r->failed) break;
+        token *t = peek(r);
+        int op = 0;
+        if (level == 0 && is_name(t, "or")) op = 'o';
+        else if (level == 1 && is_name(t, "and")) op = 'a';
+        else if (level == 3) {
+            if (is_op(t, "==")) op = 'E'; else if (is_op(t, "!=")) op = 'N';
+            else if (is_op(t, "<=")) op = 'l'; else if (is_op(t, ">=")) op = 'g';
+            else if (is_op(t, "<")) op = '<'; else if (is_op(t, ">")) op = '>';
+            else if (is_name(t, "in")) op = 'i';
+            else if (is_name(t, "not") && is_name(&r->tok[r->p + 1], "in")) { op = 'I'; r->p++; }
+            else if (is_name(t, "is")) {
+                r->p++;
+                node *m = mk(r, E_TEST, t->line);
+                if (!m) break;
+                if (is_name(peek(r), "not")) { m->neg = 1; r->p++; }
+                if (peek(r)->k != T_NAME) { fail(r, t->line, "test name expected after 'is'"); break; }
+                m->s = dupn(r, peek(r)->s, peek(r)->n);
+                r->p++;
+                m->a = n;
+                if (is_op(peek(r), "(")) { r->p++; call_args(r, m); }
+                n = m;
+                continue;
+            }
+        } else if (level == 4 && is_op(t, "~")) op = '~';
+        else if (level == 5 && (is_op(t, "+") || is_op(t, "-"))) op = t->s[0];
+        else if (level == 6 && (is_op(t, "*") || is_op(t, "/") || is_op(t, "//") || is_op(t, "%"))) op = t->n == 2 ? 'D' : t->s[0];
+        if (!op) break;
+        r->p++;
+        n = bin_node(r, op, n, binary(r, level == 3 ? 4 : level + 1), t->line);
+    }
+    r->depth--;
+    return n;
+}
+
+static node *expr(R *r) {
+    node *n = binary(r, 0);
+    if (is_name(peek(r), "if")) { /* a if cond else b */
+        const int line = peek(r)->line;
+        r->p++;
+        node *m = mk(r, E_COND, line);
+        if (!m) return NULL;
+        m->a = n;
+        m->b = binary(r, 0);
+        if (is_name(peek(r), "else")) { r->p++; m->c = expr(r); }
+        return m;
+    }
+    return n;
+}
+
+static int block_is(R *r, const char *kw) {
+    return peek(r)->k == T_BLOCK && is_name(&r->tok[r->p + 1], kw);
+}
+
+static int end_block(R *r) {
+    if (peek(r)->k != T_BLOCK_END) return fail(r, peek(r)->line, "expected '%%}'");
+    r->p++;
+    return 0;
+}
+
+/* statements until one of the stop keywords opens a block */
+static node *body(R *r, const char *const *stops) {
+    node *list = mk(r, N_LIST, peek(r)->line);
+    if (++r->depth > MAX_DEPTH) { fail(r, peek(r)->line, "blocks nested too deeply"); return list; }
+    while (!r->failed) {
+        token *t = peek(r);
+        if (t->k == T_EOF) {
+            if (stops) fail(r, t->line, "unexpected end of template (missing {%% %s %%})", stops[0]);
+            break;
+        }
+        if (t->k == T_TEXT) {
+            node *n = mk(r, N_TEXT, t->line);
+            if (n) { n->s = t->s; n->n = t->n; }
+            add_kid(r, list, n, NULL);
+            r->p++;
+            continue;
+        }
+        if (t->k == T_VAR) {
+            r->p++;
+            node *n = mk(r, N_OUT, t->line);
+            if (n) n->a = expr(r);
+            if (peek(r)->k != T_VAR_END) { fail(r, peek(r)->line, "expected '}}'"); break; }
+            r->p++;
+            add_kid(r, list, n, NULL);
+            continue;
+        }
+        if (t->k != T_BLOCK) { fail(r, t->line, "unexpected token"); break; }
+        token *kw = &r->tok[r->p + 1];
+        int stop = 0;
+        for (int i = 0; stops && stops[i]; i++) if (is_name(kw, stops[i])) stop = 1;
+        if (stop) break;
+        r->p += 2;
+        if (is_name(kw, "if")) {
+            node *n = mk(r, N_IF, t->line);
+            static const char *const if_stops[] = {"endif", "elif", "else", NULL};
+            add_kid(r, n, expr(r), NULL);
+            end_block(r);
+            add_kid(r, n, body(r, if_stops), NULL);
+            while (!r->failed && block_is(r, "elif")) {
+                r->p += 2;
+                add_kid(r, n, expr(r), NULL);
+                end_block(r);
+                add_kid(r, n, body(r, if_stops), NULL);
+            }
+            if (!r->failed && block_is(r, "else")) {
+                r->p += 2;
+                end_block(r);
+                static const char *const else_stops[] = {"endif", NULL};
+                if (n) n->a = body(r, else_stops);
+            }
+            if (!r->failed && !block_is(r, "endif")) { fail(r, peek(r)->line, "missing {%% endif %%}"); break; }
+            r->p += 2;
+            end_block(r);
+            add_kid(r, list, n, NULL);
+        } else if (is_name(kw, "for")) {
+            node *n = mk(r, N_FOR, t->line);
+            if (!n) break;
+            if (peek(r)->k != T_NAME) { fail(r, t->line, "loop variable expected"); break; }
+            n->s = dupn(r, peek(r)->s, peek(r)->n);
+            r->p++;
+            if (is_op(peek(r), ",")) {
+                r->p++;
+                if (peek(r)->k != T_NAME) { fail(r, t->line, "loop variable expected"); break; }
+                n->s2 = dupn(r, peek(r)->s, peek(r)->n);
+                r->p++;
+            }
+            if (!is_name(peek(r), "in")) { fail(r, t->line, "expected 'in'"); break; }
+            r->p++;
+            n->a = binary(r, 0); /* no inline-if: 'if' here would be a loop filter */
+            if (is_name(peek(r), "if")) { fail(r, t->line, "loop filters ('for ... if') are not supported"); break; }
+            end_block(r);
+            static const char *const for_stops[] = {"endfor", "else", NULL};
+            n->b = body(r, for_stops);
+            if (!r->failed && block_is(r, "else")) {
+                r->p += 2;
+                end_block(r);
+                static const char *const e_stops[] = {"endfor", NULL};
+                n->c = body(r, e_stops);
+            }
+            if (!r->failed && !block_is(r, "endfor")) { fail(r, peek(r)->line, "missing {%% endfor %%}"); break; }
+            r->p += 2;
+            end_block(r);
+            add_kid(r, list, n, NULL);
+        } else if (is_name(kw, "set")) {
+            node *n = mk(r, N_SET, t->line);
+            if (!n) break;
+            if (peek(r)->k != T_NAME) { fail(r, t->line, "variable name expected after 'set'"); break; }
+            n->s = dupn(r, peek(r)->s, peek(r)->n);
+            r->p++;
+            if (is_op(peek(r), ".")) {
+                r->p++;
+                if (peek(r)->k != T_NAME) { fail(r, t->line, "attribute name expected"); break; }
+                n->s2 = dupn(r, peek(r)->s, peek(r)->n);
+                r->p++;
+            }
+            if (!is_op(peek(r), "=")) { fail(r, t->line, "block assignments ({%% set x %%}...{%% endset %%}) are not supported"); break; }
+            r->p++;
+            n->a = expr(r);
+            end_block(r);
+            add_kid(r, list, n, NULL);
+        } else {
+            fail(r, t->line, "unsupported tag '%.*s'", (int)kw->n, kw->s ? kw->s : "");
+            break;
+        }
+    }
+    r->depth--;
+    return list;
+}
+
+/* ---- evaluation ---- */
+
+static value V(vkind k) { value v = {k, 0, 0, 0, 0, 0}; return v; }
+static value vstr(const char *s, size_t n) { value v = V(V_STR); v.s = s; v.n = n; return v; }
+static value vbool(int b) { value v = V(V_BOOL); v.i = b != 0; return v; }
+static value vint(long long i) { value v = V(V_INT); v.i = i; return v; }
+
+static int truthy(value v) {
+    switch (v.k) {
+    case V_BOOL: case V_INT: return v.i != 0;
+    case V_STR: return v.n > 0;
+    case V_LIST: return v.l->n > 0;
+    case V_DICT: return v.d->n > 0;
+    default: return 0;
+    }
+}
+
+static int list_push(R *r, list *l, value v) {
+    if (l->n == l->cap) {
+        const int cap = l->cap ? 2 * l->cap : 8;
+        value *nv = alloc(&r->ar, (size_t)cap * sizeof *nv);
+        if (!nv) return fail(r, 0, "out of memory");
+        if (l->n) memcpy(nv, l->v, (size_t)l->n * sizeof *nv);
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n++] = v;
+    return 0;
+}
+
+static value *dict_get(dict *d, const char *k, size_t kn) {
+    for (int i = 0; i < d->n; i++) if (strlen(d->key[i]) == kn && !memcmp(d->key[i], k, kn)) return &d->v[i];
+    return NULL;
+}
+
+static int dict_set(R *r, dict *d, const char *k, value v) {
+    value *p = dict_get(d, k, strlen(k));
+    if (p) { *p = v; return 0; }
+    if (d->n == d->cap) {
+        const int cap = d->cap ? 2 * d->cap : 8;
+        value *nv = alloc(&r->ar, (size_t)cap * sizeof *nv);
+        const char **nk = alloc(&r->ar, (size_t)cap * sizeof *nk);
+        if (!nv || !nk) return fail(r, 0, "out of memory");
+        if (d->n) { memcpy(nv, d->v, (size_t)d->n * sizeof *nv); memcpy(nk, d->key, (size_t)d->n * sizeof *nk); }
+        d->v = nv;
+        d->key = nk;
+        d->cap = cap;
+    }
+    d->key[d->n] = k;
+    d->v[d->n++] = v;
+    return 0;
+}
+
+static value new_list(R *r) { value v = V(V_LIST); v.l = alloc(&r->ar, sizeof *v.l); if (!v.l) { fail(r, 0, "out of memory"); v.k = V_NONE; } return v; }
+static value new_dict(R *r) { value v = V(V_DICT); v.d = alloc(&r->ar, sizeof *v.d); if (!v.d) { fail(r, 0, "out of memory"); v.k = V_NONE; } return v; }
+
+/* text form of a value ({{ }} and ~) */
+static value to_str(R *r, value v) {
+    char buf[32];
+    switch (v.k) {
+    case V_STR: return v;
+    case V_INT: snprintf(buf, sizeof buf, "%lld", v.i); return vstr(dupn(r, buf, strlen(buf)), strlen(buf));
+    case V_BOOL: return v.i ? vstr("True", 4) : vstr("False", 5);
+    case V_NONE: return vstr("None", 4);
+    case V_UNDEF: return vstr("", 0);
+    default: fail(r, 0, "cannot print a list or mapping"); return vstr("", 0);
+    }
+}
+
+static int equal(value a, value b) {
+    if ((a.k == V_INT || a.k == V_BOOL) && (b.k == V_INT || b.k == V_BOOL)) return a.i == b.i;
+    if (a.k != b.k) return 0;
+    if (a.k == V_STR) return a.n == b.n && !memcmp(a.s, b.s, a.n);
+    if (a.k == V_NONE || a.k == V_UNDEF) return 1;
+    if (a.k == V_LIST) {
+        if (a.l->n != b.l->n) return 0;
+        for (int i = 0; i < a.l->n; i++) if (!equal(a.l->v[i], b.l->v[i])) return 0;
+        return 1;
+    }
+    return a.d == b.d;
+}
+
+static value lookup(R *r, const char *name) {
+    for (frame *f = r->vars; f; f = f->next) if (f->name && !strcmp(f->name, name)) return f->v;
+    return V(V_UNDEF);
+}
+
+static void bind(R *r, const char *name, value v) {
+    /* assignment goes to the innermost scope (a for body is one) */
+    for (frame *f = r->vars; f && !f->mark; f = f->next)
+        if (f->name && !strcmp(f->name, name)) { f->v = v; return; }
+    frame *f = alloc(&r->ar, sizeof *f);
+    if (!f) { fail(r, 0, "out of memory"); return; }
+    f->name = name;
+    f->v = v;
+    f->next = r->vars;
+    r->vars = f;
+}
+
+static value eval(R *r, node *n);
+
+static value strip_chars(value s, int left, int right) {
+    size_t a = 0, b = s.n;
+    if (left) while (a < b && is_space(s.s[a])) a++;
+    if (right) while (b > a && is_space(s.s[b - 1])) b--;
+    return vstr(s.s + a, b - a);
+}
+
+static value change_case(R *r, value s, int up) {
+    char *d = alloc(&r->ar, s.n + 1);
+    if (!d) return s;
+    for (size_t i = 0; i < s.n; i++) {
+        const char c = s.s[i];
+        d[i] = up ? (c >= 'a' && c <= 'z' ? (char)(c - 32) : c) : (c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+    }
+    return vstr(d, s.n);
+}
+
+static value json_str(R *r, value s) {
+    char *d = alloc(&r->ar, s.n * 6 + 3);
+    if (!d) return s;
+    size_t o = 0;
+    d[o++] = '"';
+    for (size_t i = 0; i < s.n; i++) {
+        const unsigned char c = (unsigned char)s.s[i];
+        if (c == '"' || c == '\\') d[o++] = '\\', d[o++] = (char)c;
+        else if (c == '\n') d[o++] = '\\', d[o++] = 'n';
+        else if (c < 0x20) o += (size_t)snprintf(d + o, 7, "\\u%04x", c);
+        else d[o++] = (char)c;
+    }
+    d[o++] = '"';
+    return vstr(d, o);
+}
+
+static value eval_args(R *r, node *n, int i) { return i < n->nk ? eval(r, n->kid[i]) : V(V_UNDEF); }
+
+static value filter(R *r, node *n) {
+    value v = eval(r, n->a);
+    const char *f = n->s;
+    if (r->failed) return v;
+    if (!strcmp(f, "trim")) { if (v.k != V_STR) return fail(r, n->line, "'trim' needs a string"), v; return strip_chars(v, 1, 1); }
+    if (!strcmp(f, "upper") || !strcmp(f, "lower")) {
+        if (v.k != V_STR) return fail(r, n->line, "'%s' needs a string", f), v;
+        return change_case(r, v, f[0] == 'u');
+    }
+    if (!strcmp(f, "length") || !strcmp(f, "count")) {
+        if (v.k == V_STR) return vint((long long)v.n);
+        if (v.k == V_LIST) return vint(v.l->n);
+        if (v.k == V_DICT) return vint(v.d->n);
+        return fail(r, n->line, "'length' of a value without length"), v;
+    }
+    if (!strcmp(f, "default") || !strcmp(f, "d")) {
+        const int boolean = n->nk > 1 && truthy(eval(r, n->kid[1]));
+        return (v.k == V_UNDEF || (boolean && !truthy(v))) ? eval_args(r, n, 0) : v;
+    }
+    if (!strcmp(f, "first") || !strcmp(f, "last")) {
+        if (v.k != V_LIST) return fail(r, n->line, "'%s' needs a list", f), v;
+        return v.l->n ? v.l->v[f[0] == 'f' ? 0 : v.l->n - 1] : V(V_UNDEF);
+    }
+    if (!strcmp(f, "string")) return to_str(r, v);
+    if (!strcmp(f, "safe")) return v;
+    if (!strcmp(f, "int")) {
+        if (v.k == V_INT || v.k == V_BOOL) return vint(v.i);
+        if (v.k == V_STR) return vint(strtoll(dupn(r, v.s, v.n), NULL, 10));
+        return vint(0);
+    }
+    if (!strcmp(f, "join")) {
+        if (v.k != V_LIST) return fail(r, n->line, "'join' needs a list"), v;
+        value sep = n->nk ? to_str(r, eval(r, n->kid[0])) : vstr("", 0);
+        size_t len = 0;
+        for (int i = 0; i < v.l->n; i++) len += to_str(r, v.l->v[i]).n + sep.n;
+        if (len > MAX_OUT) return fail(r, n->line, "string longer than %u bytes", MAX_OUT), v;
+        char *d = alloc(&r->ar, len + 1);
+        if (!d) return v;
+        size_t o = 0;
+        for (int i = 0; i < v.l->n; i++) {
+            value s = to_str(r, v.l->v[i]);
+            if (i) memcpy(d + o, sep.s, sep.n), o += sep.n;
+            memcpy(d + o, s.s, s.n);
+            o += s.n;
+        }
+        return vstr(d, o);
+    }
+    if (!strcmp(f, "tojson")) {
+        if (v.k == V_STR) return json_str(r, v);
+        if (v.k == V_INT || v.k == V_BOOL || v.k == V_NONE) return v.k == V_NONE ? vstr("null", 4) : v.k == V_BOOL ? (v.i ? vstr("true", 4) : vstr("false", 5)) : to_str(r, v);
+        return fail(r, n->line, "'tojson' of lists and mappings is not supported"), v;
+    }
+    fail(r, n->line, "unsupported filter '%s'", f);
+    return v;
+}
+
+static value test(R *r, node *n) {
+    value v = eval(r, n->a);
+    const char *t = n->s;
+    int res;
+    if (!strcmp(t, "defined")) res = v.k != V_UNDEF;
+    else if (!strcmp(t, "undefined")) res = v.k == V_UNDEF;
+    else if (!strcmp(t, "none")) res = v.k == V_NONE;
+    else if (!strcmp(t, "string")) res = v.k == V_STR;
+    else if (!strcmp(t, "number") || !strcmp(t, "integer")) res = v.k == V_INT;
+    else if (!strcmp(t, "boolean")) res = v.k == V_BOOL;
+    else if (!strcmp(t, "mapping")) res = v.k == V_DICT;
+    else if (!strcmp(t, "sequence") || !strcmp(t, "iterable")) res = v.k == V_LIST || v.k == V_STR || (t[0] == 'i' && v.k == V_DICT);
+    else if (!strcmp(t, "true") || !strcmp(t, "false")) res = v.k == V_BOOL && v.i == (t[0] == 't');
+    else if (!strcmp(t, "even") || !strcmp(t, "odd")) res = v.k == V_INT && (v.i % 2 == 0) == (t[0] == 'e');
+    else if (!strcmp(t, "equalto") || !strcmp(t, "eq")) res = equal(v, eval_args(r, n, 0));
+    else { fail(r, n->line, "unsupported test '%s'", t); return vbool(0); }
+    return vbool(n->neg ? !res : res);
+}
+
+static value method(R *r, node *n, value obj, const char *m) {
+    if (obj.k == V_STR) {
+        if (!strcmp(m, "strip")) return strip_chars(obj, 1, 1);
+        if (!strcmp(m, "lstrip")) return strip_chars(obj, 1, 0);
+        if (!strcmp(m, "rstrip")) return strip_chars(obj, 0, 1);
+        if (!strcmp(m, "upper") || !strcmp(m, "lower")) return change_case(r, obj, m[0] == 'u');
+        if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
+            value a = eval_args(r, n, 0);
+            if (a.k != V_STR) return fail(r, n->line, "'%s' needs a string argument", m), vbool(0);
+            if (a.n > obj.n) return vbool(0);
+            return vbool(!memcmp(m[0] == 's' ? obj.s : obj.s + obj.n - a.n, a.s, a.n));
+        }
+    }
+    if (obj.k == V_DICT && !strcmp(m, "get")) {
+        value k = eval_args(r, n, 0);
+        value *p = k.k == V_STR ? dict_get(obj.d, k.s, k.n) : NULL;
+        return p ? *p : n->nk > 1 ? eval(r, n->kid[1]) : V(V_NONE);
+    }
+    fail(r, n->line, "unsupported method '%s'", m);
+    return V(V_UNDEF);
+}
+
+static value call(R *r, node *n) {
+    if (n->a->kind == E_ATTR) return method(r, n, eval(r, n->a->a), n->a->s);
+    if (n->a->kind != E_NAME) return fail(r, n->line, "only functions and methods can be called"), V(V_UNDEF);
+    const char *f = n->a->s;
+    if (!strcmp(f, "raise_exception")) {
+        value msg = to_str(r, eval_args(r, n, 0));
+        fail(r, 0, "%.*s", (int)(msg.n > 150 ? 150 : msg.n), msg.s);
+        return V(V_UNDEF);
+    }
+    if (!strcmp(f, "namespace")) {
+        value d = new_dict(r);
+        for (int i = 0; i < n->nk && !r->failed; i++) {
+            if (!n->kw[i]) return fail(r, n->line, "namespace() takes keyword arguments"), d;
+            dict_set(r, d.d, n->kw[i], eval(r, n->kid[i]));
+        }
+        return d;
+    }
+    if (!strcmp(f, "range")) {
+        value a = eval_args(r, n, 0), b = eval_args(r, n, 1);
+        long long lo = 0, hi = a.i;
+        if (n->nk > 1) lo = a.i, hi = b.i;
+        if (a.k != V_INT || (n->nk > 1 && b.k != V_INT)) return fail(r, n->line, "range() needs integers"), V(V_UNDEF);
+        if (hi - lo > 100000) return fail(r, n->line, "range() too long"), V(V_UNDEF);
+        value l = new_list(r);
+        for (long long i = lo; i < hi && !r->failed; i++) list_push(r, l.l, vint(i));
+        return l;
+    }
+    fail(r, n->line, "unsupported function '%s'", f);
+    return V(V_UNDEF);
+}
+
+static value binop(R *r, node *n) {
+    const int op = n->op;
+    value a = eval(r, n->a);
+    if (op == 'o') return truthy(a) ? a : eval(r, n->b);
+    if (op == 'a') return !truthy(a) ? a : eval(r, n->b);
+    value b = eval(r, n->b);
+    if (r->failed) return a;
+    switch (op) {
+    case 'E': return vbool(equal(a, b));
+    case 'N': return vbool(!equal(a, b));
+    case 'i': case 'I': {
+        int in = 0;
+        if (b.k == V_STR && a.k == V_STR) {
+            for (size_t i = 0; !in && i + a.n <= b.n; i++) in = !memcmp(b.s + i, a.s, a.n);
+        } else if (b.k == V_LIST) {
+            for (int i = 0; !in && i < b.l->n; i++) in = equal(a, b.l->v[i]);
+        } else if (b.k == V_DICT && a.k == V_STR) {
+            in = dict_get(b.d, a.s, a.n) != NULL;
+        } else if (b.k != V_UNDEF) {
+            return fail(r, n->line, "'in' needs a string, list or mapping"), vbool(0);
+        }
+        return vbool(op == 'i' ? in : !in);
+    }
+    case '~': {
+        value x = to_str(r, a), y = to_str(r, b);
+        if (x.n + y.n > MAX_OUT) return fail(r, n->line, "string longer than %u bytes", MAX_OUT), a;
+        char *d = alloc(&r->ar, x.n + y.n + 1);
+        if (!d) return x;
+        memcpy(d, x.s, x.n);
+        memcpy(d + x.n, y.s, y.n);
+        return vstr(d, x.n + y.n);
+    }
+    case '+':
+        if (a.k == V_STR && b.k == V_STR) {
+            if (a.n + b.n > MAX_OUT) return fail(r, n->line, "string longer than %u bytes", MAX_OUT), a;
+            char *d = alloc(&r->ar, a.n + b.n + 1);
+            if (!d) return a;
+            memcpy(d, a.s, a.n);
+            memcpy(d + a.n, b.s, b.n);
+            return vstr(d, a.n + b.n);
+        }
+        if (a.k == V_LIST && b.k == V_LIST) {
+            value l = new_list(r);
+            for (int i = 0; i < a.l->n; i++) list_push(r, l.l, a.l->v[i]);
+            for (int i = 0; i < b.l->n; i++) list_push(r, l.l, b.l->v[i]);
+            return l;
+        }
+        break;
+    default: break;
+    }
+    const int num = (a.k == V_INT || a.k == V_BOOL) && (b.k == V_INT || b.k == V_BOOL);
+    if (op == '<' || op == '>' || op == 'l' || op == 'g') {
+        int c;
+        if (num) c = a.i < b.i ? -1 : a.i > b.i;
+        else if (a.k == V_STR && b.k == V_STR) {
+            const size_t m = a.n < b.n ? a.n : b.n;
+            c = memcmp(a.s, b.s, m);
+            if (!c) c = a.n < b.n ? -1 : a.n > b.n;
+        } else return fail(r, n->line, "cannot compare these values"), vbool(0);
+        return vbool(op == '<' ? c < 0 : op == '>' ? c > 0 : op == 'l' ? c <= 0 : c >= 0);
+    }
+    if (!num) return fail(r, n->line, "operator '%c' needs numbers (or two strings for '+')", op == 'D' ? '/' : op), V(V_UNDEF);
+    if ((op == '/' || op == 'D' || op == '%') && b.i == 0) return fail(r, n->line, "division by zero"), V(V_UNDEF);
+    switch (op) {
+    case '+': return vint(a.i + b.i);
+    case '-': return vint(a.i - b.i);
+    case '*': return vint(a.i * b.i);
+    case '/': if (a.i % b.i) return fail(r, n->line, "non-integer division is not supported"), V(V_UNDEF); return vint(a.i / b.i);
+    case 'D': return vint(a.i / b.i - ((a.i % b.i != 0) && ((a.i < 0) != (b.i < 0))));
+    case '%': { long long m = a.i % b.i; if (m && ((m < 0) != (b.i < 0))) m += b.i; return vint(m); }
+    }
+    return V(V_UNDEF);
+}
+
+static value eval(R *r, node *n) {
+    if (!n || r->failed) return V(V_UNDEF);
+    if (++r->steps > MAX_STEPS) { fail(r, n->line, "template takes too many steps"); return V(V_UNDEF); }
+    switch (n->kind) {
+    case E_LIT: return n->lit;
+    case E_NAME: return lookup(r, n->s);
+    case E_ATTR: case E_INDEX: {
+        value o = eval(r, n->a);
+        if (n->kind == E_ATTR || (n->b && o.k == V_DICT)) {
+            value k = n->kind == E_ATTR ? vstr(n->s, strlen(n->s)) : eval(r, n->b);
+            if (o.k == V_DICT && k.k == V_STR) { value *p = dict_get(o.d, k.s, k.n); return p ? *p : V(V_UNDEF); }
+            if (o.k == V_UNDEF || o.k == V_NONE || n->kind == E_ATTR) return V(V_UNDEF);
+            return fail(r, n->line, "bad mapping key"), V(V_UNDEF);
+        }
+        value i = eval(r, n->b);
+        if (i.k != V_INT) return o.k == V_UNDEF ? V(V_UNDEF) : (fail(r, n->line, "index must be an integer"), V(V_UNDEF));
+        long long len = o.k == V_LIST ? o.l->n : o.k == V_STR ? (long long)o.n : -1;
+        if (len < 0) return V(V_UNDEF);
+        long long k = i.i < 0 ? i.i + len : i.i;
+        if (k < 0 || k >= len) return V(V_UNDEF);
+        return o.k == V_LIST ? o.l->v[k] : vstr(o.s + k, 1);
+    }
+    case E_SLICE: {
+        value o = eval(r, n->a), lo = n->b ? eval(r, n->b) : vint(0);
+        long long len = o.k == V_LIST ? o.l->n : o.k == V_STR ? (long long)o.n : -1;
+        if (len < 0) return fail(r, n->line, "slice of a value that is not a list or string"), V(V_UNDEF);
+        value hi = n->c ? eval(r, n->c) : vint(len);
+        if (lo.k != V_INT || hi.k != V_INT) return fail(r, n->line, "slice bounds must be integers"), V(V_UNDEF);
+        long long a = lo.i < 0 ? lo.i + len : lo.i, b = hi.i < 0 ? hi.i + len : hi.i;
+        a = a < 0 ? 0 : a > len ? len : a;
+        b = b < a ? a : b > len ? len : b;
+        if (o.k == V_STR) return vstr(o.s + a, (size_t)(b - a));
+        value l = new_list(r);
+        for (long long i = a; i < b; i++) list_push(r, l.l, o.l->v[i]);
+        return l;
+    }
+    case E_CALL: return call(r, n);
+    case E_FILTER: return filter(r, n);
+    case E_TEST: return test(r, n);
+    case E_BIN: return binop(r, n);
+    case E_NOT: return vbool(!truthy(eval(r, n->a)));
+    case E_NEG: { value v = eval(r, n->a); if (v.k != V_INT) return fail(r, n->line, "'-' needs a number"), v; return vint(-v.i); }
+    case E_COND: return truthy(eval(r, n->b)) ? eval(r, n->a) : n->c ? eval(r, n->c) : V(V_UNDEF);
+    case E_MKLIST: { value l = new_list(r); for (int i = 0; i < n->nk; i++) list_push(r, l.l, eval(r, n->kid[i])); return l; }
+    case E_MKDICT: {
+        value d = new_dict(r);
+        for (int i = 0; i + 1 < n->nk && !r->failed; i += 2) {
+            value k = eval(r, n->kid[i]);
+            if (k.k != V_STR) return fail(r, n->line, "mapping keys must be strings"), d;
+            dict_set(r, d.d, dupn(r, k.s, k.n), eval(r, n->kid[i + 1]));
+        }
+        return d;
+    }
+    }
+    return fail(r, n->line, "internal: bad expression"), V(V_UNDEF);
+}
+
+static void emit(R *r, const char *s, size_t n) {
+    if (r->failed || !n) return;
+    if (r->out_len + n + 1 > MAX_OUT) { fail(r, 0, "output larger than %u bytes", MAX_OUT); return; }
+    if (r->out_len + n + 1 > r->out_cap) {
+        size_t cap = r->out_cap ? r->out_cap : 1024;
+        while (cap < r->out_len + n + 1) cap *= 2;
+        char *o = realloc(r->out, cap);
+        if (!o) { fail(r, 0, "out of memory"); return; }
+        r->out = o;
+        r->out_cap = cap;
+    }
+    memcpy(r->out + r->out_len, s, n);
+    r->out_len += n;
+}
+
+static void exec(R *r, node *n);
+
+static void exec_list(R *r, node *list) {
+    for (int i = 0; list && i < list->nk && !r->failed; i++) exec(r, list->kid[i]);
+}
+
+static void exec(R *r, node *n) {
+    if (!n || r->failed) return;
+    if (++r->steps > MAX_STEPS) { fail(r, n->line, "template takes too many steps"); return; }
+    switch (n->kind) {
+    case N_LIST: exec_list(r, n); return;
+    case N_TEXT: emit(r, n->s, n->n); return;
+    case N_OUT: { value v = to_str(r, eval(r, n->a)); emit(r, v.s, v.n); return; }
+    case N_IF:
+        for (int i = 0; i + 1 < n->nk; i += 2)
+            if (truthy(eval(r, n->kid[i]))) { exec(r, n->kid[i + 1]); return; }
+        exec(r, n->a);
+        return;
+    case N_SET: {
+        value v = eval(r, n->a);
+        if (!n->s2) { bind(r, n->s, v); return; }
+        value ns = lookup(r, n->s);
+        if (ns.k != V_DICT) { fail(r, n->line, "'%s' is not a namespace", n->s); return; }
+        dict_set(r, ns.d, n->s2, v);
+        return;
+    }
+    case N_FOR: {
+        value it = eval(r, n->a);
+        if (r->failed) return;
+        value items;
+        if (it.k == V_LIST) items = it;
+        else if (it.k == V_DICT) {
+            items = new_list(r);
+            for (int i = 0; i < it.d->n; i++) {
+                if (n->s2) {
+                    value pair = new_list(r);
+                    list_push(r, pair.l, vstr(it.d->key[i], strlen(it.d->key[i])));
+                    list_push(r, pair.l, it.d->v[i]);
+                    list_push(r, items.l, pair);
+                } else {
+                    list_push(r, items.l, vstr(it.d->key[i], strlen(it.d->key[i])));
+                }
+            }
+        } else if (it.k == V_UNDEF || it.k == V_NONE) {
+            items = new_list(r);
+        } else {
+            fail(r, n->line, "cannot loop over this value");
+            return;
+        }
+        if (!items.l->n) { exec(r, n->c); return; }
+        frame *saved = r->vars;
+        frame *mark = alloc(&r->ar, sizeof *mark);
+        if (!mark) { fail(r, n->line, "out of memory"); return; }
+        mark->mark = 1;
+        const int len = items.l->n;
+        for (int i = 0; i < len && !r->failed; i++) {
+            mark->next = saved;
+            r->vars = mark;
+            value loop = new_dict(r);
+            if (r->failed) break;
+            dict_set(r, loop.d, "index", vint(i + 1));
+            dict_set(r, loop.d, "index0", vint(i));
+            dict_set(r, loop.d, "revindex", vint(len - i));
+            dict_set(r, loop.d, "revindex0", vint(len - i - 1));
+            dict_set(r, loop.d, "first", vbool(i == 0));
+            dict_set(r, loop.d, "last", vbool(i == len - 1));
+            dict_set(r, loop.d, "length", vint(len));
+            dict_set(r, loop.d, "previtem", i ? items.l->v[i - 1] : V(V_UNDEF));
+            dict_set(r, loop.d, "nextitem", i + 1 < len ? items.l->v[i + 1] : V(V_UNDEF));
+            bind(r, "loop", loop);
+            value item = items.l->v[i];
+            if (n->s2) {
+                if (item.k != V_LIST || item.l->n != 2) { fail(r, n->line, "cannot unpack into two loop variables"); break; }
+                bind(r, n->s, item.l->v[0]);
+                bind(r, n->s2, item.l->v[1]);
+            } else {
+                bind(r, n->s, item);
+            }
+            exec(r, n->b);
+        }
+        r->vars = saved;
+        return;
+    }
+    }
+    fail(r, n->line, "internal: bad statement");
+}
+
+char *ember_chat_render(const char *tmpl, const ember_chat_msg *messages, int n, int add_generation_prompt,
+                        const char *bos, const char *eos, char *err, size_t err_size) {
+    static char dummy[8];
+    if (!err || !err_size) err = dummy, err_size = sizeof dummy;
+    err[0] = 0;
+    R r;
+    memset(&r, 0, sizeof r);
+    r.err = err;
+    r.err_size = err_size;
+    if (!tmpl || n < 0 || (n && !messages)) { fail(&r, 0, "no template or messages"); return NULL; }
+    lex(&r, tmpl);
+    node *root = r.failed ? NULL : body(&r, NULL);
+    if (!r.failed) {
+        value msgs = new_list(&r);
+        for (int i = 0; i < n && !r.failed; i++) {
+            value m = new_dict(&r);
+            if (r.failed) break;
+            const char *role = messages[i].role ? messages[i].role : "", *content = messages[i].content ? messages[i].content : "";
+            dict_set(&r, m.d, "role", vstr(role, strlen(role)));
+            dict_set(&r, m.d, "content", vstr(content, strlen(content)));
+            list_push(&r, msgs.l, m);
+        }
+        bind(&r, "messages", msgs);
+        bind(&r, "add_generation_prompt", vbool(add_generation_prompt));
+        bind(&r, "bos_token", vstr(bos ? bos : "", bos ? strlen(bos) : 0));
+        bind(&r, "eos_token", vstr(eos ? eos : "", eos ? strlen(eos) : 0));
+        exec(&r, root);
+    }
+    if (r.ar.oom && !r.failed) fail(&r, 0, "out of memory");
+    char *out = NULL;
+    if (!r.failed) {
+        emit(&r, "", 0);
+        out = r.out ? r.out : calloc(1, 1);
+        if (out) out[r.out_len] = 0;
+        r.out = NULL;
+    }
+    free(r.out);
+    free(r.tok);
+    arena_free(&r.ar);
+    return out;
+}
+
+/* ---- built-in templates (written for ember, in the families' formats) ---- */
+
+static const struct { const char *name, *src; } BUILTIN[] = {
+    {"chatml",
+     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"},
+    {"llama2",
+     "{% if messages[0]['role'] == 'system' %}{% set rest = messages[1:] %}{% set sys = messages[0]['content'] %}"
+     "{% else %}{% set rest = messages %}{% set sys = none %}{% endif %}"
+     "{% for message in rest %}"
+     "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+     "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+     "{% if loop.index0 == 0 and sys is not none %}{% set content = '<<SYS>>\\n' + sys + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+     "{% else %}{% set content = message['content'] %}{% endif %}"
+     "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+     "{% else %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"},
+    {"llama3",
+     "{{ bos_token }}{% for message in messages %}"
+     "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"
+     "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"},
+    {"mistral",
+     "{{ bos_token }}{% set ns = namespace(sys='') %}{% for message in messages %}"
+     "{% if message['role'] == 'system' %}{% set ns.sys = message['content'] + '\\n\\n' %}"
+     "{% elif message['role'] == 'user' %}{{ '[INST] ' + ns.sys + message['content'] + ' [/INST]' }}{% set ns.sys = '' %}"
+     "{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}"},
+    {"zephyr",
+     "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}"
+     "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"},
+};
+
+const char *ember_chat_builtin(const char *name) {
+    if (!name) return NULL;
+    if (!strcmp(name, "qwen") || !strcmp(name, "qwen2")) name = "chatml";
+    for (size_t i = 0; i < sizeof BUILTIN / sizeof BUILTIN[0]; i++)
+        if (!strcmp(BUILTIN[i].name, name)) return BUILTIN[i].src;
+    return NULL;
+}
+
+const char *ember_chat_builtin_names(void) { return "chatml (qwen), llama2, llama3, mistral, zephyr"; }

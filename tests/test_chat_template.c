@@ -1,0 +1,138 @@
+/* Chat templates (src/chat): the built-in families render the documented
+ * formats exactly, Hugging Face's whitespace rules hold, and bad or hostile
+ * templates fail with a message instead of crashing or hanging. */
+#include "test.h"
+#include "chat/chat_template.h"
+
+static const ember_chat_msg CONV[] = {
+    {"system", "You are kind."}, {"user", "Hi"}, {"assistant", "Hello!"}, {"user", "How are you?"}};
+
+static char err[256];
+
+static void expect(const char *tmpl, const ember_chat_msg *m, int n, int agp, const char *want) {
+    char *got = ember_chat_render(tmpl, m, n, agp, "<s>", "</s>", err, sizeof err);
+    CHECKF(got && !strcmp(got, want), "got [%s] want [%s] (%s)", got ? got : "NULL", want, got ? "" : err);
+    free(got);
+}
+
+static void expect_error(const char *tmpl, const char *needle) {
+    char *got = ember_chat_render(tmpl, CONV, 4, 1, "<s>", "</s>", err, sizeof err);
+    CHECKF(!got && strstr(err, needle) && !strchr(err, '\n'), "template [%.60s]: got [%s], error [%s], want [%s]", tmpl,
+           got ? got : "NULL", err, needle);
+    free(got);
+}
+
+static void test_chatml(void) {
+    const char *t = ember_chat_builtin("chatml");
+    CHECK(t && ember_chat_builtin("qwen") == t && !ember_chat_builtin("nope"));
+    expect(t, CONV, 4, 1,
+           "<|im_start|>system\nYou are kind.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+           "Hello!<|im_end|>\n<|im_start|>user\nHow are you?<|im_end|>\n<|im_start|>assistant\n");
+    expect(t, CONV + 1, 1, 0, "<|im_start|>user\nHi<|im_end|>\n");
+}
+
+static void test_llama2(void) {
+    const char *t = ember_chat_builtin("llama2");
+    expect(t, CONV, 4, 1, "<s>[INST] <<SYS>>\nYou are kind.\n<</SYS>>\n\nHi [/INST] Hello! </s><s>[INST] How are you? [/INST]");
+    expect(t, CONV + 1, 1, 1, "<s>[INST] Hi [/INST]");
+    const ember_chat_msg bad[] = {{"user", "a"}, {"user", "b"}};
+    CHECK(!ember_chat_render(t, bad, 2, 1, "<s>", "</s>", err, sizeof err));
+    CHECKF(strstr(err, "Conversation roles must alternate") != NULL, "%s", err);
+}
+
+static void test_llama3(void) {
+    const char *t = ember_chat_builtin("llama3");
+    char *got = ember_chat_render(t, CONV, 2, 1, "<|begin_of_text|>", "<|eot_id|>", err, sizeof err);
+    CHECKF(got && !strcmp(got, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are kind.<|eot_id|>"
+                               "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                               "<|start_header_id|>assistant<|end_header_id|>\n\n"), "%s", got ? got : err);
+    free(got);
+    /* the shape of Meta's own template: set inside the loop, bos on the first */
+    const char *meta = "{% set loop_messages = messages %}{% for message in loop_messages %}"
+                       "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}"
+                       "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+                       "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+    const ember_chat_msg m[] = {{"user", "  Hi  "}};
+    expect(meta, m, 1, 1, "<s><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+static void test_mistral_zephyr(void) {
+    expect(ember_chat_builtin("mistral"), CONV, 4, 1, "<s>[INST] You are kind.\n\nHi [/INST]Hello!</s>[INST] How are you? [/INST]");
+    expect(ember_chat_builtin("zephyr"), CONV, 4, 1,
+           "<|system|>\nYou are kind.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello!</s>\n<|user|>\nHow are you?</s>\n<|assistant|>\n");
+}
+
+/* trim_blocks + lstrip_blocks, and {%- -%} */
+static void test_whitespace(void) {
+    expect("{% for message in messages %}\n  {% if message.role == 'user' %}\nU: {{ message.content }}\n  {% endif %}\n{% endfor %}",
+           CONV, 4, 0, "U: Hi\nU: How are you?\n");
+    expect("a  {{- 'b' -}}  c {# note #}\nd", CONV, 0, 0, "abc d");
+    expect("x {%- if true -%}   y   {%- endif %} z", CONV, 0, 0, "xy z");
+}
+
+static void test_expressions(void) {
+    expect("{% set ns = namespace(n=0, s='') %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% set ns.s = ns.s ~ m.role[0] %}"
+           "{% endfor %}{{ ns.n }} {{ ns.s }}", CONV, 4, 0, "4 suau");
+    expect("{{ 'a' if messages|length > 3 else 'b' }}{{ 'x' in 'abc' }}{{ 'b' in 'abc' }}{{ 3 // 2 }}{{ -7 % 3 }}", CONV, 4, 0,
+           "aFalseTrue12");
+    expect("{% for m in messages %}{{ loop.index }}{% if not loop.last %},{% endif %}{% endfor %}", CONV, 4, 0, "1,2,3,4");
+    expect("{{ messages[-1]['content'] | upper }}|{{ messages[1:3] | length }}|{{ (messages | first).role }}", CONV, 4, 0,
+           "HOW ARE YOU?|2|system");
+    expect("{{ undefined_thing is defined }}{{ foo | default('d') }}{{ none is none }}{{ '  s '.strip() }}{{ 'ab'.startswith('a') }}",
+           CONV, 4, 0, "FalsedTruesTrue");
+    expect("{{ ['a', 'b'] | join('-') }}{{ {'k': 'v'}['k'] }}{{ 'q\"' | tojson }}", CONV, 0, 0, "a-bv\"q\\\"\"");
+    expect("{% for m in messages %}{% endfor %}{% for i in [] %}x{% else %}empty{% endfor %}", CONV, 4, 0, "empty");
+}
+
+static void test_errors(void) {
+    expect_error("{{ x | frobnicate }}", "unsupported filter 'frobnicate'");
+    expect_error("{% if true %}open", "endif");
+    expect_error("{{ 'abc }}", "unterminated string");
+    expect_error("{{ 1 + }}", "expression expected");
+    expect_error("{% macro m() %}{% endmacro %}", "unsupported tag 'macro'");
+    expect_error("{{ raise_exception('no tools here') }}", "no tools here");
+    expect_error("{{ 1 + 'a' }}", "needs numbers");
+    expect_error("{{ 5 // 0 }}", "division by zero");
+    expect_error("{# never closed", "unterminated comment");
+    expect_error("{{ a.b(", "unterminated tag");
+}
+
+static void test_hostile(void) {
+    char *deep = malloc(30000);
+    memcpy(deep, "{{ ", 3);
+    memset(deep + 3, '(', 10000);
+    deep[10003] = '1';
+    memset(deep + 10004, ')', 10000);
+    strcpy(deep + 20004, " }}");
+    char *got = ember_chat_render(deep, CONV, 4, 1, "", "", err, sizeof err);
+    CHECKF(!got && strstr(err, "nested too deeply"), "%s", err);
+    char *blocks = malloc(20000);
+    blocks[0] = 0;
+    for (int i = 0; i < 1000; i++) strcat(blocks, "{% if true %}");
+    got = ember_chat_render(blocks, CONV, 4, 1, "", "", err, sizeof err);
+    CHECK(!got && strstr(err, "nested too deeply"));
+    got = ember_chat_render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", CONV, 4, 1, "", "",
+                            err, sizeof err);
+    CHECKF(!got && (strstr(err, "too many steps") || strstr(err, "output larger")), "%s", err);
+    got = ember_chat_render("{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(30) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}", CONV, 4, 1,
+                            "", "", err, sizeof err);
+    CHECKF(!got && strstr(err, "string longer"), "%s", err); /* 16 GiB: refused early */
+    free(deep);
+    free(blocks);
+    CHECK(!ember_chat_render(NULL, CONV, 4, 1, "", "", err, sizeof err));
+    got = ember_chat_render("", CONV, 4, 1, "", "", NULL, 0);
+    CHECK(got && !*got);
+    free(got);
+}
+
+int main(void) {
+    RUN(test_chatml);
+    RUN(test_llama2);
+    RUN(test_llama3);
+    RUN(test_mistral_zephyr);
+    RUN(test_whitespace);
+    RUN(test_expressions);
+    RUN(test_errors);
+    RUN(test_hostile);
+    TEST_EXIT();
+}
