@@ -125,7 +125,24 @@ static void test_hostile(void) {
     free(got);
 }
 
+/* inputs that once crashed the fuzz target, and the seeds: render or fail */
+static void test_fuzz_seeds(void) {
+    const char *files[] = {"fuzz/seeds/chat_regress_skip_eof.seed", "fuzz/seeds/chat_chatml.seed", "fuzz/seeds/chat_ns.seed"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        FILE *f = fopen(files[i], "rb");
+        if (!f) SKIP("%s not found (run from the project root)", files[i]);
+        char buf[65536];
+        const size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *got = ember_chat_render(buf, CONV, 4, 1, "<s>", "</s>", err, sizeof err);
+        CHECK(got || err[0]);
+        free(got);
+    }
+}
+
 int main(void) {
+    RUN(test_fuzz_seeds);
     RUN(test_chatml);
     RUN(test_llama2);
     RUN(test_llama3);

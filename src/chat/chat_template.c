@@ -235,7 +235,13 @@ static void lex(R *r, const char *src) {
 
 /* ---- parser ---- */
 
-static token *peek(R *r) { return &r->tok[r->p]; }
+/* the token k ahead; the final T_EOF repeats, so error paths that skip
+ * ahead can never read past the array */
+static token *at(R *r, int k) {
+    const int i = r->p + k;
+    return &r->tok[i < r->nt ? i : r->nt - 1];
+}
+static token *peek(R *r) { return at(r, 0); }
 static int is_op(token *t, const char *op) { return t->k == T_OP && t->n == strlen(op) && !memcmp(t->s, op, t->n); }
 static int is_name(token *t, const char *nm) { return t->k == T_NAME && t->n == strlen(nm) && !memcmp(t->s, nm, t->n); }
 
@@ -275,7 +281,7 @@ static node *call_args(R *r, node *n) {
     /* after '(' */
     while (!r->failed && !is_op(peek(r), ")")) {
         const char *kw = NULL;
-        if (peek(r)->k == T_NAME && is_op(&r->tok[r->p + 1], "=")) {
+        if (peek(r)->k == T_NAME && is_op(at(r, 1), "=")) {
             kw = dupn(r, peek(r)->s, peek(r)->n);
             r->p += 2;
         }
@@ -451,7 +457,7 @@ static node *binary(R *r, int level) {
             else if (is_op(t, "<=")) op = 'l'; else if (is_op(t, ">=")) op = 'g';
             else if (is_op(t, "<")) op = '<'; else if (is_op(t, ">")) op = '>';
             else if (is_name(t, "in")) op = 'i';
-            else if (is_name(t, "not") && is_name(&r->tok[r->p + 1], "in")) { op = 'I'; r->p++; }
+            else if (is_name(t, "not") && is_name(at(r, 1), "in")) { op = 'I'; r->p++; }
             else if (is_name(t, "is")) {
                 r->p++;
                 node *m = mk(r, E_TEST, t->line);
@@ -492,7 +498,7 @@ static node *expr(R *r) {
 }
 
 static int block_is(R *r, const char *kw) {
-    return peek(r)->k == T_BLOCK && is_name(&r->tok[r->p + 1], kw);
+    return peek(r)->k == T_BLOCK && is_name(at(r, 1), kw);
 }
 
 static int end_block(R *r) {
@@ -528,7 +534,7 @@ static node *body(R *r, const char *const *stops) {
             continue;
         }
         if (t->k != T_BLOCK) { fail(r, t->line, "unexpected token"); break; }
-        token *kw = &r->tok[r->p + 1];
+        token *kw = at(r, 1);
         int stop = 0;
         for (int i = 0; stops && stops[i]; i++) if (is_name(kw, stops[i])) stop = 1;
         if (stop) break;
@@ -551,7 +557,8 @@ static node *body(R *r, const char *const *stops) {
                 static const char *const else_stops[] = {"endif", NULL};
                 if (n) n->a = body(r, else_stops);
             }
-            if (!r->failed && !block_is(r, "endif")) { fail(r, peek(r)->line, "missing {%% endif %%}"); break; }
+            if (r->failed) break;
+            if (!block_is(r, "endif")) { fail(r, peek(r)->line, "missing {%% endif %%}"); break; }
             r->p += 2;
             end_block(r);
             add_kid(r, list, n, NULL);
@@ -580,7 +587,8 @@ static node *body(R *r, const char *const *stops) {
                 static const char *const e_stops[] = {"endfor", NULL};
                 n->c = body(r, e_stops);
             }
-            if (!r->failed && !block_is(r, "endfor")) { fail(r, peek(r)->line, "missing {%% endfor %%}"); break; }
+            if (r->failed) break;
+            if (!block_is(r, "endfor")) { fail(r, peek(r)->line, "missing {%% endfor %%}"); break; }
             r->p += 2;
             end_block(r);
             add_kid(r, list, n, NULL);
