@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* log-softmax of one row at tok: log(sum exp(l - max)) + max - l[tok] */
-static double nll_of(const float *l, int nv, int tok) {
+double ember_eval_token_nll(const float *l, int nv, int tok) {
     float mx = l[0];
     for (int i = 1; i < nv; i++) mx = l[i] > mx ? l[i] : mx;
     double sum = 0;
@@ -80,7 +80,7 @@ ember_status ember_eval_perplexity(ember_model *m, const char *text, size_t len,
         for (int c = 0; c < t.n_chunks && !st; c++) {
             if ((st = eval_chunk(ctx, m, &t, c, n_ctx, want, flags, buf))) break;
             for (int j = first; j < n_ctx - 1; j++) {
-                const double v = nll_of(ember_get_logits(ctx, j), nv, t.toks[(size_t)c * n_ctx + j + 1]);
+                const double v = ember_eval_token_nll(ember_get_logits(ctx, j), nv, t.toks[(size_t)c * n_ctx + j + 1]);
                 out->nll += v;
                 out->nll2 += v * v;
                 out->count++;
@@ -132,7 +132,7 @@ ember_status ember_eval_kld(ember_model *base, ember_model *m, const char *text,
             for (int j = first; j < n_ctx - 1; j++) {
                 const float *a = lb + (size_t)(j - first) * nv, *q = ember_get_logits(cm, j);
                 const int tok = t.toks[(size_t)c * n_ctx + j + 1];
-                const double va = nll_of(a, nv, tok), vq = nll_of(q, nv, tok);
+                const double va = ember_eval_token_nll(a, nv, tok), vq = ember_eval_token_nll(q, nv, tok);
                 out->base.nll += va; out->base.nll2 += va * va; out->base.count++;
                 out->model.nll += vq; out->model.nll2 += vq * vq; out->model.count++;
                 /* KL(P_base || P_model) over the full vocabulary */

@@ -168,5 +168,10 @@ void ember_vec_dot_q3_K_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q4_K_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q5_K_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q6_K_ref(int n, float *s, const void *x, const void *y);
+/* kquants_quant.c: importance-weighted quantization of ONE row of n values
+ * (n a multiple of the block size) with per-column importances qw[n], as
+ * llama.cpp quantizes with an imatrix. Returns 0, or 1 if the type takes no
+ * importances (Q8_0, F16, BF16, F32: use from_float_ref). */
+int ember_quant_row_weighted(int type, const float *x, void *y, int64_t n, const float *qw);
 
 #endif

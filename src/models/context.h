@@ -12,6 +12,13 @@ typedef struct {
     uint16_t *q16;     /* [head_dim] query rounded to F16 */
 } ember_thread_scratch;
 
+/* Optional observer of matmul inputs (ember imatrix): called on the
+ * calling thread for each weight of a matmul, with the n_tok float input
+ * rows (x_stride apart) before they are converted to the vec_dot type. It
+ * must not modify anything the pass reads. NULL (the default) costs one
+ * branch per matmul. */
+typedef void (*ember_matmul_hook)(void *ud, const ember_weight *w, const float *x, int x_stride, int n_tok);
+
 struct ember_ctx {
     ember_model *model;
     ember_ctx_params p;
@@ -31,6 +38,8 @@ struct ember_ctx {
     int *pos;            /* scratch: position of each entry */
     int8_t *prefill_tmp; /* scratch: prompt flags of the compacted rows */
     int n_rows_chunk;    /* entries in the chunk being evaluated */
+    ember_matmul_hook mm_hook;
+    void *mm_hook_ud;
 };
 
 /* forward.c: evaluates n tokens (n <= n_batch) whose positions and

@@ -204,6 +204,8 @@ static void mm_rows(void *arg, int ith, int nth) {
 
 static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float **y, const float *x, int x_stride,
                      int n_tok, const int8_t *prefill) {
+    if (ctx->mm_hook)
+        for (int m = 0; m < n_mats; m++) ctx->mm_hook(ctx->mm_hook_ud, w[m], x, x_stride, n_tok);
     mm_task t;
     memset(&t, 0, sizeof t);
     t.ctx = ctx;
