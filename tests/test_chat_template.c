@@ -68,6 +68,8 @@ static void test_whitespace(void) {
            CONV, 4, 0, "U: Hi\nU: How are you?\n");
     expect("a  {{- 'b' -}}  c {# note #}\nd", CONV, 0, 0, "abc d");
     expect("x {%- if true -%}   y   {%- endif %} z", CONV, 0, 0, "xy z");
+    expect("{{ 'a' }}\n", CONV, 0, 0, "a");       /* one trailing newline is dropped */
+    expect("{{ 'a' }}\n\n", CONV, 0, 0, "a\n");
 }
 
 static void test_expressions(void) {

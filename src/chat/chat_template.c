@@ -135,7 +135,10 @@ static int is_name0(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <=
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 static void lex(R *r, const char *src) {
-    const size_t len = strlen(src);
+    size_t len = strlen(src);
+    /* Jinja drops one trailing newline of the source (keep_trailing_newline
+     * is off in Hugging Face's environment) */
+    if (len && src[len - 1] == '\n') len -= len > 1 && src[len - 2] == '\r' ? 2 : 1;
     size_t i = 0;
     int line = 1, trim_next = 0 /* 1: one newline (trim_blocks), 2: all space ('-') */;
     while (i < len && !r->failed) {
