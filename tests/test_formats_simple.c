@@ -457,6 +457,29 @@ static void check_path_dots(const char *path) {
                 else model = model_bf16_dot(n, qx, qy);
                 if (have_model)
                     CHECKF(bits(got) == bits(model), "%s %s n=%d: %.9g vs order model %.9g", path, t->name, n, got, model);
+                if (ks.vec_dot_tokens[type]) {
+                    /* 1..4 activation rows, the second being qy: each result
+                     * bit-identical to vec_dot on its row */
+                    const size_t rb = ember_row_size(t->vec_dot_type, n);
+                    char *ys = malloc(4 * rb);
+                    for (int k = 0; k < 4; k++) {
+                        float tmp[1056];
+                        if (k == 1) memcpy(ys + rb, qy, rb);
+                        else make_row(t->vec_dot_type, n, ys + (size_t)k * rb, tmp, 1.0f + k, 1);
+                    }
+                    for (int nt = 1; nt <= 4; nt++) {
+                        float s4[4];
+                        ks.vec_dot_tokens[type](n, s4, qx, ys, rb, nt);
+                        for (int k = 0; k < nt; k++) {
+                            float one;
+                            ks.vec_dot[type](n, &one, qx, ys + (size_t)k * rb);
+                            CHECKF(bits(s4[k]) == bits(one), "%s %s tokens n=%d nt=%d row %d: %.9g vs %.9g", path, t->name, n, nt, k,
+                                   s4[k], one);
+                        }
+                        if (nt > 1) CHECK(bits(s4[1]) == bits(got));
+                    }
+                    free(ys);
+                }
                 free(qx); free(qy); free(dx); free(dy);
             }
         }

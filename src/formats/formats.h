@@ -60,6 +60,11 @@ typedef struct {
     /* Same order, 8 rows from the interleaved copy (block b of row k at
      * index b*8 + k of the group): s[0..7]. NULL if not available. */
     void (*vec_dot_packed8)(int n, float *s, const void *group, const void *y);
+    /* vec_dot's exact order, one weight row against nt (1..4) activation
+     * rows y, y + y_stride, ...: s[0..nt). Batched decoding (server slots,
+     * speculative verification) then loads each weight block once for up to
+     * four tokens. NULL if not available. */
+    void (*vec_dot_tokens)(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
 } ember_type_traits;
 
 /* NULL for an unknown or unsupported id. */

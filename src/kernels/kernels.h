@@ -14,6 +14,7 @@ typedef struct {
     ember_vec_dot_fn vec_dot_rows8[EMBER_TYPE_COUNT];
     void (*vec_dot_rows8_x8[EMBER_TYPE_COUNT])(int n, float *s, const void *x, size_t row_bytes, const void *y);
     void (*vec_dot_packed8[EMBER_TYPE_COUNT])(int n, float *s, const void *group, const void *y);
+    void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
 } ember_kernel_set;
 
 void ember_kernels_avx2_simple(ember_kernel_set *ks);   /* simple_avx2.c */

@@ -130,6 +130,36 @@ static void dot_q8_0(int n, float *s, const void *vx, const void *vy) {
     *s = hsum8_halves(acc);
 }
 
+/* dot_q8_0 for 2..4 activation rows at once, bit-identical to it: the
+ * weight block and its |x| are loaded once per block, and the independent
+ * accumulator chains hide the fma latency. nt is a constant at each call
+ * site below, so the loops over it unroll. */
+static inline void q8_0_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, const int nt) {
+    const block_q8_0 *x = vx;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int i = 0; i < n / QK8_0; i++) {
+        const float dx = h2f(x[i].d);
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256i ax = _mm256_sign_epi8(qx, qx);
+        for (int k = 0; k < nt; k++) {
+            const block_q8_0 *y = (const block_q8_0 *)((const char *)vy + (size_t)k * y_stride) + i;
+            const __m256 d = _mm256_set1_ps(dx * h2f(y->d));
+            const __m256i q = _mm256_madd_epi16(
+                _mm256_maddubs_epi16(ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx)), ones);
+            acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc[k]);
+        }
+    }
+    for (int k = 0; k < nt; k++) s[k] = hsum8_halves(acc[k]);
+}
+
+static void dot_q8_0_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {
+    if (nt == 4) q8_0_tokens(n, s, vx, vy, y_stride, 4);
+    else if (nt == 3) q8_0_tokens(n, s, vx, vy, y_stride, 3);
+    else if (nt == 2) q8_0_tokens(n, s, vx, vy, y_stride, 2);
+    else q8_0_tokens(n, s, vx, vy, y_stride, 1);
+}
+
 /* F32/F16/BF16 in the order of llama.cpp's AVX-512 build
  * (formats/lane_order.c): each 16-lane accumulator lives in two 8-lane
  * registers (lo = lanes 0..7, hi = 8..15). */
@@ -294,6 +324,7 @@ void ember_kernels_avx2_simple(ember_kernel_set *ks) {
     ks->vec_dot[EMBER_TYPE_Q5_0] = dot_q5_0;
     ks->vec_dot[EMBER_TYPE_Q5_1] = dot_q5_1;
     ks->vec_dot[EMBER_TYPE_Q8_0] = dot_q8_0;
+    ks->vec_dot_tokens[EMBER_TYPE_Q8_0] = dot_q8_0_tokens;
     ks->from_float[EMBER_TYPE_Q8_0] = quant_q8_0;
     ks->from_float[EMBER_TYPE_Q8_1] = quant_q8_1;
     ks->from_float[EMBER_TYPE_F16] = f16_from_float;
