@@ -8,12 +8,13 @@ log=$(mktemp)
 for t in "$BUILD"/tests/test_* tests/cli_*.sh; do
   [ -e "$t" ] || continue
   case "$t" in *.d) continue ;; esac
-  echo "== $t"
+  t0=$(date +%s)
   case "$t" in
     *.sh) sh "$t" >"$log" 2>"$log.err" ;;
     *) "$t" >"$log" 2>"$log.err" ;;
   esac
   rc=$?
+  echo "== $t ($(( $(date +%s) - t0 ))s)"
   cat "$log"
   grep -q '^FAIL' "$log" && sed 's/^/    /' "$log.err" | tail -40
   p=$(grep -c '^PASS' "$log"); f=$(grep -c '^FAIL' "$log"); s=$(grep -c '^SKIP' "$log")
