@@ -18,7 +18,7 @@ if command -v curl >/dev/null 2>&1; then
   out=$(curl -sN "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
         -d '{"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0, "stream": true}')
   last=$(printf '%s\n' "$out" | grep '^data: ' | tail -n 1)
-  if [ "$last" = "data: [DONE]" ] && [ "$(printf '%s\n' "$out" | grep -c '^data: {')" -ge 2 ]; then echo "PASS curl_stream"; else echo "FAIL curl_stream"; echo "$out" >&2; rc=1; fi
+  if [ "$last" = "data: [DONE]" ] && [ "$(printf '%s\n' "$out" | grep -c '^data: {')" -ge 1 ]; then echo "PASS curl_stream"; else echo "FAIL curl_stream"; echo "$out" >&2; rc=1; fi
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/chat/completions" -d '{"messages": [')
   if [ "$code" = 400 ]; then echo "PASS curl_bad_json_400"; else echo "FAIL curl_bad_json_400"; echo "status $code" >&2; rc=1; fi
   kill -TERM $pid; wait $pid
