@@ -364,14 +364,15 @@ void ember_quant_q5_K_ref(const float *x, void *vy, int64_t k) {
     }
 }
 
-void ember_quant_q6_K_ref(const float *x, void *vy, int64_t k) {
-    block_q6_K *y = vy;
+/* Q6_K with optional importance weights qw (NULL: unweighted); llama.cpp
+ * uses one routine for both, passing the weights to the scale search. */
+static void q6_K_row_w(const float *x, block_q6_K *y, int64_t k, const float *qw) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
     for (int64_t i = 0; i < k / QK_K; i++, x += QK_K) {
         float max_scale = 0, max_abs_scale = 0;
         for (int ib = 0; ib < QK_K / 16; ib++) {
-            const float scale = qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 0);
+            const float scale = qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + QK_K * i + 16 * ib : 0);
             scales[ib] = scale;
             if (fabsf(scale) > max_abs_scale) { max_abs_scale = fabsf(scale); max_scale = scale; }
         }
@@ -398,6 +399,8 @@ void ember_quant_q6_K_ref(const float *x, void *vy, int64_t k) {
         }
     }
 }
+
+void ember_quant_q6_K_ref(const float *x, void *vy, int64_t k) { q6_K_row_w(x, vy, k, NULL); }
 
 /* ---- importance-weighted quantizers ------------------------------------
  * One row of n values at a time with per-column importances qw[n] (the mean
@@ -670,39 +673,6 @@ static void q5_K_row_w(const float *x, block_q5_K *y, int64_t n, const float *qw
     }
 }
 
-static void q6_K_row_w(const float *x, block_q6_K *y, int64_t n, const float *qw) {
-    int8_t L[QK_K];
-    float scales[QK_K / 16];
-    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float max_scale = 0, max_abs_scale = 0;
-        for (int ib = 0; ib < QK_K / 16; ib++) {
-            const float scale = qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw + QK_K * i + 16 * ib);
-            scales[ib] = scale;
-            if (fabsf(scale) > max_abs_scale) { max_abs_scale = fabsf(scale); max_scale = scale; }
-        }
-        if (max_abs_scale < GROUP_MAX_EPS) {
-            memset(&y[i], 0, sizeof y[i]);
-            continue;
-        }
-        const float iscale = -128.f / max_scale;
-        y[i].d = ember_fp32_to_fp16(1 / iscale);
-        for (int ib = 0; ib < QK_K / 16; ib++) y[i].scales[ib] = (int8_t)MINI(127, nearest_int(iscale * scales[ib]));
-        for (int j = 0; j < QK_K / 16; j++) {
-            const float d = ember_fp16_to_fp32(y[i].d) * y[i].scales[j];
-            if (!d) continue;
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (int8_t)(MAXI(-32, MINI(31, nearest_int(x[16 * j + ii] / d))) + 32);
-        }
-        uint8_t *ql = y[i].ql, *qh = y[i].qh;
-        for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
-            for (int l = 0; l < 32; l++) {
-                const uint8_t q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
-                ql[l] = (uint8_t)(q1 | (q3 << 4));
-                ql[l + 32] = (uint8_t)(q2 | (q4 << 4));
-                qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-            }
-        }
-    }
-}
 
 /* Q4_0/Q5_0 (symmetric, nmax 8/16) and Q4_1/Q5_1 (scale and min, 15/31
  * levels); sigma2 is the mean square of the whole row */
