@@ -541,6 +541,64 @@ static void test_simd_paths(void) {
     CHECK(ran >= 1); /* scalar always */
 }
 
+/* Tile kernels (nr weight rows x nt tokens per call): every output
+ * bit-identical to the same path's vec_dot and to the scalar order model,
+ * for every tile shape, several lengths, extreme and random blocks. */
+static void check_path_tiles(const char *path) {
+    ember_kernel_set ks;
+    ember_kernels_for_path(path, &ks);
+    const int lens[] = { 32, 96, 160, 2048 };
+    for (int type = 0; type < EMBER_TYPE_COUNT; type++) {
+        if (!ks.vec_dot_tile[type]) continue;
+        CHECK(type == EMBER_TYPE_Q8_0); /* the only type with tile side data */
+        const ember_type_traits *t = ember_type_get(type);
+        for (int li = 0; li < NELEM(lens); li++) {
+            const int n = lens[li];
+            const size_t xb = ember_row_size(type, n), yb = ember_row_size(t->vec_dot_type, n);
+            const size_t ab = ember_q8_0_tile_aux_size(n);
+            char *x = malloc(4 * xb), *y = malloc(4 * yb), *aux = malloc(4 * ab);
+            float *tmp = malloc(sizeof(float) * (size_t)n);
+            for (int r = 0; r < 4; r++) make_row(type, n, x + r * xb, tmp, r == 3 ? 1e4f : 0.5f + r, 0);
+            for (int k = 0; k < 4; k++) make_row(t->vec_dot_type, n, y + k * yb, tmp, 1.0f + 3 * k, 1);
+            /* extremes: -128 weights (possible in files), +-127 activations */
+            block_q8_0 *bx = (block_q8_0 *)(x + 2 * xb), *by = (block_q8_0 *)(y + 3 * yb);
+            for (int b = 0; b < n / 32; b++)
+                for (int j = 0; j < 32; j++) { bx[b].qs[j] = (j + b) % 3 ? -128 : 127; by[b].qs[j] = j % 2 ? -127 : 127; }
+            for (int k = 0; k < 4; k++) ember_q8_0_tile_aux(y + k * yb, aux + k * ab, n);
+            for (int nr = 1; nr <= 4; nr++)
+                for (int nt = 1; nt <= 4; nt++) {
+                    float s[4 * 5];
+                    for (int i = 0; i < 20; i++) s[i] = -1.0f;
+                    /* row offset 4 - nr, token offset 4 - nt: tiles at the end */
+                    ks.vec_dot_tile[type](n, s, 5, x + (4 - nr) * xb, xb, nr, y + (4 - nt) * yb, yb, aux + (4 - nt) * ab, ab, nt);
+                    for (int k = 0; k < nt; k++)
+                        for (int r = 0; r < nr; r++) {
+                            float one, lanes;
+                            ks.vec_dot[type](n, &one, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
+                            ember_vec_dot_q8_0_lanes(n, &lanes, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
+                            CHECKF(bits(s[k * 5 + r]) == bits(one) && bits(one) == bits(lanes),
+                                   "%s %s tile n=%d nr=%d nt=%d (%d,%d): %.9g vs dot %.9g lanes %.9g", path, t->name, n, nr,
+                                   nt, r, k, s[k * 5 + r], one, lanes);
+                        }
+                    CHECK(s[4] == -1.0f); /* nothing written beyond the tile */
+                }
+            free(x); free(y); free(aux); free(tmp);
+        }
+    }
+}
+
+static void test_tiles(void) {
+    int ran = 0;
+    for (int p = 0; p < NELEM(PATHS); p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        check_path_tiles(PATHS[p]);
+        ember_kernel_set ks;
+        ember_kernels_for_path(PATHS[p], &ks);
+        ran += ks.vec_dot_tile[EMBER_TYPE_Q8_0] != NULL;
+    }
+    if (!ran) printf("note: no tile kernel on this CPU (needs AVX-512 VNNI)\n");
+}
+
 /* The traits the engine uses are the selected path's (or the refs). */
 static void test_traits_selected(void) {
     for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
@@ -568,6 +626,7 @@ int main(void) {
     RUN(test_ref_dot_vs_dequant);
     RUN(test_ref_dot_float_exact);
     RUN(test_simd_paths);
+    RUN(test_tiles);
     RUN(test_traits_selected);
     TEST_EXIT();
 }

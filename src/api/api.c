@@ -175,6 +175,8 @@ ember_status ember_ctx_create(ember_model *model, const ember_ctx_params *params
     if ((size_t)QD > widest) widest = QD;
     c->act_bytes = 3 * B * (widest * 2 + 64);
     c->act = xcalloc(c->act_bytes, 1, &fail);
+    c->act_aux_bytes = 3 * B * ((widest / 32 + 1) * 36);
+    c->act_aux = xcalloc(c->act_aux_bytes, 1, &fail);
     c->pos = xcalloc(B, sizeof(int), &fail);
     c->prefill_tmp = xcalloc(B, 1, &fail);
     c->ts = xcalloc((size_t)c->p.n_threads, sizeof *c->ts, &fail);
@@ -193,7 +195,7 @@ void ember_ctx_free(ember_ctx *c) {
     ember_pool_free(c->pool);
     ember_kv_free(&c->kv);
     free(c->x); free(c->xn); free(c->q); free(c->k); free(c->v); free(c->att);
-    free(c->gate); free(c->up); free(c->act); free(c->pos); free(c->prefill_tmp);
+    free(c->gate); free(c->up); free(c->act); free(c->act_aux); free(c->pos); free(c->prefill_tmp);
     free(c->logits); free(c->out_row);
     if (c->ts)
         for (int i = 0; i < c->p.n_threads; i++) { free(c->ts[i].scores); free(c->ts[i].p16); free(c->ts[i].q16); }

@@ -65,6 +65,14 @@ typedef struct {
      * speculative verification) then loads each weight block once for up to
      * four tokens. NULL if not available. */
     void (*vec_dot_tokens)(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
+    /* vec_dot's exact order for a tile of nr (1..4) weight rows x nt (1..4)
+     * activation rows: s[t*s_stride + r] = dot(x row r, y row t). The
+     * activation rows come with side data (tile_aux, built once per row,
+     * tile_aux_size bytes). NULL if not available. */
+    void (*vec_dot_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,
+                         size_t y_stride, const void *aux, size_t aux_stride, int nt);
+    size_t (*tile_aux_size)(int64_t n);
+    void (*tile_aux)(const void *y, void *aux, int64_t n);
 } ember_type_traits;
 
 /* NULL for an unknown or unsupported id. */
@@ -149,6 +157,9 @@ void ember_vec_dot_q8_0_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_bf16_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f32_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_lanes(int n, float *s, const void *x, const void *y);
+/* tile_aux.c: side data of Q8_0 activation rows for the tile kernels */
+size_t ember_q8_0_tile_aux_size(int64_t n);
+void ember_q8_0_tile_aux(const void *y, void *aux, int64_t n);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
 /* prefill_order.c */

@@ -28,6 +28,8 @@ struct ember_ctx {
     float *x, *xn, *q, *k, *v, *att, *gate, *up;
     void *act;           /* activations converted to a weight's vec_dot_type */
     size_t act_bytes;
+    void *act_aux;       /* side data of activation rows for tile kernels */
+    size_t act_aux_bytes;
     ember_thread_scratch *ts;
     /* logits of the entries that asked for them in the last decode */
     float *logits;

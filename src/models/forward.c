@@ -117,6 +117,8 @@ typedef struct {
     const int8_t *prefill;   /* per token: use the prompt summation order */
     const void *act[MM_MAX];
     size_t act_stride[MM_MAX];
+    void *aux[MM_MAX];       /* tile side data per activation row, or NULL */
+    size_t aux_stride[MM_MAX];
     int64_t total_rows;
 } mm_task;
 
@@ -129,10 +131,19 @@ static void mm_convert(void *arg, int ith, int nth) {
         int first = 1;
         for (int p = 0; p < m; p++) if (t->act[p] == t->act[m]) first = 0;
         if (!first) continue;
-        for (int i = ith; i < t->n_tok; i += nth)
-            tr->from_float(t->x + (size_t)i * t->x_stride, (char *)t->act[m] + (size_t)i * t->act_stride[m],
-                           t->w[m]->cols);
+        const ember_type_traits *wt = ember_type_get(t->w[m]->type);
+        for (int i = ith; i < t->n_tok; i += nth) {
+            char *a = (char *)t->act[m] + (size_t)i * t->act_stride[m];
+            tr->from_float(t->x + (size_t)i * t->x_stride, a, t->w[m]->cols);
+            if (t->aux[m]) wt->tile_aux(a, (char *)t->aux[m] + (size_t)i * t->aux_stride[m], t->w[m]->cols);
+        }
     }
+}
+
+/* Tiles of rows x tokens serve a batch when every token takes vec_dot's
+ * order (no separate prompt order, no repacked-row order). */
+static int use_tile(const ember_type_traits *tr, int n_tok) {
+    return tr->vec_dot_tile && n_tok > 1 && !tr->vec_dot_prefill && !tr->vec_dot_rows8;
 }
 
 static void mm_rows(void *arg, int ith, int nth) {
@@ -187,6 +198,22 @@ static void mm_rows(void *arg, int ith, int nth) {
                 base += w->rows;
                 continue;
             }
+            if (t->aux[m]) {
+                /* 4 rows x 4 tokens per call; the 4 weight rows stay in L1
+                 * while every token group passes */
+                for (int64_t r = lo; r < hi; r += 4) {
+                    const int nr = hi - r < 4 ? (int)(hi - r) : 4;
+                    for (int tk = 0; tk < t->n_tok; tk += 4) {
+                        const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
+                        tr->vec_dot_tile(n, t->y[m] + (size_t)tk * t->y_stride[m] + r, (size_t)t->y_stride[m],
+                                         (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, nr,
+                                         (const char *)t->act[m] + (size_t)tk * t->act_stride[m], t->act_stride[m],
+                                         (const char *)t->aux[m] + (size_t)tk * t->aux_stride[m], t->aux_stride[m], nt);
+                    }
+                }
+                base += w->rows;
+                continue;
+            }
             /* up to four tokens per call where the kernel exists and every
              * token would use the same dot (whose order it keeps exactly) */
             const int grouped = tr->vec_dot_tokens && t->n_tok > 1 && dot_gen == tr->vec_dot && dot_prompt == tr->vec_dot;
@@ -227,7 +254,7 @@ static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float *
     t.x = x;
     t.x_stride = x_stride;
     t.n_tok = n_tok;
-    size_t off = 0;
+    size_t off = 0, aux_off = 0;
     int need_convert = 0;
     for (int m = 0; m < n_mats; m++) {
         t.w[m] = w[m];
@@ -246,12 +273,24 @@ static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float *
         if (shared >= 0) {
             t.act[m] = t.act[shared];
             t.act_stride[m] = t.act_stride[shared];
+            if (use_tile(ember_type_get(w[m]->type), n_tok)) { /* same rows, same side data */
+                t.aux[m] = t.aux[shared];
+                t.aux_stride[m] = t.aux_stride[shared];
+            }
             continue;
         }
         t.act_stride[m] = ember_row_size(vdt, w[m]->cols);
         t.act[m] = (char *)ctx->act + off;
         off += t.act_stride[m] * (size_t)n_tok;
         need_convert = 1;
+        const ember_type_traits *wt = ember_type_get(w[m]->type);
+        if (use_tile(wt, n_tok)) {
+            t.aux_stride[m] = wt->tile_aux_size(w[m]->cols);
+            if (aux_off + t.aux_stride[m] * (size_t)n_tok <= ctx->act_aux_bytes) {
+                t.aux[m] = (char *)ctx->act_aux + aux_off;
+                aux_off += t.aux_stride[m] * (size_t)n_tok;
+            }
+        }
     }
     if (need_convert) {
         if (n_tok > 1) ember_pool_run(ctx->pool, mm_convert, &t);
