@@ -599,6 +599,39 @@ static void test_tiles(void) {
     if (!ran) printf("note: no tile kernel on this CPU (needs AVX-512 VNNI)\n");
 }
 
+/* Row operations: every path's SwiGLU bit-identical to the reference,
+ * over ordinary values and the exp polynomial's edges (overflow, underflow
+ * into subnormals, the |n| > 192 cut-off, signed zeros). */
+static void test_rowops(void) {
+    const float edge[] = { 0.0f, -0.0f, 1e-30f, -1e-30f, 87.0f, -87.0f, 88.7f, -88.7f, 89.0f, -89.0f, 103.0f, -103.0f,
+                           104.0f, -104.0f, 120.0f, -120.0f, 133.0f, -133.0f, 140.0f, -140.0f, 200.0f, -200.0f, 1e30f, -1e30f };
+    const int lens[] = { 1, 15, 16, 17, 48, 5632 };
+    for (int p = 0; p < NELEM(PATHS); p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(PATHS[p], &ks);
+        if (!ks.swiglu) continue;
+        for (int li = 0; li < NELEM(lens); li++) {
+            const int n = lens[li];
+            float *g = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n);
+            float *a = malloc(sizeof(float) * (size_t)n);
+            for (int rep = 0; rep < 3; rep++) {
+                fill(g, n, rep == 0 ? 4.0f : rep == 1 ? 60.0f : 150.0f);
+                fill(u, n, 3.0f);
+                if (rep == 2)
+                    for (int i = 0; i < n; i++) g[i] = edge[i % NELEM(edge)];
+                memcpy(a, g, sizeof(float) * (size_t)n);
+                ember_swiglu_ref(a, u, n);
+                ks.swiglu(g, u, n);
+                int bad = 0;
+                for (int i = 0; i < n; i++) bad += bits(a[i]) != bits(g[i]) && !(isnan(a[i]) && isnan(g[i]));
+                CHECKF(bad == 0, "%s swiglu n=%d rep=%d: %d of %d differ", PATHS[p], n, rep, bad, n);
+            }
+            free(g); free(u); free(a);
+        }
+    }
+}
+
 /* The traits the engine uses are the selected path's (or the refs). */
 static void test_traits_selected(void) {
     for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
@@ -627,6 +660,7 @@ int main(void) {
     RUN(test_ref_dot_float_exact);
     RUN(test_simd_paths);
     RUN(test_tiles);
+    RUN(test_rowops);
     RUN(test_traits_selected);
     TEST_EXIT();
 }

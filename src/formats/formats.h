@@ -157,6 +157,10 @@ void ember_vec_dot_q8_0_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_bf16_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f32_lanes(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_lanes(int n, float *s, const void *x, const void *y);
+/* rowops.c: element-wise row operations; ember_swiglu() is the one chosen
+ * for this CPU (bit-identical to the reference) */
+void ember_swiglu_ref(float *g, const float *u, int n);
+void ember_swiglu(float *g, const float *u, int n);
 /* tile_aux.c: side data of Q8_0 activation rows for the tile kernels */
 size_t ember_q8_0_tile_aux_size(int64_t n);
 void ember_q8_0_tile_aux(const void *y, void *aux, int64_t n);

@@ -39,9 +39,14 @@ static ember_type_traits g_traits[EMBER_TYPE_COUNT] = {
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+static void (*g_swiglu)(float *g, const float *u, int n) = ember_swiglu_ref;
+
+void ember_swiglu(float *g, const float *u, int n) { g_swiglu(g, u, n); }
+
 static void select_path(const char *path) {
     ember_kernel_set ks;
     ember_kernels_for_path(path, &ks); /* NULL: the path chosen for this CPU */
+    g_swiglu = ks.swiglu ? ks.swiglu : ember_swiglu_ref;
     for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
         ember_type_traits *tr = &g_traits[t];
         if (!tr->name) continue;

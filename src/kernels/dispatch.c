@@ -29,4 +29,5 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx512_kquants(ks);
     ember_kernels_avx512_prefill(ks);
     ember_kernels_avx512_gemm(ks);
+    ember_kernels_avx512_rowops(ks);
 }

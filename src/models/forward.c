@@ -13,26 +13,11 @@
 #include "context.h"
 #include "../formats/formats.h"
 #include "../formats/fp16.h"
+#include "../formats/expf_poly.h"
 #include <math.h>
 #include <string.h>
 
 /* ---- small per-row ops ------------------------------------------------ */
-
-/* exp(x) as llama.cpp's vectorised softmax and SiLU compute it (a
- * range-reduced polynomial, max error ~1.5 ulp). Using the same formula,
- * lane by lane, keeps attention weights and activations bit-identical to
- * llama.cpp's, which matters when they are then rounded to F16. */
-static inline float expf_poly(float x) {
-    const float r = 0x1.8p23f;
-    const float z = fmaf(x, 0x1.715476p+0f, r);
-    const float n = z - r;
-    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
-    if (fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
-    const float u = b * b;
-    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
-    return ldexpf(j, (int)n);
-}
 
 /* Softmax numerator and denominator: 16-wide chunks are exponentiated with
  * expf_poly and each chunk is summed as a pairwise tree in float before
@@ -384,15 +369,8 @@ typedef struct { float *gate; const float *up; int n_tok, n_ff; } swiglu_task;
 
 static void swiglu_rows(void *arg, int ith, int nth) {
     swiglu_task *s = arg;
-    const int vec_end = s->n_ff & ~15;
-    for (int t = ith; t < s->n_tok; t += nth) {
-        float *g = s->gate + (size_t)t * s->n_ff;
-        const float *u = s->up + (size_t)t * s->n_ff;
-        for (int i = 0; i < s->n_ff; i++) {
-            const float e = i < vec_end ? expf_poly(-g[i]) : expf(-g[i]);
-            g[i] = (g[i] / (1.0f + e)) * u[i];
-        }
-    }
+    for (int t = ith; t < s->n_tok; t += nth)
+        ember_swiglu(s->gate + (size_t)t * s->n_ff, s->up + (size_t)t * s->n_ff, s->n_ff);
 }
 
 /* ---- the pass ---------------------------------------------------------- */
