@@ -587,11 +587,50 @@ static void check_path_tiles(const char *path) {
     }
 }
 
+/* Prompt-order tiles of the float formats: bit-identical to the same
+ * path's prompt-order dot and to the portable reference. */
+static void check_path_prefill_tiles(const char *path) {
+    ember_kernel_set ks;
+    ember_kernels_for_path(path, &ks);
+    const int lens[] = { 32, 64, 96, 2048 };
+    for (int type = 0; type < EMBER_TYPE_COUNT; type++) {
+        if (!ks.vec_dot_prefill_tile[type]) continue;
+        const ember_type_traits *t = ember_type_get(type);
+        CHECK(ks.vec_dot_prefill[type] != NULL && t->vec_dot_prefill_ref != NULL);
+        for (int li = 0; li < NELEM(lens); li++) {
+            const int n = lens[li];
+            const size_t xb = ember_row_size(type, n), yb = ember_row_size(t->vec_dot_type, n);
+            char *x = malloc(4 * xb), *y = malloc(4 * yb);
+            float *tmp = malloc(sizeof(float) * (size_t)n);
+            for (int r = 0; r < 4; r++) make_row(type, n, x + r * xb, tmp, r == 3 ? 300.0f : 0.5f + r, 0);
+            for (int k = 0; k < 4; k++) make_row(t->vec_dot_type, n, y + k * yb, tmp, 1.0f + 3 * k, 1);
+            for (int nr = 1; nr <= 4; nr++)
+                for (int nt = 1; nt <= 4; nt++) {
+                    float s[4 * 5];
+                    for (int i = 0; i < 20; i++) s[i] = -1.0f;
+                    ks.vec_dot_prefill_tile[type](n, s, 5, x + (4 - nr) * xb, xb, nr, y + (4 - nt) * yb, yb, nt);
+                    for (int k = 0; k < nt; k++)
+                        for (int r = 0; r < nr; r++) {
+                            float one, ref;
+                            ks.vec_dot_prefill[type](n, &one, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
+                            t->vec_dot_prefill_ref(n, &ref, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
+                            CHECKF(bits(s[k * 5 + r]) == bits(one) && bits(one) == bits(ref),
+                                   "%s %s prefill tile n=%d nr=%d nt=%d (%d,%d): %.9g vs dot %.9g ref %.9g", path, t->name,
+                                   n, nr, nt, r, k, s[k * 5 + r], one, ref);
+                        }
+                    CHECK(s[4] == -1.0f);
+                }
+            free(x); free(y); free(tmp);
+        }
+    }
+}
+
 static void test_tiles(void) {
     int ran = 0;
     for (int p = 0; p < NELEM(PATHS); p++) {
         if (!ember_cpu_path_supported(PATHS[p])) continue;
         check_path_tiles(PATHS[p]);
+        check_path_prefill_tiles(PATHS[p]);
         ember_kernel_set ks;
         ember_kernels_for_path(PATHS[p], &ks);
         ran += ks.vec_dot_tile[EMBER_TYPE_Q8_0] != NULL;

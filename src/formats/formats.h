@@ -71,6 +71,9 @@ typedef struct {
      * tile_aux_size bytes). NULL if not available. */
     void (*vec_dot_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,
                          size_t y_stride, const void *aux, size_t aux_stride, int nt);
+    /* vec_dot_prefill's exact order for such a tile (no side data). */
+    void (*vec_dot_prefill_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
+                                 const void *y, size_t y_stride, int nt);
     size_t (*tile_aux_size)(int64_t n);
     void (*tile_aux)(const void *y, void *aux, int64_t n);
 } ember_type_traits;

@@ -58,6 +58,8 @@ static void select_path(const char *path) {
         tr->vec_dot_packed8 = ks.vec_dot_packed8[t];
         tr->vec_dot_tokens = ks.vec_dot_tokens[t];
         tr->vec_dot_tile = ks.vec_dot_tile[t];
+        /* a prompt-order tile is only valid next to the matching dot */
+        tr->vec_dot_prefill_tile = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill_tile[t] : 0;
         /* the tile kernels of Q8_0 weights take this side data */
         tr->tile_aux_size = tr->vec_dot_tile && t == EMBER_TYPE_Q8_0 ? ember_q8_0_tile_aux_size : 0;
         tr->tile_aux = tr->vec_dot_tile && t == EMBER_TYPE_Q8_0 ? ember_q8_0_tile_aux : 0;

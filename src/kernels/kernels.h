@@ -17,6 +17,8 @@ typedef struct {
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
     void (*vec_dot_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
                                            const void *y, size_t y_stride, const void *aux, size_t aux_stride, int nt);
+    void (*vec_dot_prefill_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride,
+                                                   int nr, const void *y, size_t y_stride, int nt);
     /* row operations (not per type) */
     void (*swiglu)(float *g, const float *u, int n);
 } ember_kernel_set;
@@ -29,6 +31,7 @@ void ember_kernels_avx2_prefill(ember_kernel_set *ks);   /* prefill_avx2.c */
 void ember_kernels_avx512_prefill(ember_kernel_set *ks); /* prefill_avx512.c */
 void ember_kernels_avx512_gemm(ember_kernel_set *ks);    /* gemm_q8_0_avx512.c */
 void ember_kernels_avx512_rowops(ember_kernel_set *ks);  /* rowops_avx512.c */
+void ember_kernels_avx512_gemm_float(ember_kernel_set *ks); /* gemm_float_avx512.c */
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512"); entries
  * not provided by that path are NULL. Used by tests to compare every path

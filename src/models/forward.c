@@ -199,27 +199,34 @@ static void mm_rows(void *arg, int ith, int nth) {
                 base += w->rows;
                 continue;
             }
-            /* up to four tokens per call where the kernel exists and every
-             * token would use the same dot (whose order it keeps exactly) */
-            const int grouped = tr->vec_dot_tokens && t->n_tok > 1 && dot_gen == tr->vec_dot && dot_prompt == tr->vec_dot;
+            /* Runs of tokens share calls: up to 4 prompt entries through the
+             * prompt-order tile, up to 4 generated tokens through the
+             * multi-token dot (each keeps its single dot's order exactly). */
             for (int64_t rb = lo; rb < hi; rb += 16) {
                 const int64_t re = rb + 16 < hi ? rb + 16 : hi;
-                for (int tk = 0; grouped && tk < t->n_tok; tk += 4) {
-                    const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
+                for (int tk = 0; tk < t->n_tok;) {
+                    const ember_vec_dot_fn dot = t->prefill && t->prefill[tk] ? dot_prompt : dot_gen;
+                    int nt = 1; /* the run of tokens taking the same dot from tk, up to 4 */
+                    while (nt < 4 && tk + nt < t->n_tok && (t->prefill && t->prefill[tk + nt] ? dot_prompt : dot_gen) == dot)
+                        nt++;
                     const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
                     float *y = t->y[m] + (size_t)tk * t->y_stride[m];
-                    for (int64_t r = rb; r < re; r++) {
-                        float s4[4];
-                        tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes, a, t->act_stride[m], nt);
-                        for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
+                    if (nt > 1 && dot == tr->vec_dot_prefill && tr->vec_dot_prefill_tile) {
+                        for (int64_t r = rb; r < re; r += 4)
+                            tr->vec_dot_prefill_tile(n, y + r, (size_t)t->y_stride[m], (const char *)w->data + (size_t)r * w->row_bytes,
+                                  w->row_bytes, re - r < 4 ? (int)(re - r) : 4, a, t->act_stride[m], nt);
+                    } else if (nt > 1 && dot == tr->vec_dot && tr->vec_dot_tokens) {
+                        for (int64_t r = rb; r < re; r++) {
+                            float s4[4];
+                            tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes, a, t->act_stride[m], nt);
+                            for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
+                        }
+                    } else {
+                        nt = 1;
+                        for (int64_t r = rb; r < re; r++)
+                            dot(n, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, a);
                     }
-                }
-                for (int tk = 0; !grouped && tk < t->n_tok; tk++) {
-                    ember_vec_dot_fn dot = t->prefill && t->prefill[tk] ? dot_prompt : dot_gen;
-                    const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
-                    float *y = t->y[m] + (size_t)tk * t->y_stride[m];
-                    for (int64_t r = rb; r < re; r++)
-                        dot(n, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, a);
+                    tk += nt;
                 }
             }
         }
