@@ -24,6 +24,7 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx2_simple(ks);
     ember_kernels_avx2_kquants(ks);
     ember_kernels_avx2_prefill(ks);
+    ember_kernels_avx2_peak(ks);
     if (!strcmp(path, "avx2")) return;
     ember_kernels_avx512_simple(ks);
     ember_kernels_avx512_kquants(ks);
@@ -31,4 +32,5 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx512_gemm(ks);
     ember_kernels_avx512_rowops(ks);
     ember_kernels_avx512_gemm_float(ks);
+    ember_kernels_avx512_peak(ks);
 }

@@ -19,6 +19,9 @@ typedef struct {
                                            const void *y, size_t y_stride, const void *aux, size_t aux_stride, int nt);
     void (*vec_dot_prefill_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride,
                                                    int nr, const void *y, size_t y_stride, int nt);
+    /* compute peaks for benchmarks: run iters rounds, return operations */
+    double (*peak_f32)(long iters, float *sink);
+    double (*peak_i8)(long iters, float *sink);
     /* row operations (not per type) */
     void (*swiglu)(float *g, const float *u, int n);
 } ember_kernel_set;
@@ -32,6 +35,8 @@ void ember_kernels_avx512_prefill(ember_kernel_set *ks); /* prefill_avx512.c */
 void ember_kernels_avx512_gemm(ember_kernel_set *ks);    /* gemm_q8_0_avx512.c */
 void ember_kernels_avx512_rowops(ember_kernel_set *ks);  /* rowops_avx512.c */
 void ember_kernels_avx512_gemm_float(ember_kernel_set *ks); /* gemm_float_avx512.c */
+void ember_kernels_avx2_peak(ember_kernel_set *ks);      /* peak_avx2.c */
+void ember_kernels_avx512_peak(ember_kernel_set *ks);    /* peak_avx512.c */
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512"); entries
  * not provided by that path are NULL. Used by tests to compare every path
