@@ -339,9 +339,13 @@ static void attn_rows(void *arg, int ith, int nth) {
             qv = ts->q16;
         }
         float *sc = ts->scores;
-        for (int j = 0; j < n_kv; j++) {
+        /* prompt-order dots four cache rows at a time where a tile exists */
+        const int tile_qk = dot_qk == tr->vec_dot_prefill && tr->vec_dot_prefill_tile;
+        const size_t k_stride = (size_t)ctx->kv.kv_dim * ctx->kv.elt, v_stride = (size_t)ctx->kv.n_ctx * ctx->kv.elt;
+        for (int j = 0; j < n_kv; j += tile_qk ? 4 : 1) {
             const char *krow = (const char *)ember_kv_k(&ctx->kv, s, a->layer, j) + (size_t)kvh * hd * ctx->kv.elt;
-            dot_qk(hd, &sc[j], krow, qv);
+            if (tile_qk) tr->vec_dot_prefill_tile(hd, &sc[j], 0, krow, k_stride, n_kv - j < 4 ? n_kv - j : 4, qv, 0, 1);
+            else dot_qk(hd, &sc[j], krow, qv);
         }
         float mx = -INFINITY;
         for (int j = 0; j < n_kv; j++) {
@@ -364,7 +368,12 @@ static void attn_rows(void *arg, int ith, int nth) {
         }
         if (prompt && n_dot % tr->prefill_multiple) dot_pv = tr->vec_dot;
         float *out = ctx->att + (size_t)t * QD + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) dot_pv(n_dot, &out[d], ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), pv);
+        if (dot_pv == tr->vec_dot_prefill && tr->vec_dot_prefill_tile)
+            for (int d = 0; d < hd; d += 4)
+                tr->vec_dot_prefill_tile(n_dot, &out[d], 0, ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), v_stride,
+                                         hd - d < 4 ? hd - d : 4, pv, 0, 1);
+        else
+            for (int d = 0; d < hd; d++) dot_pv(n_dot, &out[d], ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), pv);
     }
 }
 
