@@ -1,20 +1,19 @@
 /* AVX-512 K-quant dots (Q4_K, Q5_K, Q6_K), bit-identical to the AVX2 ones
  * and to the references in formats/kquants.c.
  *
- * Only the integer part is done differently: one 512-bit register holds two
- * 32-element runs (or four 16-element sub-blocks), so its 16 int32 lanes are
- * the 8 lanes of the documented order twice; adding the two 256-bit halves
- * gives exactly the same integers (integer sums are exact). The float steps
- * are unchanged: one fused multiply-add per lane and super-block into an
- * 8-lane accumulator, the same tree sum at the end. The per-sub-block scales
- * are applied with VNNI (vpdpwssd: multiply int16 pairs and accumulate).
+ * The integer part of a super-block is computed with AVX-512 VL/BW/VNNI
+ * instructions on 256-bit registers (vpdpwssd multiplies the int16 products
+ * by the sub-block scales and accumulates; byte masks add Q5_K's fifth bit;
+ * ternary logic merges Q6_K's bits). 256-bit registers measured faster than
+ * 512-bit ones on Zen 4 here. Integer sums are exact, so any grouping gives
+ * the same 8 lanes (lane m = elements 4m..4m+3 of every 32-element run);
+ * the float steps are the documented ones: one fused multiply-add per lane
+ * and super-block, then the same tree sum.
  *
  * Each kernel is written once for nt activation rows (1..4) against one
  * weight row: the weights are unpacked once per super-block and reused by
- * every token; vec_dot is the nt == 1 instance (Q5_K, Q6_K), so
- * vec_dot_tokens gives the same bits as vec_dot for each token. Q4_K's
- * single-token dot uses 256-bit registers, which measured faster on Zen 4;
- * its integers and float steps are the same (tests/test_kquants.c). */
+ * every token; vec_dot is the nt == 1 instance, so vec_dot_tokens gives the
+ * same bits as vec_dot for each token (tests/test_kquants.c checks both). */
 #include "kernels.h"
 #include <immintrin.h>
 #include <string.h>
@@ -26,16 +25,6 @@ static inline float hsum8(__m256 x) {
     r = _mm_add_ps(r, _mm_movehl_ps(r, r));
     r = _mm_add_ss(r, _mm_movehdup_ps(r));
     return _mm_cvtss_f32(r);
-}
-
-/* 16 int32 lanes (two runs) -> the 8 lanes of one run, exactly */
-static inline __m256 fold_cvt(__m512i v) {
-    return _mm256_cvtepi32_ps(_mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)));
-}
-
-/* words 0..15 are a, words 16..31 are b */
-static inline __m512i pick2(int a, int b) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)a)), _mm256_set1_epi16((short)b), 1);
 }
 
 /* byte-shuffle control selecting int16 word w of a 128-bit lane */
@@ -65,38 +54,39 @@ static inline __m128i k4_min_prod(__m128i mins16, const int16_t *bsums) {
 
 #define ZERO8 {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}
 
-/* Q4_K or Q5_K (q5 != 0): the super-block loop is the same but for the
- * fifth bit and the min term's accumulation. */
-static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, const int nt, const int q5) {
+/* Q4_K or Q5_K (q5 != 0), nt tokens: the super-block loop is the same but
+ * for the fifth bit and how the min term accumulates. */
+static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
+                                                             const int nt, const int q5) {
     const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    const __m512i m4 = _mm512_set1_epi8(0xF), sixteen = _mm512_set1_epi8(16);
+    const __m256i m4 = _mm256_set1_epi8(0xF), sixteen = _mm256_set1_epi8(16);
     __m256 acc[4] = ZERO8;
     __m128 acc_m[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     float summs[4] = {0, 0, 0, 0};
     for (int i = 0; i < n / QK_K; i++) {
-        /* Q4_K and Q5_K share d, dmin and scales at the start of the block */
         const block_q4_K *b4 = (const block_q4_K *)((const char *)vx + (size_t)i * bx);
         const block_q5_K *b5 = (const block_q5_K *)b4;
         const float xd = h2f(b4->d), xdm = h2f(b4->dmin);
         const __m128i scmn = k4_scales(b4->scales);
-        const __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(scmn));
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scmn));
         const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn));
         const uint8_t *qs = q5 ? b5->qs : b4->qs;
-        __m512i hb = _mm512_setzero_si512();
-        if (q5) hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b5->qh));
-        /* w[j]: sub-block 2j (low nibbles) in the low half, 2j+1 (high
-         * nibbles) in the high half, as unsigned bytes */
-        __m512i w[4], scv[4];
+        __m256i hb = _mm256_setzero_si256();
+        if (q5) hb = _mm256_loadu_si256((const __m256i *)b5->qh);
+        /* w[r]: unsigned values of 32-element run r, scv[r] its scale */
+        __m256i w[8], scv[8];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
-            const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * j)));
-            w[j] = _mm512_and_si512(_mm512_mask_srli_epi16(bits, 0xFFFF0000u, bits, 4), m4);
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            w[2 * j] = _mm256_and_si256(bits, m4);
+            w[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
             if (q5) {
-                const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * j))),
-                                                       _mm256_set1_epi8((char)(1 << (2 * j + 1))), 1);
-                w[j] = _mm512_mask_add_epi8(w[j], _mm512_test_epi8_mask(hb, sel), w[j], sixteen);
+                w[2 * j] = _mm256_mask_add_epi8(w[2 * j], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << (2 * j)))), w[2 * j], sixteen);
+                w[2 * j + 1] = _mm256_mask_add_epi8(w[2 * j + 1], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << (2 * j + 1)))),
+                                                    w[2 * j + 1], sixteen);
             }
-            scv[j] = _mm512_shuffle_epi8(sc16, pick2(word_bytes(2 * j), word_bytes(2 * j + 1)));
+            scv[2 * j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j)));
+            scv[2 * j + 1] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j + 1)));
         }
 #pragma GCC unroll 4
         for (int k = 0; k < nt; k++) {
@@ -110,13 +100,14 @@ static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, co
             } else {
                 acc_m[k] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[k]);
             }
-            /* two integer chains, added exactly */
-            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-            s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(w[0], _mm512_loadu_si512(y->qs)), scv[0]);
-            s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(w[1], _mm512_loadu_si512(y->qs + 64)), scv[1]);
-            s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(w[2], _mm512_loadu_si512(y->qs + 128)), scv[2]);
-            s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(w[3], _mm512_loadu_si512(y->qs + 192)), scv[3]);
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), fold_cvt(_mm512_add_epi32(s0, s1)), acc[k]);
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                s0 = _mm256_dpwssd_epi32(s0, _mm256_maddubs_epi16(w[2 * j], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j))), scv[2 * j]);
+                s1 = _mm256_dpwssd_epi32(s1, _mm256_maddubs_epi16(w[2 * j + 1], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32))),
+                                         scv[2 * j + 1]);
+            }
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
         }
     }
     for (int k = 0; k < nt; k++) {
@@ -130,91 +121,10 @@ static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, co
     }
 }
 
-/* byte-shuffle control: 128-bit lane L takes word (4g + L) % 8 of its lane */
-static inline __m512i pick4(int g) {
-    const int b = 4 * (g & 1);
-    return _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16((short)word_bytes(b + 1)), _mm_set1_epi16((short)word_bytes(b)))),
-        _mm256_set_m128i(_mm_set1_epi16((short)word_bytes(b + 3)), _mm_set1_epi16((short)word_bytes(b + 2))), 1);
-}
-
-static inline __attribute__((always_inline)) void q6_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, const int nt) {
-    const block_q6_K *x = vx;
-    const __m512i m4 = _mm512_set1_epi8(0xF), m30 = _mm512_set1_epi8(0x30), m32 = _mm512_set1_epi8(32);
-    /* bits 4..5 of each 6-bit value come from qh bits 0-1, 2-3 (first
-     * pair of runs) and 4-5, 6-7 (second pair) */
-    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
-    const __m512i shr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
-    __m256 acc[4] = ZERO8;
-    for (int i = 0; i < n / QK_K; i++) {
-        const float xd = h2f(x[i].d);
-        /* the 16 scales as int16: 0..7 in every lane of sc_lo, 8..15 of sc_hi */
-        const __m128i s8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-        const __m512i sc_lo = _mm512_broadcast_i32x4(_mm_cvtepi8_epi16(s8));
-        const __m512i sc_hi = _mm512_broadcast_i32x4(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(s8, s8)));
-        /* w[g]: 64 elements 64g..64g+63 (four 16-element sub-blocks) */
-        __m512i w[4], scv[4];
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            const __m512i ql = _mm512_loadu_si512(x[i].ql + 64 * h);
-            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h)));
-            w[2 * h] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, m4), _mm512_sllv_epi16(qh, shl), m30, 0xF8);
-            w[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_srlv_epi16(qh, shr),
-                                                     m30, 0xF8);
-        }
-#pragma GCC unroll 4
-        for (int g = 0; g < 4; g++) scv[g] = _mm512_shuffle_epi8(g < 2 ? sc_lo : sc_hi, pick4(g));
-#pragma GCC unroll 4
-        for (int k = 0; k < nt; k++) {
-            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
-            const float d = y->d * xd;
-            __m512i sumi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-            for (int g = 0; g < 4; g++) {
-                const __m512i a = _mm512_loadu_si512(y->qs + 64 * g);
-                /* (q - 32) * a = q*a - 32*a in 16-bit pairs */
-                const __m512i p16 = _mm512_sub_epi16(_mm512_maddubs_epi16(w[g], a), _mm512_maddubs_epi16(m32, a));
-                sumi = _mm512_dpwssd_epi32(sumi, p16, scv[g]);
-            }
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), fold_cvt(sumi), acc[k]);
-        }
-    }
-    for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
-}
-
-/* one token, 256-bit registers (measured faster here for Q4_K) */
-static void dot_q4_K(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps();
-    for (int i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * h2f(x[i].d), dmin = -y[i].d * h2f(x[i].dmin);
-        const __m128i scmn = k4_scales(x[i].scales);
-        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scmn));
-        const __m128i prod = k4_min_prod(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn)), y[i].bsums);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m);
-        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-            const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            const __m256i sl = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j)));
-            const __m256i sh = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j + 1)));
-            s0 = _mm256_dpwssd_epi32(s0, _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j))), sl);
-            s1 = _mm256_dpwssd_epi32(s1, _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j + 32))), sh);
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
-    }
-    acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-    acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
-    *s = hsum8(acc) + _mm_cvtss_f32(acc_m);
-}
-static void dot_q5_K(int n, float *s, const void *vx, const void *vy) { q45_tokens(n, s, vx, vy, 0, 1, 1); }
-static void dot_q6_K(int n, float *s, const void *vx, const void *vy) { q6_tokens(n, s, vx, vy, 0, 1); }
-
 /* nt is a constant in each instance, so the loops over tokens unroll */
+static void dot_q4_K(int n, float *s, const void *vx, const void *vy) { q45_tokens(n, s, vx, vy, 0, 1, 0); }
+static void dot_q5_K(int n, float *s, const void *vx, const void *vy) { q45_tokens(n, s, vx, vy, 0, 1, 1); }
+
 static void dot_q4_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
     if (nt == 4) q45_tokens(n, s, vx, vy, ys, 4, 0);
     else if (nt == 3) q45_tokens(n, s, vx, vy, ys, 3, 0);
@@ -229,6 +139,56 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else q45_tokens(n, s, vx, vy, ys, 1, 1);
 }
 
+/* Q6_K, nt tokens */
+static inline __attribute__((always_inline)) void q6_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
+                                                            const int nt) {
+    const block_q6_K *x = vx;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30), m32 = _mm256_set1_epi8(32);
+    __m256 acc[4] = ZERO8;
+    for (int i = 0; i < n / QK_K; i++) {
+        const float xd = h2f(x[i].d);
+        const __m128i s8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        /* int16 scales 0..7 in both lanes of sc_lo, 8..15 in sc_hi */
+        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(s8));
+        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(s8, s8)));
+        /* w[r]: 6-bit values of 32-element run r; scv[r]: its two scales */
+        __m256i w[8], scv[8];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
+            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
+            const __m256i bh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+            w[4 * h + 0] = _mm256_ternarylogic_epi32(_mm256_and_si256(b1, m4), _mm256_slli_epi16(bh, 4), m30, 0xF8);
+            w[4 * h + 1] = _mm256_ternarylogic_epi32(_mm256_and_si256(b2, m4), _mm256_slli_epi16(bh, 2), m30, 0xF8);
+            w[4 * h + 2] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), bh, m30, 0xF8);
+            w[4 * h + 3] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4), _mm256_srli_epi16(bh, 2), m30, 0xF8);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++)
+            scv[r] = _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi,
+                                         _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
+                                                          _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
+#pragma GCC unroll 4
+        for (int k = 0; k < nt; k++) {
+            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+            const float d = y->d * xd;
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int r = 0; r < 8; r += 2) {
+                const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r));
+                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r + 32));
+                /* (q - 32) * a = q*a - 32*a in 16-bit pairs */
+                s0 = _mm256_dpwssd_epi32(s0, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r], a0), _mm256_maddubs_epi16(m32, a0)), scv[r]);
+                s1 = _mm256_dpwssd_epi32(s1, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r + 1], a1), _mm256_maddubs_epi16(m32, a1)),
+                                         scv[r + 1]);
+            }
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+        }
+    }
+    for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
+}
+
+static void dot_q6_K(int n, float *s, const void *vx, const void *vy) { q6_tokens(n, s, vx, vy, 0, 1); }
 static void dot_q6_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
     if (nt == 4) q6_tokens(n, s, vx, vy, ys, 4);
     else if (nt == 3) q6_tokens(n, s, vx, vy, ys, 3);
