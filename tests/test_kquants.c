@@ -92,6 +92,38 @@ static void ref_dot_matches_dequantized(void) {
     }
 }
 
+/* Extreme blocks: every weight byte set (largest scales, mins and values,
+ * all high bits) or cleared, and activations at +-127 with consistent bsums. */
+static void extreme_blocks(int type, void *w, int nblocks, int variant) {
+    const ember_type_traits *tr = ember_type_get(type);
+    memset(w, (variant & 1) ? 0xFF : 0x00, tr->type_size * (size_t)nblocks);
+    for (int b = 0; b < nblocks; b++) {
+        uint8_t *blk = (uint8_t *)w + (size_t)b * tr->type_size;
+        const uint16_t d = ember_fp32_to_fp16(0.03f), dm = ember_fp32_to_fp16(0.02f);
+        switch (type) {
+        case EMBER_TYPE_Q2_K: memcpy(blk + 80, &d, 2); memcpy(blk + 82, &dm, 2); break;
+        case EMBER_TYPE_Q3_K: memcpy(blk + 108, &d, 2); break;
+        case EMBER_TYPE_Q4_K: case EMBER_TYPE_Q5_K: memcpy(blk, &d, 2); memcpy(blk + 2, &dm, 2); break;
+        case EMBER_TYPE_Q6_K: memcpy(blk + 208, &d, 2); break;
+        }
+    }
+}
+
+static void extreme_acts(block_q8_K *a, int nblocks, int variant) {
+    for (int b = 0; b < nblocks; b++) {
+        a[b].d = 0.5f + (float)b;
+        for (int e = 0; e < QK_K; e++) {
+            const int v = variant == 0 ? 127 : variant == 1 ? -127 : (e & 1 ? 127 : -127);
+            a[b].qs[e] = (int8_t)((variant == 3 && next32() % 2) ? -v : v);
+        }
+        for (int j = 0; j < QK_K / 16; j++) {
+            int sum = 0;
+            for (int k = 0; k < 16; k++) sum += a[b].qs[16 * j + k];
+            a[b].bsums[j] = (int16_t)sum;
+        }
+    }
+}
+
 static void simd_bit_identical(void) {
     const char *paths[] = {"avx2", "avx512"};
     int tested = 0;
@@ -108,9 +140,14 @@ static void simd_bit_identical(void) {
                 uint8_t w[8 * 210];
                 block_q8_K a[8];
                 float x[8 * QK_K];
-                random_blocks(t, w, nb);
-                for (int i = 0; i < n; i++) x[i] = frand() * (1 + trial);
-                ember_quant_q8_K_ref(x, a, n);
+                if (trial < 8) {
+                    extreme_blocks(t, w, nb, trial);
+                    extreme_acts(a, nb, trial / 2);
+                } else {
+                    random_blocks(t, w, nb);
+                    for (int i = 0; i < n; i++) x[i] = frand() * (1 + trial);
+                    ember_quant_q8_K_ref(x, a, n);
+                }
                 float r, s;
                 tr->vec_dot_ref(n, &r, w, a);
                 ks.vec_dot[t](n, &s, w, a);
@@ -120,6 +157,55 @@ static void simd_bit_identical(void) {
         }
     }
     if (!tested) SKIP("no SIMD K-quant kernels for this CPU");
+}
+
+/* vec_dot_tokens (one weight row, nt = 1..4 activation rows) gives exactly
+ * vec_dot's result for each row, on every path, random and extreme data. */
+static void tokens_bit_identical(void) {
+    const char *paths[] = {"scalar", "avx2", "avx512"};
+    int tested = 0;
+    for (int p = 0; p < 3; p++) {
+        if (strcmp(paths[p], "scalar") && !ember_cpu_path_supported(paths[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(paths[p], &ks);
+        for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+            const int t = k_types[ti];
+            if (!ks.vec_dot_tokens[t]) continue;
+            const ember_type_traits *tr = ember_type_get(t);
+            for (int trial = 0; trial < 40; trial++) {
+                const int nb = 1 + trial % 6, n = nb * QK_K;
+                uint8_t w[6 * 210];
+                block_q8_K a[4 * 7]; /* 4 rows of nb blocks, plus a block of padding when trial is odd */
+                const size_t stride = sizeof(block_q8_K) * (size_t)(nb + (trial & 1));
+                float x[6 * QK_K];
+                if (trial < 8) extreme_blocks(t, w, nb, trial);
+                else random_blocks(t, w, nb);
+                for (int k = 0; k < 4; k++) {
+                    block_q8_K *row = (block_q8_K *)((char *)a + (size_t)k * stride);
+                    if (trial < 8) {
+                        extreme_acts(row, nb, (trial / 2 + k) % 4);
+                    } else {
+                        for (int i = 0; i < n; i++) x[i] = frand() * (1 + trial);
+                        ember_quant_q8_K_ref(x, row, n);
+                    }
+                }
+                for (int nt = 1; nt <= 4; nt++) {
+                    float s4[4];
+                    ks.vec_dot_tokens[t](n, s4, w, a, stride, nt);
+                    for (int k = 0; k < nt; k++) {
+                        float e, r;
+                        const block_q8_K *row = (const block_q8_K *)((const char *)a + (size_t)k * stride);
+                        (ks.vec_dot[t] ? ks.vec_dot[t] : tr->vec_dot_ref)(n, &e, w, row);
+                        tr->vec_dot_ref(n, &r, w, row);
+                        CHECKF(s4[k] == e && e == r, "%s %s tokens n=%d nt=%d k=%d trial=%d: %.9g vs dot %.9g ref %.9g",
+                               paths[p], tr->name, n, nt, k, trial, s4[k], e, r);
+                        tested++;
+                    }
+                }
+            }
+        }
+    }
+    if (!tested) SKIP("no K-quant vec_dot_tokens for this CPU");
 }
 
 /* Our quantizers reproduce llama-quantize byte for byte: quantize each
@@ -165,5 +251,6 @@ int main(void) {
     RUN(q8_K_quantizer);
     RUN(ref_dot_matches_dequantized);
     RUN(simd_bit_identical);
+    RUN(tokens_bit_identical);
     TEST_EXIT();
 }

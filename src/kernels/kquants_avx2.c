@@ -1,11 +1,26 @@
-/* AVX2 K-quant dots. They keep the order documented in formats/kquants.c:
- * exact integer lanes (lane m = elements 4m..4m+3 of each 32-element run),
- * one fused multiply-add per lane and super-block, then a tree sum; so they
- * are bit-identical to the scalar references (tests/test_kquants.c). */
+/* AVX2 K-quant dots (Q2_K..Q6_K). They keep the order documented in
+ * formats/kquants.c: exact integer lanes (lane m = elements 4m..4m+3 of each
+ * 32-element run), one fused multiply-add per lane and super-block, then a
+ * tree sum; so they are bit-identical to the scalar references
+ * (tests/test_kquants.c). The same kernels as kquants_avx512.c with the
+ * AVX-512 instructions spelled in AVX2 (multiply-add then add for vpdpwssd,
+ * and/or for ternary logic, compare for the byte-mask test): the integers
+ * are the same. Each is written for nt activation rows against one weight
+ * row; vec_dot is the nt == 1 instance. */
 #include "kernels.h"
-#include "../formats/fp16.h"
 #include <immintrin.h>
 #include <string.h>
+
+/* s + int16 pair products of a and b (what vpdpwssd does) */
+static inline __m256i dpwssd(__m256i s, __m256i a, __m256i b) { return _mm256_add_epi32(s, _mm256_madd_epi16(a, b)); }
+/* a | (b & c) */
+static inline __m256i or_and(__m256i a, __m256i b, __m256i c) { return _mm256_or_si256(a, _mm256_and_si256(b, c)); }
+/* w + add where the bits sel of hb are set (w has that bit clear) */
+static inline __m256i add_bit(__m256i w, __m256i hb, __m256i sel, __m256i add) {
+    return _mm256_or_si256(w, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, sel), sel), add));
+}
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 static inline float hsum8(__m256 x) {
     __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
@@ -14,217 +29,302 @@ static inline float hsum8(__m256 x) {
     return _mm_cvtss_f32(r);
 }
 
-/* 32 bytes of weights (unsigned) times 32 int8 activations, times an int16
- * scale: 8 int32 lanes of 4 elements each. */
-static inline __m256i scaled_dot(__m256i q, __m256i a, __m256i scale16) {
-    return _mm256_madd_epi16(scale16, _mm256_maddubs_epi16(q, a));
+/* byte-shuffle control selecting int16 word w of a 128-bit lane */
+static inline int word_bytes(int w) { return (2 * w) | ((2 * w + 1) << 8); }
+
+/* Scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K block from
+ * its 12 packed bytes, in 32-bit lanes u0 u1 u2: scales 0..3 = u0 & 0x3f..,
+ * 4..7 = low nibbles of u2 with the top bits of u0 above them; mins the
+ * same from u1 and the high nibbles of u2. Reads 16 bytes (the block
+ * continues after the scales). */
+static inline __m128i k4_scales(const uint8_t *packed) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)packed);
+    const __m128i lo = _mm_and_si128(v, _mm_set1_epi32(0x3f3f3f3f));
+    const __m128i u2 = _mm_srlv_epi32(_mm_shuffle_epi32(v, 0xAA), _mm_set_epi32(0, 0, 4, 0));
+    const __m128i hi = _mm_or_si128(_mm_and_si128(u2, _mm_set1_epi32(0x0f0f0f0f)),
+                                    _mm_and_si128(_mm_srli_epi32(v, 2), _mm_set1_epi32(0x30303030)));
+    return _mm_unpacklo_epi32(lo, hi);
 }
 
-/* Scales and mins of a Q4_K/Q5_K block as 8 + 8 bytes in sub-block order,
- * unpacked with 32-bit word operations (no per-byte branches). */
-static inline void k4_scales(const uint8_t *packed, uint8_t *sc, uint8_t *mn) {
-    uint32_t u[3], o[4];
-    memcpy(u, packed, 12);
-    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
-    o[0] = u[0] & m6;                                       /* scales 0..3 */
-    o[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);          /* scales 4..7 */
-    o[2] = u[1] & m6;                                       /* mins 0..3 */
-    o[3] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);   /* mins 4..7 */
-    memcpy(sc, o, 8);
-    memcpy(mn, o + 2, 8);
-}
-
-/* min part: pairs of (min, sum of q8 over 32 elements) as madd pairs them */
-static inline __m128i k4_min_prod(const uint8_t *mn, const int16_t *bsums) {
-    const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+/* min * (sum of q8 over each 32-element sub-block), pairs of sub-blocks
+ * added as the 16-bit multiply-add does: 4 int32 */
+static inline __m128i k4_min_prod(__m128i mins16, const int16_t *bsums) {
     const __m256i q8sums = _mm256_loadu_si256((const __m256i *)bsums);
     const __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
-    return _mm_madd_epi16(mins, q8s);
+    return _mm_madd_epi16(mins16, q8s);
 }
 
-static void dot_q4_K(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps();
+#define ZERO8 {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}
+
+/* Q4_K or Q5_K (q5 != 0), nt tokens: the super-block loop is the same but
+ * for the fifth bit and how the min term accumulates. */
+static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
+                                                             const int nt, const int q5) {
+    const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const __m256i m4 = _mm256_set1_epi8(0xF), sixteen = _mm256_set1_epi8(16);
+    __m256 acc[4] = ZERO8;
+    __m128 acc_m[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    float summs[4] = {0, 0, 0, 0};
     for (int i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * ember_fp16_to_fp32(x[i].d);
-        const float dmin = -y[i].d * ember_fp16_to_fp32(x[i].dmin);
-        uint8_t sc[8], mn[8];
-        k4_scales(x[i].scales, sc, mn);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(mn, y[i].bsums)), acc_m);
-        const uint8_t *q4 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int j = 0; j < QK_K / 64; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
-            q4 += 32;
-            const __m256i lo = _mm256_and_si256(bits, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            const __m256i a0 = _mm256_loadu_si256((const __m256i *)q8);
-            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(q8 + 32));
-            q8 += 64;
-            const __m256i p0 = scaled_dot(lo, a0, _mm256_set1_epi16(sc[2 * j]));
-            const __m256i p1 = scaled_dot(hi, a1, _mm256_set1_epi16(sc[2 * j + 1]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+        const block_q4_K *b4 = (const block_q4_K *)((const char *)vx + (size_t)i * bx);
+        const block_q5_K *b5 = (const block_q5_K *)b4;
+        const float xd = h2f(b4->d), xdm = h2f(b4->dmin);
+        const __m128i scmn = k4_scales(b4->scales);
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scmn));
+        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn));
+        const uint8_t *qs = q5 ? b5->qs : b4->qs;
+        __m256i hb = _mm256_setzero_si256();
+        if (q5) hb = _mm256_loadu_si256((const __m256i *)b5->qh);
+        /* w[r]: unsigned values of 32-element run r, scv[r] its scale */
+        __m256i w[8], scv[8];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            w[2 * j] = _mm256_and_si256(bits, m4);
+            w[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (q5) {
+                w[2 * j] = add_bit(w[2 * j], hb, _mm256_set1_epi8((char)(1 << (2 * j))), sixteen);
+                w[2 * j + 1] = add_bit(w[2 * j + 1], hb, _mm256_set1_epi8((char)(1 << (2 * j + 1))), sixteen);
+            }
+            scv[2 * j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j)));
+            scv[2 * j + 1] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j + 1)));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+#pragma GCC unroll 4
+        for (int k = 0; k < nt; k++) {
+            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+            const float d = y->d * xd, dmin = -y->d * xdm;
+            const __m128i prod = k4_min_prod(mins16, y->bsums);
+            if (q5) {
+                __m128i p = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4E));
+                p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
+                summs[k] = __builtin_fmaf(dmin, (float)_mm_cvtsi128_si32(p), summs[k]);
+            } else {
+                acc_m[k] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[k]);
+            }
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                s0 = dpwssd(s0, _mm256_maddubs_epi16(w[2 * j], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j))), scv[2 * j]);
+                s1 = dpwssd(s1, _mm256_maddubs_epi16(w[2 * j + 1], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32))),
+                                         scv[2 * j + 1]);
+            }
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+        }
     }
-    acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-    acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
-    *s = hsum8(acc) + _mm_cvtss_f32(acc_m);
+    for (int k = 0; k < nt; k++) {
+        if (q5) {
+            s[k] = hsum8(acc[k]) + summs[k];
+        } else {
+            __m128 m = _mm_add_ps(acc_m[k], _mm_movehl_ps(acc_m[k], acc_m[k]));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            s[k] = hsum8(acc[k]) + _mm_cvtss_f32(m);
+        }
+    }
 }
 
-static void dot_q5_K(int n, float *s, const void *vx, const void *vy) {
-    const block_q5_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF), bit4 = _mm256_set1_epi8(16);
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0.0f;
-    for (int i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * ember_fp16_to_fp32(x[i].d);
-        const float dmin = -y[i].d * ember_fp16_to_fp32(x[i].dmin);
-        uint8_t sc[8], mn[8];
-        k4_scales(x[i].scales, sc, mn);
-        __m128i prod = k4_min_prod(mn, y[i].bsums);
-        prod = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4E));
-        prod = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0xB1));
-        summs = __builtin_fmaf(dmin, (float)_mm_cvtsi128_si32(prod), summs);
-        const __m256i hbits = _mm256_loadu_si256((const __m256i *)x[i].qh);
-        const uint8_t *q5 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int j = 0; j < QK_K / 64; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)q5);
-            q5 += 32;
-            /* high bit 2j (low nibbles) and 2j+1 (high nibbles) of qh */
-            const __m256i hb0 = _mm256_cmpeq_epi8(_mm256_and_si256(hbits, _mm256_set1_epi8((char)(1 << (2 * j)))),
-                                                  _mm256_set1_epi8((char)(1 << (2 * j))));
-            const __m256i hb1 = _mm256_cmpeq_epi8(_mm256_and_si256(hbits, _mm256_set1_epi8((char)(1 << (2 * j + 1)))),
-                                                  _mm256_set1_epi8((char)(1 << (2 * j + 1))));
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), _mm256_and_si256(hb0, bit4));
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), _mm256_and_si256(hb1, bit4));
-            const __m256i a0 = _mm256_loadu_si256((const __m256i *)q8);
-            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(q8 + 32));
-            q8 += 64;
-            const __m256i p0 = scaled_dot(lo, a0, _mm256_set1_epi16(sc[2 * j]));
-            const __m256i p1 = scaled_dot(hi, a1, _mm256_set1_epi16(sc[2 * j + 1]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    *s = hsum8(acc) + summs;
+/* nt is a constant in each instance, so the loops over tokens unroll */
+static void dot_q4_K(int n, float *s, const void *vx, const void *vy) { q45_tokens(n, s, vx, vy, 0, 1, 0); }
+static void dot_q5_K(int n, float *s, const void *vx, const void *vy) { q45_tokens(n, s, vx, vy, 0, 1, 1); }
+
+static void dot_q4_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
+    if (nt == 4) q45_tokens(n, s, vx, vy, ys, 4, 0);
+    else if (nt == 3) q45_tokens(n, s, vx, vy, ys, 3, 0);
+    else if (nt == 2) q45_tokens(n, s, vx, vy, ys, 2, 0);
+    else q45_tokens(n, s, vx, vy, ys, 1, 0);
 }
 
-static void dot_q6_K(int n, float *s, const void *vx, const void *vy) {
+static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
+    if (nt == 4) q45_tokens(n, s, vx, vy, ys, 4, 1);
+    else if (nt == 3) q45_tokens(n, s, vx, vy, ys, 3, 1);
+    else if (nt == 2) q45_tokens(n, s, vx, vy, ys, 2, 1);
+    else q45_tokens(n, s, vx, vy, ys, 1, 1);
+}
+
+/* Q6_K, nt tokens */
+static inline __attribute__((always_inline)) void q6_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
+                                                            const int nt) {
     const block_q6_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30), m32 = _mm256_set1_epi8(32);
+    __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * ember_fp16_to_fp32(x[i].d);
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *q8 = y[i].qs, *scl = x[i].scales;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int j = 0; j < QK_K / 128; j++) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i bh = _mm256_loadu_si256((const __m256i *)qh);
-            ql += 64;
-            qh += 32;
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4), _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(b2, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
-            for (int k = 0; k < 4; k++) {
-                const __m256i a = _mm256_loadu_si256((const __m256i *)q8);
-                q8 += 32;
-                /* (q - 32) * a = q*a - 32*a, both in 16-bit pairs */
-                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], a), _mm256_maddubs_epi16(m32, a));
-                /* two 16-element sub-blocks: scales for int16 lanes 0-7 and 8-15 */
-                const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(scl[1]), _mm_set1_epi16(scl[0]));
-                scl += 2;
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s16, p16));
-            }
+        const float xd = h2f(x[i].d);
+        const __m128i s8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        /* int16 scales 0..7 in both lanes of sc_lo, 8..15 in sc_hi */
+        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(s8));
+        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(s8, s8)));
+        /* w[r]: 6-bit values of 32-element run r; scv[r]: its two scales */
+        __m256i w[8], scv[8];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
+            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
+            const __m256i bh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+            w[4 * h + 0] = or_and(_mm256_and_si256(b1, m4), _mm256_slli_epi16(bh, 4), m30);
+            w[4 * h + 1] = or_and(_mm256_and_si256(b2, m4), _mm256_slli_epi16(bh, 2), m30);
+            w[4 * h + 2] = or_and(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), bh, m30);
+            w[4 * h + 3] = or_and(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4), _mm256_srli_epi16(bh, 2), m30);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++)
+            scv[r] = _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi,
+                                         _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
+                                                          _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
+#pragma GCC unroll 4
+        for (int k = 0; k < nt; k++) {
+            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+            const float d = y->d * xd;
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int r = 0; r < 8; r += 2) {
+                const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r));
+                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r + 32));
+                /* (q - 32) * a = q*a - 32*a in 16-bit pairs */
+                s0 = dpwssd(s0, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r], a0), _mm256_maddubs_epi16(m32, a0)), scv[r]);
+                s1 = dpwssd(s1, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r + 1], a1), _mm256_maddubs_epi16(m32, a1)),
+                                         scv[r + 1]);
+            }
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+        }
     }
-    *s = hsum8(acc);
+    for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
 }
 
-/* int16 scales for two 16-element halves of a 32-element run */
-static inline __m256i two_scales(int lo, int hi) { return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo)); }
+static void dot_q6_K(int n, float *s, const void *vx, const void *vy) { q6_tokens(n, s, vx, vy, 0, 1); }
+static void dot_q6_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
+    if (nt == 4) q6_tokens(n, s, vx, vy, ys, 4);
+    else if (nt == 3) q6_tokens(n, s, vx, vy, ys, 3);
+    else if (nt == 2) q6_tokens(n, s, vx, vy, ys, 2);
+    else q6_tokens(n, s, vx, vy, ys, 1);
+}
 
-static void dot_q2_K(int n, float *s, const void *vx, const void *vy) {
+/* int16 scales of 16-element sub-blocks 2r (low lane) and 2r+1 (high lane)
+ * of run r, from sub-block scales 0..7 (sc_lo) or 8..15 (sc_hi) held as
+ * words in both 128-bit lanes */
+static inline __m256i run_scales(__m256i sc_lo, __m256i sc_hi, int r) {
+    return _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi, _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
+                                                                       _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
+}
+
+/* Q2_K, nt tokens */
+static inline __attribute__((always_inline)) void q2_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
+                                                            const int nt) {
     const block_q2_K *x = vx;
-    const block_q8_K *y = vy;
     const __m256i m3 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * ember_fp16_to_fp32(x[i].d);
-        const float dmin = -y[i].d * ember_fp16_to_fp32(x[i].dmin);
+        const float xd = h2f(x[i].d), xdm = h2f(x[i].dmin);
         const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(0xF)));
-        const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
-        const uint8_t *q2 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int j = 0; j < QK_K / 128; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(q2 + 32 * j));
-            for (int k = 0; k < 4; k++) {
-                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
-                const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 128 * j + 32 * k));
-                const int sub = 8 * j + 2 * k;
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(two_scales(x[i].scales[sub] & 0xF, x[i].scales[sub + 1] & 0xF),
-                                                                _mm256_maddubs_epi16(q, a)));
-            }
+        const __m128i scl = _mm_and_si128(sc8, m4);
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
+        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scl));
+        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scl, scl)));
+        /* w[r]: 2-bit values of 32-element run r = 4j + k */
+        __m256i w[8], scv[8];
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+            w[4 * j + 0] = _mm256_and_si256(bits, m3);
+            w[4 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 2), m3);
+            w[4 * j + 2] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m3);
+            w[4 * j + 3] = _mm256_and_si256(_mm256_srli_epi16(bits, 6), m3);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) scv[r] = run_scales(sc_lo, sc_hi, r);
+#pragma GCC unroll 4
+        for (int k = 0; k < nt; k++) {
+            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+            const float d = y->d * xd, dmin = -y->d * xdm;
+            const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y->bsums));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc[k]);
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int r = 0; r < 8; r += 2) {
+                s0 = dpwssd(s0, _mm256_maddubs_epi16(w[r], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r))), scv[r]);
+                s1 = dpwssd(s1, _mm256_maddubs_epi16(w[r + 1], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r + 32))),
+                                         scv[r + 1]);
+            }
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+        }
     }
-    *s = hsum8(acc);
+    for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
 }
 
-static void dot_q3_K(int n, float *s, const void *vx, const void *vy) {
+/* The 16 signed scales of a Q3_K block as bytes: low 4 bits from bytes
+ * 0..7 (low nibbles, then high nibbles), bits 4-5 from bytes 8..11 (two
+ * bits per scale, scales j and j+4, j+8, j+12 in one byte), minus 32.
+ * Reads exactly the 12 packed bytes. */
+static inline __m128i q3_scales(const uint8_t *p) {
+    uint32_t h;
+    memcpy(&h, p + 8, 4);
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    const __m128i b = _mm_loadl_epi64((const __m128i *)p);
+    const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+    const __m128i hi = _mm_srlv_epi32(_mm_set1_epi32((int)h), _mm_set_epi32(6, 4, 2, 0));
+    return _mm_sub_epi8(_mm_or_si128(lo, _mm_and_si128(_mm_slli_epi32(hi, 4), _mm_set1_epi8(0x30))), _mm_set1_epi8(32));
+}
+
+/* Q3_K, nt tokens: value = (2 low bits | high bit << 2) - 4, the -4 as
+ * 4 * a subtracted in the 16-bit pairs */
+static inline __attribute__((always_inline)) void q3_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
+                                                            const int nt) {
     const block_q3_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
-    __m256 acc = _mm256_setzero_ps();
+    const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), four = _mm256_set1_epi8(4);
+    __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * ember_fp16_to_fp32(x[i].d);
-        int8_t sc[16];
-        const uint8_t *p = x[i].scales;
-        for (int j = 0; j < 16; j++) {
-            const int lo = j < 8 ? (p[j] & 0xF) : (p[j - 8] >> 4);
-            const int hi = (p[8 + (j % 4)] >> (2 * (j / 4))) & 3;
-            sc[j] = (int8_t)((lo | (hi << 4)) - 32);
-        }
-        const __m256i hbits = _mm256_loadu_si256((const __m256i *)x[i].hmask);
-        const uint8_t *q3 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int j = 0; j < QK_K / 128; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(q3 + 32 * j));
+        const float xd = h2f(x[i].d);
+        const __m128i sc8 = q3_scales(x[i].scales);
+        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
+        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8)));
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+        /* w[r]: run r = 4j + k, its high bit is bit r of hmask, moved to bit 2 */
+        __m256i w[8], scv[8];
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
-                const int bit = 4 * j + k;
-                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
-                /* 4 where the high bit is clear: value = lo - 4 */
-                const __m256i hset = _mm256_cmpeq_epi8(_mm256_and_si256(hbits, _mm256_set1_epi8((char)(1 << bit))),
-                                                       _mm256_set1_epi8((char)(1 << bit)));
-                const __m256i sub = _mm256_andnot_si256(hset, four);
-                const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 128 * j + 32 * k));
-                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(sub, a));
-                const int si = 8 * j + 2 * k;
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(two_scales(sc[si], sc[si + 1]), p16));
+                const int r = 4 * j + k;
+                const __m256i hb = r >= 2 ? _mm256_srli_epi16(hm, r - 2) : _mm256_slli_epi16(hm, 2 - r);
+                w[r] = or_and(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3), hb, m04);
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) scv[r] = run_scales(sc_lo, sc_hi, r);
+#pragma GCC unroll 4
+        for (int k = 0; k < nt; k++) {
+            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+            const float d = y->d * xd;
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int r = 0; r < 8; r += 2) {
+                const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r));
+                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r + 32));
+                s0 = dpwssd(s0, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r], a0), _mm256_maddubs_epi16(four, a0)), scv[r]);
+                s1 = dpwssd(s1, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r + 1], a1), _mm256_maddubs_epi16(four, a1)),
+                                         scv[r + 1]);
+            }
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+        }
     }
-    *s = hsum8(acc);
+    for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
+}
+
+static void dot_q2_K(int n, float *s, const void *vx, const void *vy) { q2_tokens(n, s, vx, vy, 0, 1); }
+static void dot_q3_K(int n, float *s, const void *vx, const void *vy) { q3_tokens(n, s, vx, vy, 0, 1); }
+
+static void dot_q2_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
+    if (nt == 4) q2_tokens(n, s, vx, vy, ys, 4);
+    else if (nt == 3) q2_tokens(n, s, vx, vy, ys, 3);
+    else if (nt == 2) q2_tokens(n, s, vx, vy, ys, 2);
+    else q2_tokens(n, s, vx, vy, ys, 1);
+}
+
+static void dot_q3_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
+    if (nt == 4) q3_tokens(n, s, vx, vy, ys, 4);
+    else if (nt == 3) q3_tokens(n, s, vx, vy, ys, 3);
+    else if (nt == 2) q3_tokens(n, s, vx, vy, ys, 2);
+    else q3_tokens(n, s, vx, vy, ys, 1);
 }
 
 void ember_kernels_avx2_kquants(ember_kernel_set *ks) {
@@ -233,4 +333,9 @@ void ember_kernels_avx2_kquants(ember_kernel_set *ks) {
     ks->vec_dot[EMBER_TYPE_Q4_K] = dot_q4_K;
     ks->vec_dot[EMBER_TYPE_Q5_K] = dot_q5_K;
     ks->vec_dot[EMBER_TYPE_Q6_K] = dot_q6_K;
+    ks->vec_dot_tokens[EMBER_TYPE_Q2_K] = dot_q2_K_tokens;
+    ks->vec_dot_tokens[EMBER_TYPE_Q3_K] = dot_q3_K_tokens;
+    ks->vec_dot_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_tokens;
+    ks->vec_dot_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_tokens;
+    ks->vec_dot_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_tokens;
 }
