@@ -23,6 +23,8 @@ void ember_kernels_avx512_simple(ember_kernel_set *ks); /* simple_avx512.c */
 void ember_kernels_avx512_kquants(ember_kernel_set *ks);/* kquants_avx512.c */
 void ember_kernels_avx2_prefill(ember_kernel_set *ks);   /* prefill_avx2.c */
 void ember_kernels_avx512_prefill(ember_kernel_set *ks); /* prefill_avx512.c */
+void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_avx2.c */
+void ember_kernels_avx512_tokens_float(ember_kernel_set *ks); /* tokens_float_avx512.c */
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512"); entries
  * not provided by that path are NULL. Used by tests to compare every path

@@ -188,8 +188,11 @@ static void mm_rows(void *arg, int ith, int nth) {
                 continue;
             }
             /* up to four tokens per call where the kernel exists and every
-             * token would use the same dot (whose order it keeps exactly) */
-            const int grouped = tr->vec_dot_tokens && t->n_tok > 1 && dot_gen == tr->vec_dot && dot_prompt == tr->vec_dot;
+             * token uses vec_dot (whose order it keeps exactly): no prompt
+             * order for this matrix, or no prompt entry in the batch */
+            int any_prompt = 0;
+            for (int tk = 0; t->prefill && dot_prompt != tr->vec_dot && tk < t->n_tok; tk++) any_prompt |= t->prefill[tk] != 0;
+            const int grouped = tr->vec_dot_tokens && t->n_tok > 1 && dot_gen == tr->vec_dot && !any_prompt;
             for (int64_t rb = lo; rb < hi; rb += 16) {
                 const int64_t re = rb + 16 < hi ? rb + 16 : hi;
                 for (int tk = 0; grouped && tk < t->n_tok; tk += 4) {
