@@ -35,23 +35,34 @@ static inline __m256 load8(const void *base, int e, const int f16) {
     return _mm256_loadu_ps((const float *)base + e);
 }
 
-/* One pass: columns at offsets o1, o2 of every 64-element step; r[k] = A + B. */
-static inline void pass2(int np, const void *vx, const void *vy, size_t y_stride, const int nt, const int f16, int o1,
-                         int o2, __m256 *r) {
-    __m256 A[4], B[4];
-    for (int k = 0; k < 4; k++) A[k] = B[k] = _mm256_setzero_ps();
+/* One pass: columns at offsets o1, o2 of every 64-element step; r[k] = A + B.
+ * nt and f16 are constants at each call site, so the token branches fold
+ * away and the 2 x 4 accumulators stay in registers. */
+static inline __attribute__((always_inline)) void pass2(int np, const void *vx, const void *vy, size_t y_stride,
+                                                        const int nt, const int f16, int o1, int o2, __m256 *r) {
+    const void *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
+    const __m256 z = _mm256_setzero_ps();
+    __m256 A0 = z, A1 = z, A2 = z, A3 = z, B0 = z, B1 = z, B2 = z, B3 = z;
+#define TOK(K)                                                              \
+    {                                                                       \
+        A##K = _mm256_fmadd_ps(w1, load8(y##K, i + o1, f16), A##K);         \
+        B##K = _mm256_fmadd_ps(w2, load8(y##K, i + o2, f16), B##K);         \
+    }
     for (int i = 0; i < np; i += 64) {
         const __m256 w1 = load8(vx, i + o1, f16), w2 = load8(vx, i + o2, f16);
-        for (int k = 0; k < nt; k++) {
-            const void *y = row(vy, y_stride, k);
-            A[k] = _mm256_fmadd_ps(w1, load8(y, i + o1, f16), A[k]);
-            B[k] = _mm256_fmadd_ps(w2, load8(y, i + o2, f16), B[k]);
-        }
+        TOK(0)
+        if (nt > 1) TOK(1)
+        if (nt > 2) TOK(2)
+        if (nt > 3) TOK(3)
     }
-    for (int k = 0; k < nt; k++) r[k] = _mm256_add_ps(A[k], B[k]);
+#undef TOK
+    r[0] = _mm256_add_ps(A0, B0);
+    if (nt > 1) r[1] = _mm256_add_ps(A1, B1);
+    if (nt > 2) r[2] = _mm256_add_ps(A2, B2);
+    if (nt > 3) r[3] = _mm256_add_ps(A3, B3);
 }
 
-static inline void f32f16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, const int nt,
+static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, const int nt,
                                  const int f16) {
     const int np = n & ~63;
     __m256 lo[4], hi[4], t[4];
@@ -106,27 +117,36 @@ static inline void bf16_pairs(const ember_bf16 *p, __m256 *odd, __m256 *even) {
 
 /* One 32-element accumulator (lanes lo: elements o..o+15, hi: o+16..o+31 of
  * every 64-step), pair fma odd element first; returns its tree sums. */
-static inline void bf16_pass(int np, const ember_bf16 *x, const void *vy, size_t y_stride, const int nt, int o,
-                             float *r) {
-    __m256 L[4], H[4];
-    for (int k = 0; k < 4; k++) L[k] = H[k] = _mm256_setzero_ps();
+static inline __attribute__((always_inline)) void bf16_pass(int np, const ember_bf16 *x, const void *vy,
+                                                            size_t y_stride, const int nt, int o, float *r) {
+    const ember_bf16 *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
+    const __m256 z = _mm256_setzero_ps();
+    __m256 L0 = z, L1 = z, L2 = z, L3 = z, H0 = z, H1 = z, H2 = z, H3 = z;
+#define TOK(K)                                                                  \
+    {                                                                           \
+        __m256 yo, ye;                                                          \
+        bf16_pairs(y##K + i + o, &yo, &ye);                                     \
+        L##K = _mm256_fmadd_ps(xle, ye, _mm256_fmadd_ps(xlo, yo, L##K));        \
+        bf16_pairs(y##K + i + o + 16, &yo, &ye);                                \
+        H##K = _mm256_fmadd_ps(xhe, ye, _mm256_fmadd_ps(xho, yo, H##K));        \
+    }
     for (int i = 0; i < np; i += 64) {
         __m256 xlo, xle, xho, xhe;
         bf16_pairs(x + i + o, &xlo, &xle);
         bf16_pairs(x + i + o + 16, &xho, &xhe);
-        for (int k = 0; k < nt; k++) {
-            const ember_bf16 *y = row(vy, y_stride, k);
-            __m256 yo, ye;
-            bf16_pairs(y + i + o, &yo, &ye);
-            L[k] = _mm256_fmadd_ps(xle, ye, _mm256_fmadd_ps(xlo, yo, L[k]));
-            bf16_pairs(y + i + o + 16, &yo, &ye);
-            H[k] = _mm256_fmadd_ps(xhe, ye, _mm256_fmadd_ps(xho, yo, H[k]));
-        }
+        TOK(0)
+        if (nt > 1) TOK(1)
+        if (nt > 2) TOK(2)
+        if (nt > 3) TOK(3)
     }
-    for (int k = 0; k < nt; k++) r[k] = hsum8_halves(_mm256_add_ps(H[k], L[k]));
+#undef TOK
+    r[0] = hsum8_halves(_mm256_add_ps(H0, L0));
+    if (nt > 1) r[1] = hsum8_halves(_mm256_add_ps(H1, L1));
+    if (nt > 2) r[2] = hsum8_halves(_mm256_add_ps(H2, L2));
+    if (nt > 3) r[3] = hsum8_halves(_mm256_add_ps(H3, L3));
 }
 
-static inline void bf16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, const int nt) {
+static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, const int nt) {
     const ember_bf16 *x = vx;
     const int np = n & ~63;
     float r1[4], r2[4];

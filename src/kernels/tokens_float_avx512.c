@@ -28,17 +28,16 @@ static inline __m512 load_f16x16(const ember_f16 *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
-/* Reduces v[0..nt) (16 lanes each) as vec_dot reduces one accumulator:
+/* Reduces v0..v(nt-1) (16 lanes each) as vec_dot reduces one accumulator:
  * t8 = hi256 + lo256, t4 = hi128 + lo128 of t8, then (t0+t2) + (t1+t3).
- * Returns the sums in r[0..nt). Vector j of the packed steps holds token j
- * in its 128-bit lane j. */
-static inline void reduce16(const __m512 *v, int nt, float *r) {
-    const __m512 z = _mm512_setzero_ps();
-    const __m512 v0 = v[0], v1 = nt > 1 ? v[1] : z, v2 = nt > 2 ? v[2] : z, v3 = nt > 3 ? v[3] : z;
-    /* t8: 256-bit lo of u01 = v0.lo256, hi = v1.lo256; w01 the hi256s */
+ * Returns the sums in r[0..nt). In the packed steps token j sits in 128-bit
+ * lane j; unused tokens are zeros. */
+static inline __attribute__((always_inline)) void reduce16(__m512 v0, __m512 v1, __m512 v2, __m512 v3, int nt,
+                                                           float *r) {
+    /* u01 = [v0.lo256 | v1.lo256], w01 = the hi256s */
     const __m512 u01 = _mm512_shuffle_f32x4(v0, v1, 0x44), w01 = _mm512_shuffle_f32x4(v0, v1, 0xEE);
     const __m512 u23 = _mm512_shuffle_f32x4(v2, v3, 0x44), w23 = _mm512_shuffle_f32x4(v2, v3, 0xEE);
-    const __m512 t01 = _mm512_add_ps(w01, u01); /* [v0 t8 (2 x 128) | v1 t8] */
+    const __m512 t01 = _mm512_add_ps(w01, u01); /* [t8 of v0 (2 x 128) | t8 of v1] */
     const __m512 t23 = _mm512_add_ps(w23, u23);
     /* t4: 128-bit lanes 0,2 of t01 and t23 against lanes 1,3 */
     const __m512 lo = _mm512_shuffle_f32x4(t01, t23, 0x88), hi = _mm512_shuffle_f32x4(t01, t23, 0xDD);
@@ -51,27 +50,36 @@ static inline void reduce16(const __m512 *v, int nt, float *r) {
     for (int k = 0; k < nt; k++) r[k] = out[4 * k];
 }
 
-/* F32 and F16: t selects the load. */
-static inline void f32f16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, const int nt,
-                                 const int f16) {
+/* 16 elements from e on, as floats (F16 converted) */
+#define LD(p, e) (f16 ? load_f16x16((const ember_f16 *)(p) + (e)) : _mm512_loadu_ps((const float *)(p) + (e)))
+
+/* F32 and F16 (f16 selects the loads). nt and f16 are constants at each
+ * call site, so the token branches fold away and every accumulator stays
+ * in a register (4 tokens x 4 parts = 16). */
+static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s, const void *vx, const void *vy,
+                                                                size_t y_stride, const int nt, const int f16) {
     const int np = n & ~63;
-    __m512 a[4][4];
-    for (int k = 0; k < 4; k++)
-        for (int p = 0; p < 4; p++) a[k][p] = _mm512_setzero_ps();
-    for (int i = 0; i < np; i += 64)
-        for (int p = 0; p < 4; p++) {
-            const int e = i + 16 * p;
-            const __m512 w = f16 ? load_f16x16((const ember_f16 *)vx + e) : _mm512_loadu_ps((const float *)vx + e);
-            for (int k = 0; k < nt; k++) {
-                const void *y = row(vy, y_stride, k);
-                const __m512 yv = f16 ? load_f16x16((const ember_f16 *)y + e) : _mm512_loadu_ps((const float *)y + e);
-                a[k][p] = _mm512_fmadd_ps(w, yv, a[k][p]);
-            }
-        }
-    __m512 v[4];
-    for (int k = 0; k < nt; k++) v[k] = _mm512_add_ps(_mm512_add_ps(a[k][0], a[k][2]), _mm512_add_ps(a[k][1], a[k][3]));
+    const void *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
+    const __m512 z = _mm512_setzero_ps();
+    __m512 a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+    __m512 a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+#define PART(P)                                                                 \
+    {                                                                           \
+        const __m512 w = LD(vx, i + 16 * P);                                    \
+        a0##P = _mm512_fmadd_ps(w, LD(y0, i + 16 * P), a0##P);                 \
+        if (nt > 1) a1##P = _mm512_fmadd_ps(w, LD(y1, i + 16 * P), a1##P);     \
+        if (nt > 2) a2##P = _mm512_fmadd_ps(w, LD(y2, i + 16 * P), a2##P);     \
+        if (nt > 3) a3##P = _mm512_fmadd_ps(w, LD(y3, i + 16 * P), a3##P);     \
+    }
+    for (int i = 0; i < np; i += 64) {
+        PART(0) PART(1) PART(2) PART(3)
+    }
+#undef PART
+    /* vec_dot's fold (a0+a2) + (a1+a3) */
+#define FOLD(K) _mm512_add_ps(_mm512_add_ps(a##K##0, a##K##2), _mm512_add_ps(a##K##1, a##K##3))
     float red[4];
-    reduce16(v, nt, red);
+    reduce16(FOLD(0), FOLD(1), FOLD(2), FOLD(3), nt, red);
+#undef FOLD
     for (int k = 0; k < nt; k++) {
         if (f16) {
             const ember_f16 *x = vx, *y = row(vy, y_stride, k);
@@ -88,6 +96,7 @@ static inline void f32f16_tokens(int n, float *s, const void *vx, const void *vy
         }
     }
 }
+#undef LD
 
 static void dot_f32_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {
     if (nt == 4) f32f16_tokens(n, s, vx, vy, y_stride, 4, 0);
@@ -103,22 +112,29 @@ static void dot_f16_tokens(int n, float *s, const void *vx, const void *vy, size
     else f32f16_tokens(n, s, vx, vy, y_stride, 1, 1);
 }
 
-static inline void bf16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, const int nt) {
+static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, const void *vx, const void *vy,
+                                                              size_t y_stride, const int nt) {
     const ember_bf16 *x = vx;
-    __m512 c1[4], c2[4];
-    for (int k = 0; k < 4; k++) c1[k] = c2[k] = _mm512_setzero_ps();
+    const ember_bf16 *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
+    const __m512 z = _mm512_setzero_ps();
+    __m512 c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
+#define TOK(K)                                                                                        \
+    {                                                                                                 \
+        c1##K = _mm512_dpbf16_ps(c1##K, w1, (__m512bh)_mm512_loadu_si512(y##K + i));                 \
+        c2##K = _mm512_dpbf16_ps(c2##K, w2, (__m512bh)_mm512_loadu_si512(y##K + i + 32));            \
+    }
     int i = 0;
     for (; i + 64 <= n; i += 64) {
         const __m512bh w1 = (__m512bh)_mm512_loadu_si512(x + i), w2 = (__m512bh)_mm512_loadu_si512(x + i + 32);
-        for (int k = 0; k < nt; k++) {
-            const ember_bf16 *y = row(vy, y_stride, k);
-            c1[k] = _mm512_dpbf16_ps(c1[k], w1, (__m512bh)_mm512_loadu_si512(y + i));
-            c2[k] = _mm512_dpbf16_ps(c2[k], w2, (__m512bh)_mm512_loadu_si512(y + i + 32));
-        }
+        TOK(0)
+        if (nt > 1) TOK(1)
+        if (nt > 2) TOK(2)
+        if (nt > 3) TOK(3)
     }
+#undef TOK
     float r1[4], r2[4];
-    reduce16(c1, nt, r1);
-    reduce16(c2, nt, r2);
+    reduce16(c10, c11, c12, c13, nt, r1);
+    reduce16(c20, c21, c22, c23, nt, r2);
     for (int k = 0; k < nt; k++) {
         const ember_bf16 *y = row(vy, y_stride, k);
         double sum = 0.0;

@@ -195,16 +195,17 @@ static void mm_rows(void *arg, int ith, int nth) {
             const int grouped = tr->vec_dot_tokens && t->n_tok > 1 && dot_gen == tr->vec_dot && !any_prompt;
             for (int64_t rb = lo; rb < hi; rb += 16) {
                 const int64_t re = rb + 16 < hi ? rb + 16 : hi;
-                for (int tk = 0; grouped && tk < t->n_tok; tk += 4) {
-                    const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
-                    const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
-                    float *y = t->y[m] + (size_t)tk * t->y_stride[m];
-                    for (int64_t r = rb; r < re; r++) {
+                /* row outer: a row streamed from memory serves every group
+                 * of tokens while it is in L1 */
+                for (int64_t r = rb; grouped && r < re; r++)
+                    for (int tk = 0; tk < t->n_tok; tk += 4) {
+                        const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
+                        const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
+                        float *y = t->y[m] + (size_t)tk * t->y_stride[m];
                         float s4[4];
                         tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes, a, t->act_stride[m], nt);
                         for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
                     }
-                }
                 for (int tk = 0; !grouped && tk < t->n_tok; tk++) {
                     ember_vec_dot_fn dot = t->prefill && t->prefill[tk] ? dot_prompt : dot_gen;
                     const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
