@@ -457,22 +457,37 @@ static void check_path_dots(const char *path) {
                 else model = model_bf16_dot(n, qx, qy);
                 if (have_model)
                     CHECKF(bits(got) == bits(model), "%s %s n=%d: %.9g vs order model %.9g", path, t->name, n, got, model);
+                /* the SIMD paths batch tokens for these types */
+                const int want_tokens = type == EMBER_TYPE_Q8_0 || type == EMBER_TYPE_F32 || type == EMBER_TYPE_F16 ||
+                                        type == EMBER_TYPE_BF16;
+                CHECKF(scalar || !want_tokens || ks.vec_dot_tokens[type] != NULL, "%s %s: no tokens kernel", path, t->name);
                 if (ks.vec_dot_tokens[type]) {
                     /* 1..4 activation rows, the second being qy: each result
-                     * bit-identical to vec_dot on its row */
+                     * bit-identical to vec_dot on its row. Rows are rb bytes
+                     * apart on even reps, with an odd gap after each on odd
+                     * ones (the kernel must follow y_stride, not the row
+                     * size); the third rep's rows alternate in sign so the
+                     * sums cancel and any change of order shows. */
                     const size_t rb = ember_row_size(t->vec_dot_type, n);
-                    char *ys = malloc(4 * rb);
+                    const size_t ys_stride = rb + (rep & 1 ? 6 : 0);
+                    char *ys = malloc(4 * ys_stride);
                     for (int k = 0; k < 4; k++) {
                         float tmp[1056];
-                        if (k == 1) memcpy(ys + rb, qy, rb);
-                        else make_row(t->vec_dot_type, n, ys + (size_t)k * rb, tmp, 1.0f + k, 1);
+                        if (k == 1) memcpy(ys + ys_stride, qy, rb);
+                        else make_row(t->vec_dot_type, n, ys + (size_t)k * ys_stride, tmp, 1.0f + k, 1);
+                        if (rep == 2 && !quant && k != 1) {
+                            float *f = malloc(sizeof(float) * (size_t)n);
+                            for (int i = 0; i < n; i++) f[i] = (i & 1 ? -1.0f : 1.0f) * (100.0f + (float)(i % 7)) + tmp[i];
+                            ember_type_get(t->vec_dot_type)->from_float_ref(f, ys + (size_t)k * ys_stride, n);
+                            free(f);
+                        }
                     }
                     for (int nt = 1; nt <= 4; nt++) {
                         float s4[4];
-                        ks.vec_dot_tokens[type](n, s4, qx, ys, rb, nt);
+                        ks.vec_dot_tokens[type](n, s4, qx, ys, ys_stride, nt);
                         for (int k = 0; k < nt; k++) {
                             float one;
-                            ks.vec_dot[type](n, &one, qx, ys + (size_t)k * rb);
+                            ks.vec_dot[type](n, &one, qx, ys + (size_t)k * ys_stride);
                             CHECKF(bits(s4[k]) == bits(one), "%s %s tokens n=%d nt=%d row %d: %.9g vs %.9g", path, t->name, n, nt, k,
                                    s4[k], one);
                         }

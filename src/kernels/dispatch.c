@@ -25,6 +25,7 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx2_kquants(ks);
     ember_kernels_avx2_prefill(ks);
     ember_kernels_avx2_peak(ks);
+    ember_kernels_avx2_tokens_float(ks);
     if (!strcmp(path, "avx2")) return;
     ember_kernels_avx512_simple(ks);
     ember_kernels_avx512_kquants(ks);
@@ -33,4 +34,5 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx512_rowops(ks);
     ember_kernels_avx512_gemm_float(ks);
     ember_kernels_avx512_peak(ks);
+    ember_kernels_avx512_tokens_float(ks);
 }

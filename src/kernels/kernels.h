@@ -37,6 +37,8 @@ void ember_kernels_avx512_rowops(ember_kernel_set *ks);  /* rowops_avx512.c */
 void ember_kernels_avx512_gemm_float(ember_kernel_set *ks); /* gemm_float_avx512.c */
 void ember_kernels_avx2_peak(ember_kernel_set *ks);      /* peak_avx2.c */
 void ember_kernels_avx512_peak(ember_kernel_set *ks);    /* peak_avx512.c */
+void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_avx2.c */
+void ember_kernels_avx512_tokens_float(ember_kernel_set *ks); /* tokens_float_avx512.c */
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512"); entries
  * not provided by that path are NULL. Used by tests to compare every path

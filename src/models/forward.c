@@ -200,34 +200,42 @@ static void mm_rows(void *arg, int ith, int nth) {
                 continue;
             }
             /* Runs of tokens share calls: up to 4 prompt entries through the
-             * prompt-order tile, up to 4 generated tokens through the
-             * multi-token dot (each keeps its single dot's order exactly). */
+             * prompt-order tile, up to 4 tokens taking vec_dot through the
+             * multi-token dot (each keeps its single dot's order exactly).
+             * Multi-token runs walk rows outermost, so a row streamed from
+             * memory serves every run while it is in L1. */
             for (int64_t rb = lo; rb < hi; rb += 16) {
                 const int64_t re = rb + 16 < hi ? rb + 16 : hi;
-                for (int tk = 0; tk < t->n_tok;) {
-                    const ember_vec_dot_fn dot = t->prefill && t->prefill[tk] ? dot_prompt : dot_gen;
-                    int nt = 1; /* the run of tokens taking the same dot from tk, up to 4 */
-                    while (nt < 4 && tk + nt < t->n_tok && (t->prefill && t->prefill[tk + nt] ? dot_prompt : dot_gen) == dot)
-                        nt++;
-                    const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
-                    float *y = t->y[m] + (size_t)tk * t->y_stride[m];
-                    if (nt > 1 && dot == tr->vec_dot_prefill && tr->vec_dot_prefill_tile) {
-                        for (int64_t r = rb; r < re; r += 4)
-                            tr->vec_dot_prefill_tile(n, y + r, (size_t)t->y_stride[m], (const char *)w->data + (size_t)r * w->row_bytes,
-                                  w->row_bytes, re - r < 4 ? (int)(re - r) : 4, a, t->act_stride[m], nt);
-                    } else if (nt > 1 && dot == tr->vec_dot && tr->vec_dot_tokens) {
-                        for (int64_t r = rb; r < re; r++) {
-                            float s4[4];
-                            tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes, a, t->act_stride[m], nt);
-                            for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
+                for (int pass = 0; pass < 2; pass++)
+                    for (int64_t r = rb; r < (pass ? rb + 1 : re); r++)
+                        for (int tk = 0; tk < t->n_tok;) {
+                            const ember_vec_dot_fn dot = t->prefill && t->prefill[tk] ? dot_prompt : dot_gen;
+                            int nt = 1; /* the run of tokens taking the same dot from tk, up to 4 */
+                            while (nt < 4 && tk + nt < t->n_tok &&
+                                   (t->prefill && t->prefill[tk + nt] ? dot_prompt : dot_gen) == dot)
+                                nt++;
+                            const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
+                            float *y = t->y[m] + (size_t)tk * t->y_stride[m];
+                            const int multi = nt > 1 && dot == tr->vec_dot && tr->vec_dot_tokens;
+                            if (pass == 0 && multi) { /* row r for this run */
+                                float s4[4];
+                                tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes, a,
+                                                   t->act_stride[m], nt);
+                                for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
+                            } else if (pass == 1 && !multi) { /* all rows of the block for this run */
+                                if (nt > 1 && dot == tr->vec_dot_prefill && tr->vec_dot_prefill_tile) {
+                                    for (int64_t q = rb; q < re; q += 4)
+                                        tr->vec_dot_prefill_tile(n, y + q, (size_t)t->y_stride[m],
+                                                                 (const char *)w->data + (size_t)q * w->row_bytes, w->row_bytes,
+                                                                 re - q < 4 ? (int)(re - q) : 4, a, t->act_stride[m], nt);
+                                } else {
+                                    nt = 1;
+                                    for (int64_t q = rb; q < re; q++)
+                                        dot(n, &y[q], (const char *)w->data + (size_t)q * w->row_bytes, a);
+                                }
+                            }
+                            tk += nt;
                         }
-                    } else {
-                        nt = 1;
-                        for (int64_t r = rb; r < re; r++)
-                            dot(n, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, a);
-                    }
-                    tk += nt;
-                }
             }
         }
         base += w->rows;
