@@ -28,4 +28,5 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx512_simple(ks);
     ember_kernels_avx512_kquants(ks);
     ember_kernels_avx512_prefill(ks);
+    ember_kernels_avx512_q4_0(ks);
 }
