@@ -100,13 +100,13 @@ static void q4_0_rows8_bit_identical(void) {
 }
 
 /* The packed 8-row copy: the portable definition equals rows8 per row, and
- * every SIMD kernel (one token, and 1..4 tokens per call) equals it bit for
+ * every SIMD kernel (one token, and 1..8 tokens per call) equals it bit for
  * bit, on quantized data and on raw random blocks (every nibble, -128..127
  * activations, extreme scales). */
 static void q4_0_packed8_bit_identical(void) {
     const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
     static block_q4_0 rows[8][64], packed[8 * 64];
-    static block_q8_0 qy[4][64];
+    static block_q8_0 qy[8][64];
     const char *paths[] = {"avx2", "avx512"};
     int tested = 0;
     for (int mode = 0; mode < 3; mode++) {
@@ -127,7 +127,7 @@ static void q4_0_packed8_bit_identical(void) {
                     }
                 }
             }
-            for (int t = 0; t < 4; t++) {
+            for (int t = 0; t < 8; t++) {
                 if (mode == 0) {
                     for (int i = 0; i < n; i++) x[i] = frand() * 5;
                     ember_quant_q8_0_act(x, qy[t], n);
@@ -142,8 +142,8 @@ static void q4_0_packed8_bit_identical(void) {
                 }
             }
             ember_q4_0_pack8(n, packed, rows, sizeof rows[0]);
-            float want[4][8], got[8];
-            for (int t = 0; t < 4; t++) {
+            float want[8][8], got[8];
+            for (int t = 0; t < 8; t++) {
                 ember_vec_dot_q4_0_packed8_ref(n, want[t], packed, qy[t]);
                 for (int r = 0; r < 8; r++) {
                     float one;
@@ -157,16 +157,16 @@ static void q4_0_packed8_bit_identical(void) {
                 ember_kernel_set ks;
                 ember_kernels_for_path(paths[p], &ks);
                 CHECK(ks.vec_dot_packed8[EMBER_TYPE_Q4_0] != 0 && ks.vec_dot_packed8_tokens[EMBER_TYPE_Q4_0] != 0);
-                for (int t = 0; t < 4; t++) {
+                for (int t = 0; t < 8; t++) {
                     ks.vec_dot_packed8[EMBER_TYPE_Q4_0](n, got, packed, qy[t]);
                     CHECKF(!memcmp(got, want[t], sizeof got), "%s packed8 mode %d n=%d token %d: %.9g vs %.9g", paths[p], mode,
                            n, t, got[0], want[t][0]);
                 }
-                for (int nt = 1; nt <= 4; nt++) {
-                    float out[4][16];
+                for (int nt = 1; nt <= 8; nt++) {
+                    float out[8][16];
                     memset(out, 0x7F, sizeof out);
                     ks.vec_dot_packed8_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 16, packed, qy[0], sizeof qy[0], nt);
-                    for (int t = 0; t < 4; t++)
+                    for (int t = 0; t < 8; t++)
                         for (int r = 0; r < 16; r++) {
                             const int inside = t < nt && r >= 3 && r < 11;
                             if (inside)

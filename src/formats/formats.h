@@ -61,7 +61,7 @@ typedef struct {
      * ember_q4_0_pack8 (layout in q4_0_rows8.c): s[0..7]. NULL if not
      * available. */
     void (*vec_dot_packed8)(int n, float *s, const void *group, const void *y);
-    /* vec_dot_packed8 for nt (1..4) activation rows y, y + y_stride, ...:
+    /* vec_dot_packed8 for nt (1..8) activation rows y, y + y_stride, ...:
      * s[k*s_stride + r] = row r against token k, bit-identical to one
      * vec_dot_packed8 call per token; each weight block is loaded once for
      * all nt tokens. NULL if not available. */

@@ -148,11 +148,14 @@ static void dot_q4_0_packed8(int n, float *s, const void *group, const void *y) 
 
 static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
                                     size_t y_stride, int nt) {
-    switch (nt) {
-    case 1: packed8_nt(n, s, s_stride, group, y, y_stride, 1); break;
-    case 2: packed8_nt(n, s, s_stride, group, y, y_stride, 2); break;
-    case 3: packed8_nt(n, s, s_stride, group, y, y_stride, 3); break;
-    default: packed8_nt(n, s, s_stride, group, y, y_stride, 4); break;
+    /* four tokens per pass: more accumulators would spill */
+    for (; nt > 0; nt -= 4, s += 4 * s_stride, y = (const char *)y + 4 * y_stride) {
+        switch (nt) {
+        case 1: packed8_nt(n, s, s_stride, group, y, y_stride, 1); break;
+        case 2: packed8_nt(n, s, s_stride, group, y, y_stride, 2); break;
+        case 3: packed8_nt(n, s, s_stride, group, y, y_stride, 3); break;
+        default: packed8_nt(n, s, s_stride, group, y, y_stride, 4); break;
+        }
     }
 }
 

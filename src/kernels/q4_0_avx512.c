@@ -25,7 +25,7 @@ static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, si
                                                              const char *y, size_t y_stride, const int nt) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8), flip = _mm512_set1_epi8((char)0x80);
     const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll), c32768 = _mm512_set1_epi64(32768), z = _mm512_setzero_si512();
-    __m256 acc[4];
+    __m256 acc[8];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
     const int nb = n / QK4_0;
     for (int b = 0; b < nb; b++, g += GROUP_BYTES) {
@@ -65,7 +65,11 @@ static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void
     case 1: packed8_nt(n, s, s_stride, group, y, y_stride, 1); break;
     case 2: packed8_nt(n, s, s_stride, group, y, y_stride, 2); break;
     case 3: packed8_nt(n, s, s_stride, group, y, y_stride, 3); break;
-    default: packed8_nt(n, s, s_stride, group, y, y_stride, 4); break;
+    case 4: packed8_nt(n, s, s_stride, group, y, y_stride, 4); break;
+    case 5: packed8_nt(n, s, s_stride, group, y, y_stride, 5); break;
+    case 6: packed8_nt(n, s, s_stride, group, y, y_stride, 6); break;
+    case 7: packed8_nt(n, s, s_stride, group, y, y_stride, 7); break;
+    default: packed8_nt(n, s, s_stride, group, y, y_stride, 8); break;
     }
 }
 

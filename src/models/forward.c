@@ -159,11 +159,11 @@ static void mm_rows(void *arg, int ith, int nth) {
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
             if (w->packed8 && tr->vec_dot_packed8 && lo % 8 == 0 && hi % 8 == 0) {
                 /* repacked copy: eight rows per call from one stream, up to
-                 * four tokens per weight load (same results per token) */
+                 * eight tokens per weight load (same results per token) */
                 for (int64_t rb = lo; rb < hi; rb += 16) {
                     const int64_t re = rb + 16 < hi ? rb + 16 : hi;
-                    for (int tk = 0; tk < t->n_tok; tk += 4) {
-                        const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
+                    for (int tk = 0; tk < t->n_tok; tk += 8) {
+                        const int nt = t->n_tok - tk < 8 ? t->n_tok - tk : 8;
                         const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
                         for (int64_t r = rb; r < re; r += 8) {
