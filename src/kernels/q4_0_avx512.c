@@ -55,10 +55,6 @@ static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, si
     for (int t = 0; t < nt; t++) _mm256_storeu_ps(s + (size_t)t * s_stride, acc[t]);
 }
 
-static void dot_q4_0_packed8(int n, float *s, const void *group, const void *y) {
-    packed8_nt(n, s, 0, group, y, 0, 1);
-}
-
 static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
                                     size_t y_stride, int nt) {
     switch (nt) {
@@ -73,7 +69,9 @@ static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void
     }
 }
 
+/* One token stays with the AVX2 kernel (prefill_avx2.c): on Zen 4, where
+ * 512-bit operations take two cycles, it is the faster of the two (the
+ * nibble sums here only pay off when several tokens share them). */
 void ember_kernels_avx512_q4_0(ember_kernel_set *ks) {
-    ks->vec_dot_packed8[EMBER_TYPE_Q4_0] = dot_q4_0_packed8;
     ks->vec_dot_packed8_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed8_tokens;
 }

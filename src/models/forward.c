@@ -168,7 +168,7 @@ static void mm_rows(void *arg, int ith, int nth) {
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
                         for (int64_t r = rb; r < re; r += 8) {
                             const char *g = (const char *)w->packed8 + (size_t)r * w->row_bytes;
-                            if (tr->vec_dot_packed8_tokens)
+                            if (tr->vec_dot_packed8_tokens && nt > 1)
                                 tr->vec_dot_packed8_tokens(n, &y[r], t->y_stride[m], g, a, t->act_stride[m], nt);
                             else
                                 for (int k = 0; k < nt; k++)
