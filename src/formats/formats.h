@@ -57,9 +57,16 @@ typedef struct {
     /* Same order, 8 consecutive rows at once: s[0..7] = dot(row r+k, y);
      * x points at row r, row_bytes apart. NULL if not available. */
     void (*vec_dot_rows8_x8)(int n, float *s, const void *x, size_t row_bytes, const void *y);
-    /* Same order, 8 rows from the interleaved copy (block b of row k at
-     * index b*8 + k of the group): s[0..7]. NULL if not available. */
+    /* Same order, 8 rows from the interleaved copy made by
+     * ember_q4_0_pack8 (layout in q4_0_rows8.c): s[0..7]. NULL if not
+     * available. */
     void (*vec_dot_packed8)(int n, float *s, const void *group, const void *y);
+    /* vec_dot_packed8 for nt (1..8) activation rows y, y + y_stride, ...:
+     * s[k*s_stride + r] = row r against token k, bit-identical to one
+     * vec_dot_packed8 call per token; each weight block is loaded once for
+     * all nt tokens. NULL if not available. */
+    void (*vec_dot_packed8_tokens)(int n, float *s, size_t s_stride, const void *group, const void *y,
+                                   size_t y_stride, int nt);
     /* vec_dot's exact order, one weight row against nt (1..4) activation
      * rows y, y + y_stride, ...: s[0..nt). Batched decoding (server slots,
      * speculative verification) then loads each weight block once for up to
@@ -169,6 +176,11 @@ size_t ember_q8_0_tile_aux_size(int64_t n);
 void ember_q8_0_tile_aux(const void *y, void *aux, int64_t n);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
+/* Interleaves 8 Q4_0 rows of n elements (row k at rows + k*row_bytes) into
+ * dst (8 * row size bytes); vec_dot_packed8 reads this copy. */
+void ember_q4_0_pack8(int n, void *dst, const void *rows, size_t row_bytes);
+/* The rows8 order over a packed group: s[0..7] (portable definition). */
+void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const void *y);
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);

@@ -6,6 +6,7 @@
 #include "formats.h"
 #include "fp16.h"
 #include <math.h>
+#include <string.h>
 
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *vx, const void *vy) {
     const block_q4_0 *x = vx;
@@ -20,4 +21,43 @@ void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *vx, const void *v
         acc = fmaf((float)isum, ember_fp16_to_fp32(x[b].d) * ember_fp16_to_fp32(y[b].d), acc);
     }
     *s = acc;
+}
+
+/* Packed group of 8 rows: for each block index b, 144 bytes (the size of 8
+ * blocks): the 8 fp16 scales of rows 0..7, then 64 bytes holding bytes
+ * 0..7 of each row's qs (row k at 8*k), then 64 bytes holding bytes 8..15.
+ * So one 64-byte load gives, per 8-byte lane k, row k's elements 0..7 (low
+ * nibbles) and 16..23 (high nibbles); the second load elements 8..15 and
+ * 24..31. */
+void ember_q4_0_pack8(int n, void *dst, const void *rows, size_t row_bytes) {
+    uint8_t *o = dst;
+    for (int b = 0; b < n / QK4_0; b++, o += 8 * sizeof(block_q4_0)) {
+        for (int k = 0; k < 8; k++) {
+            const block_q4_0 *x = (const block_q4_0 *)((const char *)rows + (size_t)k * row_bytes) + b;
+            memcpy(o + 2 * k, &x->d, 2);
+            memcpy(o + 16 + 8 * k, x->qs, 8);
+            memcpy(o + 80 + 8 * k, x->qs + 8, 8);
+        }
+    }
+}
+
+void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const void *vy) {
+    const uint8_t *g = group;
+    const block_q8_0 *y = vy;
+    for (int k = 0; k < 8; k++) {
+        float acc = 0.0f;
+        for (int b = 0; b < n / QK4_0; b++) {
+            const uint8_t *o = g + (size_t)b * 8 * sizeof(block_q4_0);
+            uint16_t d;
+            memcpy(&d, o + 2 * k, 2);
+            int isum = 0;
+            for (int j = 0; j < 16; j++) {
+                const uint8_t q = o[(j < 8 ? 16 : 80) + 8 * k + (j & 7)];
+                isum += ((q & 0xF) - 8) * y[b].qs[j];
+                isum += ((q >> 4) - 8) * y[b].qs[j + 16];
+            }
+            acc = fmaf((float)isum, ember_fp16_to_fp32(d) * ember_fp16_to_fp32(y[b].d), acc);
+        }
+        s[k] = acc;
+    }
 }

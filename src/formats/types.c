@@ -56,6 +56,7 @@ static void select_path(const char *path) {
         tr->vec_dot_rows8 = ks.vec_dot_rows8[t] ? ks.vec_dot_rows8[t] : tr->vec_dot_rows8_ref;
         tr->vec_dot_rows8_x8 = ks.vec_dot_rows8_x8[t];
         tr->vec_dot_packed8 = ks.vec_dot_packed8[t];
+        tr->vec_dot_packed8_tokens = ks.vec_dot_packed8_tokens[t];
         tr->vec_dot_tokens = ks.vec_dot_tokens[t];
         tr->vec_dot_tile = ks.vec_dot_tile[t];
         /* a prompt-order tile is only valid next to the matching dot */

@@ -35,4 +35,5 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx512_gemm_float(ks);
     ember_kernels_avx512_peak(ks);
     ember_kernels_avx512_tokens_float(ks);
+    ember_kernels_avx512_q4_0(ks);
 }

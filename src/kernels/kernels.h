@@ -14,6 +14,8 @@ typedef struct {
     ember_vec_dot_fn vec_dot_rows8[EMBER_TYPE_COUNT];
     void (*vec_dot_rows8_x8[EMBER_TYPE_COUNT])(int n, float *s, const void *x, size_t row_bytes, const void *y);
     void (*vec_dot_packed8[EMBER_TYPE_COUNT])(int n, float *s, const void *group, const void *y);
+    void (*vec_dot_packed8_tokens[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *group, const void *y,
+                                                     size_t y_stride, int nt);
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
     void (*vec_dot_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
                                            const void *y, size_t y_stride, const void *aux, size_t aux_stride, int nt);
@@ -39,6 +41,7 @@ void ember_kernels_avx2_peak(ember_kernel_set *ks);      /* peak_avx2.c */
 void ember_kernels_avx512_peak(ember_kernel_set *ks);    /* peak_avx512.c */
 void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_avx2.c */
 void ember_kernels_avx512_tokens_float(ember_kernel_set *ks); /* tokens_float_avx512.c */
+void ember_kernels_avx512_q4_0(ember_kernel_set *ks);    /* q4_0_avx512.c */
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512"); entries
  * not provided by that path are NULL. Used by tests to compare every path

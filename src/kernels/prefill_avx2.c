@@ -4,6 +4,7 @@
  * pairwise FMA order is not cheaper than the scalar definition here). */
 #include "kernels.h"
 #include <immintrin.h>
+#include <string.h>
 
 static inline float tree16(__m256 lo, __m256 hi) {
     __m256 a = _mm256_add_ps(lo, hi);
@@ -91,33 +92,76 @@ static void dot_q4_0_rows8_x8(int n, float *s, const void *vx, size_t row_bytes,
     _mm256_storeu_ps(s, acc);
 }
 
-/* Eight interleaved rows: the 8 blocks of one block index are contiguous. */
-static void dot_q4_0_packed8(int n, float *s, const void *vg, const void *vy) {
-    const block_q4_0 *g = vg;
-    const block_q8_0 *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), off = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
-    __m256 acc = _mm256_setzero_ps();
-    for (int b = 0; b < n / QK4_0; b++, g += 8) {
-        const __m256i a = _mm256_loadu_si256((const __m256i *)y[b].qs);
-        __m256i sums[8];
-        for (int r = 0; r < 8; r++) {
-            const __m128i raw = _mm_loadu_si128((const __m128i *)g[r].qs);
-            const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4), off);
-            sums[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)), ones);
+/* The packed 8-row copy (formats/q4_0_rows8.c): 8-byte lane k of each
+ * 32-byte load holds row k's (or k+4's) nibbles; the matching 8 activation
+ * bytes are broadcast. MADDUBS takes the nibbles unsigned, so the 16-bit
+ * pair sums carry dot(nibble, a); the same pair sums of 8 * a are taken off
+ * before widening (|values| < 2^14: exact), leaving dot(nibble - 8, a). */
+static inline __m256i bcast8(const int8_t *p) {
+    long long v;
+    memcpy(&v, p, 8);
+    return _mm256_set1_epi64x(v);
+}
+
+static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, size_t s_stride, const uint8_t *g,
+                                                             const char *y, size_t y_stride, const int nt) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    __m256 acc[4];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < n / QK4_0; b++, g += 8 * sizeof(block_q4_0)) {
+        /* w[h][j]: rows 4h..4h+3, elements 8j..8j+7 */
+        __m256i w[2][4];
+        for (int h = 0; h < 2; h++) {
+            const __m256i v0 = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * h));
+            const __m256i v1 = _mm256_loadu_si256((const __m256i *)(g + 80 + 32 * h));
+            w[h][0] = _mm256_and_si256(v0, m4);
+            w[h][1] = _mm256_and_si256(v1, m4);
+            w[h][2] = _mm256_and_si256(_mm256_srli_epi16(v0, 4), m4);
+            w[h][3] = _mm256_and_si256(_mm256_srli_epi16(v1, 4), m4);
         }
-        const __m256i t0 = _mm256_hadd_epi32(sums[0], sums[1]), t1 = _mm256_hadd_epi32(sums[2], sums[3]);
-        const __m256i t2 = _mm256_hadd_epi32(sums[4], sums[5]), t3 = _mm256_hadd_epi32(sums[6], sums[7]);
-        const __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
-        const __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
-        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)g[0].d, (short)g[1].d, (short)g[2].d, (short)g[3].d,
-                                                         (short)g[4].d, (short)g[5].d, (short)g[6].d, (short)g[7].d));
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(y[b].d))), acc);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        for (int t = 0; t < nt; t++) {
+            const block_q8_0 *yb = (const block_q8_0 *)(y + (size_t)t * y_stride) + b;
+            __m256i a[4];
+            for (int j = 0; j < 4; j++) a[j] = bcast8(yb->qs + 8 * j);
+            const __m256i c = _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(eight, a[0]), _mm256_maddubs_epi16(eight, a[1])),
+                                               _mm256_add_epi16(_mm256_maddubs_epi16(eight, a[2]), _mm256_maddubs_epi16(eight, a[3])));
+            __m256i p32[2];
+            for (int h = 0; h < 2; h++) {
+                const __m256i p = _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(w[h][0], a[0]), _mm256_maddubs_epi16(w[h][1], a[1])),
+                                                   _mm256_add_epi16(_mm256_maddubs_epi16(w[h][2], a[2]), _mm256_maddubs_epi16(w[h][3], a[3])));
+                p32[h] = _mm256_madd_epi16(_mm256_sub_epi16(p, c), ones);
+            }
+            /* [r0 r1 r4 r5 | r2 r3 r6 r7] -> r0..r7 */
+            const __m256i isum = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(p32[0], p32[1]), order);
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(yb->d)));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[t]);
+        }
     }
-    _mm256_storeu_ps(s, acc);
+    for (int t = 0; t < nt; t++) _mm256_storeu_ps(s + (size_t)t * s_stride, acc[t]);
+}
+
+static void dot_q4_0_packed8(int n, float *s, const void *group, const void *y) {
+    packed8_nt(n, s, 0, group, y, 0, 1);
+}
+
+static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
+                                    size_t y_stride, int nt) {
+    /* four tokens per pass: more accumulators would spill */
+    for (; nt > 0; nt -= 4, s += 4 * s_stride, y = (const char *)y + 4 * y_stride) {
+        switch (nt) {
+        case 1: packed8_nt(n, s, s_stride, group, y, y_stride, 1); break;
+        case 2: packed8_nt(n, s, s_stride, group, y, y_stride, 2); break;
+        case 3: packed8_nt(n, s, s_stride, group, y, y_stride, 3); break;
+        default: packed8_nt(n, s, s_stride, group, y, y_stride, 4); break;
+        }
+    }
 }
 
 void ember_kernels_avx2_prefill(ember_kernel_set *ks) {
     ks->vec_dot_packed8[EMBER_TYPE_Q4_0] = dot_q4_0_packed8;
+    ks->vec_dot_packed8_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed8_tokens;
     ks->vec_dot_rows8_x8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8_x8;
     ks->vec_dot_prefill[EMBER_TYPE_F32] = dot_f32;
     ks->vec_dot_prefill[EMBER_TYPE_F16] = dot_f16;

@@ -154,14 +154,22 @@ static void mm_rows(void *arg, int ith, int nth) {
              * x86; its kernels then sum in another order, for all tokens */
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
             if (w->packed8 && tr->vec_dot_packed8 && lo % 8 == 0 && hi % 8 == 0) {
-                /* repacked copy: eight rows per call from one stream */
+                /* repacked copy: eight rows per call from one stream, up to
+                 * eight tokens per weight load (same results per token) */
                 for (int64_t rb = lo; rb < hi; rb += 16) {
                     const int64_t re = rb + 16 < hi ? rb + 16 : hi;
-                    for (int tk = 0; tk < t->n_tok; tk++) {
+                    for (int tk = 0; tk < t->n_tok; tk += 8) {
+                        const int nt = t->n_tok - tk < 8 ? t->n_tok - tk : 8;
                         const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
-                        for (int64_t r = rb; r < re; r += 8)
-                            tr->vec_dot_packed8(n, &y[r], (const char *)w->packed8 + (size_t)r * w->row_bytes, a);
+                        for (int64_t r = rb; r < re; r += 8) {
+                            const char *g = (const char *)w->packed8 + (size_t)r * w->row_bytes;
+                            if (tr->vec_dot_packed8_tokens && nt > 1)
+                                tr->vec_dot_packed8_tokens(n, &y[r], t->y_stride[m], g, a, t->act_stride[m], nt);
+                            else
+                                for (int k = 0; k < nt; k++)
+                                    tr->vec_dot_packed8(n, &y[(size_t)k * t->y_stride[m] + r], g, a + (size_t)k * t->act_stride[m]);
+                        }
                     }
                 }
                 base += w->rows;

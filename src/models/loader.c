@@ -248,13 +248,11 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
             for (int i = 0; i < nw; i++) {
                 ember_weight *w = all[i];
                 if (w->type != EMBER_TYPE_Q4_0 || w->rows % 8 || w->packed8) continue;
-                const size_t nb = (size_t)(w->cols / QK4_0);
-                block_q4_0 *dst = malloc((size_t)w->rows * w->row_bytes);
+                char *dst = malloc((size_t)w->rows * w->row_bytes);
                 if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); goto done; }
                 for (int64_t g = 0; g < w->rows / 8; g++)
-                    for (size_t b = 0; b < nb; b++)
-                        for (int r = 0; r < 8; r++)
-                            dst[((size_t)g * nb + b) * 8 + r] = ((const block_q4_0 *)((const char *)w->data + (size_t)(g * 8 + r) * w->row_bytes))[b];
+                    ember_q4_0_pack8((int)w->cols, dst + (size_t)g * 8 * w->row_bytes,
+                                     (const char *)w->data + (size_t)g * 8 * w->row_bytes, w->row_bytes);
                 w->packed8 = dst;
                 m->repacked_bytes += (uint64_t)w->rows * w->row_bytes;
             }
