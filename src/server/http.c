@@ -25,6 +25,7 @@ struct srv_http {
     int port;
     long created;
     char bos[64], eos[64];
+    int open_requests; /* atomic: requests not yet completed (for draining) */
 };
 
 typedef struct {
@@ -510,6 +511,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         cs = calloc(1, sizeof *cs);
         if (!cs) return MHD_NO;
         *con_cls = cs;
+        __atomic_add_fetch(&h->open_requests, 1, __ATOMIC_ACQ_REL);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -578,12 +580,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode code) {
-    (void)cls; (void)c; (void)code;
+    (void)c; (void)code;
+    srv_http *h = cls;
     conn_state *cs = *con_cls;
     if (cs) {
         free(cs->body);
         free(cs);
         *con_cls = NULL;
+        __atomic_sub_fetch(&h->open_requests, 1, __ATOMIC_ACQ_REL);
     }
 }
 
@@ -643,6 +647,12 @@ void srv_http_quiesce(srv_http *h) {
 
 void srv_http_stop(srv_http *h) {
     if (!h) return;
+    /* let the connections answer what the scheduler has finished (cancelled
+     * requests get their 503) before the daemon closes them; bounded */
+    for (int i = 0; i < 300 && __atomic_load_n(&h->open_requests, __ATOMIC_ACQUIRE) > 0; i++) {
+        const struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(h->d);
     free(h);
 }

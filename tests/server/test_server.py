@@ -282,7 +282,11 @@ try:
     t = threading.Thread(target=long_req)
     res.clear()
     t.start()
-    time.sleep(0.3)
+    # signal only once the request holds a slot (a loaded machine may take
+    # a while to accept it; a signal before that would test nothing)
+    deadline = time.time() + 20
+    while time.time() < deadline and not res and s.metrics()["ember_slots_busy"] < 1:
+        time.sleep(0.05)
 finally:
     rc, log = s.stop(signal.SIGINT)
 t.join()
