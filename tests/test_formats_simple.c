@@ -680,6 +680,16 @@ static void test_rowops(void) {
                 int bad = 0;
                 for (int i = 0; i < n; i++) bad += bits(a[i]) != bits(g[i]) && !(isnan(a[i]) && isnan(g[i]));
                 CHECKF(bad == 0, "%s swiglu n=%d rep=%d: %d of %d differ", PATHS[p], n, rep, bad, n);
+                if (ks.softmax_exp_sum) { /* scores minus their max: all <= 0, some far below */
+                    float mx = -INFINITY;
+                    for (int i = 0; i < n; i++) mx = g[i] > mx ? g[i] : mx;
+                    memcpy(a, g, sizeof(float) * (size_t)n);
+                    const double s_ref = ember_softmax_exp_sum_ref(a, n, mx), s_got = ks.softmax_exp_sum(g, n, mx);
+                    bad = 0;
+                    for (int i = 0; i < n; i++) bad += bits(a[i]) != bits(g[i]) && !(isnan(a[i]) && isnan(g[i]));
+                    CHECKF(bad == 0 && s_ref == s_got, "%s softmax n=%d rep=%d: %d differ, sum %.17g vs %.17g", PATHS[p], n,
+                           rep, bad, s_got, s_ref);
+                }
             }
             free(g); free(u); free(a);
         }

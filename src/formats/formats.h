@@ -171,6 +171,9 @@ void ember_vec_dot_f16_lanes(int n, float *s, const void *x, const void *y);
  * for this CPU (bit-identical to the reference) */
 void ember_swiglu_ref(float *g, const float *u, int n);
 void ember_swiglu(float *g, const float *u, int n);
+/* x[i] = exp(x[i] - mx) (expf_poly); returns their sum in llama.cpp's order */
+double ember_softmax_exp_sum_ref(float *x, int n, float mx);
+double ember_softmax_exp_sum(float *x, int n, float mx);
 /* tile_aux.c: side data of Q8_0 activation rows for the tile kernels */
 size_t ember_q8_0_tile_aux_size(int64_t n);
 void ember_q8_0_tile_aux(const void *y, void *aux, int64_t n);

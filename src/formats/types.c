@@ -43,10 +43,15 @@ static void (*g_swiglu)(float *g, const float *u, int n) = ember_swiglu_ref;
 
 void ember_swiglu(float *g, const float *u, int n) { g_swiglu(g, u, n); }
 
+static double (*g_softmax_exp_sum)(float *x, int n, float mx) = ember_softmax_exp_sum_ref;
+
+double ember_softmax_exp_sum(float *x, int n, float mx) { return g_softmax_exp_sum(x, n, mx); }
+
 static void select_path(const char *path) {
     ember_kernel_set ks;
     ember_kernels_for_path(path, &ks); /* NULL: the path chosen for this CPU */
     g_swiglu = ks.swiglu ? ks.swiglu : ember_swiglu_ref;
+    g_softmax_exp_sum = ks.softmax_exp_sum ? ks.softmax_exp_sum : ember_softmax_exp_sum_ref;
     for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
         ember_type_traits *tr = &g_traits[t];
         if (!tr->name) continue;

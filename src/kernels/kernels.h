@@ -26,6 +26,7 @@ typedef struct {
     double (*peak_i8)(long iters, float *sink);
     /* row operations (not per type) */
     void (*swiglu)(float *g, const float *u, int n);
+    double (*softmax_exp_sum)(float *x, int n, float mx);
 } ember_kernel_set;
 
 void ember_kernels_avx2_simple(ember_kernel_set *ks);   /* simple_avx2.c */

@@ -13,34 +13,10 @@
 #include "context.h"
 #include "../formats/formats.h"
 #include "../formats/fp16.h"
-#include "../formats/expf_poly.h"
 #include <math.h>
 #include <string.h>
 
 /* ---- small per-row ops ------------------------------------------------ */
-
-/* Softmax numerator and denominator: 16-wide chunks are exponentiated with
- * expf_poly and each chunk is summed as a pairwise tree in float before
- * joining the double total (the padded tail contributes exact zeros). */
-static double softmax_exp_sum(float *x, int n, float mx) {
-    double sum = 0.0;
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        float v[16];
-        for (int k = 0; k < 16; k++) x[i + k] = v[k] = expf_poly(x[i + k] - mx);
-        for (int w = 8; w >= 1; w /= 2)
-            for (int k = 0; k < w; k++) v[k] = v[k] + v[k + w];
-        sum += (double)v[0];
-    }
-    if (i < n) {
-        float v[16] = {0};
-        for (int k = 0; i + k < n; k++) x[i + k] = v[k] = expf_poly(x[i + k] - mx);
-        for (int w = 8; w >= 1; w /= 2)
-            for (int k = 0; k < w; k++) v[k] = v[k] + v[k + w];
-        sum += (double)v[0];
-    }
-    return sum;
-}
 
 static void rms_norm(float *y, const float *x, const float *w, int n, float eps) {
     double sum = 0.0;
@@ -338,6 +314,7 @@ static void attn_rows(void *arg, int ith, int nth) {
     ember_thread_scratch *ts = &ctx->ts[ith];
     const int f16 = ctx->kv.type == EMBER_KV_F16;
     const ember_type_traits *tr = ember_type_get(f16 ? EMBER_TYPE_F16 : EMBER_TYPE_F32);
+    const ember_type_traits *h16 = ember_type_get(EMBER_TYPE_F16); /* from_float rounds like fp32_to_fp16 */
     const int total = a->n_tok * n_head;
     for (int job = ith; job < total; job += nth) {
         const int t = job / n_head, h = job % n_head, kvh = h / group;
@@ -351,7 +328,7 @@ static void attn_rows(void *arg, int ith, int nth) {
         const float *q = ctx->q + (size_t)t * QD + (size_t)h * hd;
         const void *qv = q;
         if (f16) {
-            for (int d = 0; d < hd; d++) ts->q16[d] = ember_fp32_to_fp16(q[d]);
+            h16->from_float(q, ts->q16, hd);
             qv = ts->q16;
         }
         float *sc = ts->scores;
@@ -368,7 +345,7 @@ static void attn_rows(void *arg, int ith, int nth) {
             sc[j] *= hp->attn_scale;
             mx = sc[j] > mx ? sc[j] : mx;
         }
-        const double sum = softmax_exp_sum(sc, n_kv, mx);
+        const double sum = ember_softmax_exp_sum(sc, n_kv, mx);
         const float inv = (float)(1.0 / sum);
         for (int j = 0; j < n_kv; j++) sc[j] *= inv;
         /* llama.cpp attends over the cache padded to 32 cells (the padding
@@ -379,7 +356,7 @@ static void attn_rows(void *arg, int ith, int nth) {
         if (n_dot > ctx->p.n_ctx) n_dot = n_kv;
         for (int j = n_kv; j < n_dot; j++) sc[j] = 0.0f;
         if (f16) {
-            for (int j = 0; j < n_dot; j++) ts->p16[j] = ember_fp32_to_fp16(sc[j]);
+            h16->from_float(sc, ts->p16, n_dot);
             pv = ts->p16;
         }
         if (prompt && n_dot % tr->prefill_multiple) dot_pv = tr->vec_dot;
