@@ -469,7 +469,7 @@ static void check_path_dots(const char *path) {
                      * size); the third rep's rows alternate in sign so the
                      * sums cancel and any change of order shows. */
                     const size_t rb = ember_row_size(t->vec_dot_type, n);
-                    const size_t ys_stride = rb + (rep & 1 ? 6 : 0);
+                    const size_t ys_stride = rb + (rep & 1 ? 8 : 0) /* keeps the element alignment */;
                     char *ys = malloc(4 * ys_stride);
                     for (int k = 0; k < 4; k++) {
                         float tmp[1056];
