@@ -6,14 +6,7 @@
  * activation vector once for 4 partners. */
 #include "kernels.h"
 #include <immintrin.h>
-
-static inline float tree16(__m512 v) {
-    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
-    return _mm_cvtss_f32(d);
-}
+#include "reduce_x86.h"
 
 enum { F32, F16, BF16 };
 
@@ -59,7 +52,7 @@ static inline __attribute__((always_inline)) void tile(const int kind, int n, fl
 #pragma GCC unroll 4
     for (int t = 0; t < nt; t++)
 #pragma GCC unroll 4
-        for (int r = 0; r < nr; r++) s[(size_t)t * s_stride + r] = tree16(acc[t][r]);
+        for (int r = 0; r < nr; r++) s[(size_t)t * s_stride + r] = hsum16(acc[t][r]);
 }
 
 #define TILE_KIND(KIND, NAME)                                                                                 \

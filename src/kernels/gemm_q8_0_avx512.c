@@ -13,13 +13,7 @@
  *  - 16 independent accumulator chains hide the fma latency. */
 #include "kernels.h"
 #include <immintrin.h>
-
-static inline float hsum8(__m256 v) { /* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) */
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
+#include "reduce_x86.h"
 
 static inline __attribute__((always_inline)) void tile(int n, float *s, size_t s_stride, const void *vx,
                                                        size_t x_stride, const int nr, const void *vy,

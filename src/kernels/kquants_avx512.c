@@ -16,16 +16,10 @@
  * same bits as vec_dot for each token (tests/test_kquants.c checks both). */
 #include "kernels.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 #include <string.h>
 
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-static inline float hsum8(__m256 x) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 /* byte-shuffle control selecting int16 word w of a 128-bit lane */
 static inline int word_bytes(int w) { return (2 * w) | ((2 * w + 1) << 8); }

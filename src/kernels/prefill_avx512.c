@@ -2,21 +2,13 @@
  * bit-identical to them by construction (same lanes, same FMAs, same tree). */
 #include "kernels.h"
 #include <immintrin.h>
-
-static inline float tree16(__m512 v) {
-    /* (lo256 + hi256) -> (lo128 + hi128) -> pairs -> final: the pairwise tree */
-    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
-    return _mm_cvtss_f32(d);
-}
+#include "reduce_x86.h"
 
 static void dot_f32(int n, float *s, const void *vx, const void *vy) {
     const float *x = vx, *y = vy;
     __m512 acc = _mm512_setzero_ps();
     for (int l = 0; l < n; l += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(x + l), _mm512_loadu_ps(y + l), acc);
-    *s = tree16(acc);
+    *s = hsum16(acc);
 }
 
 static void dot_f16(int n, float *s, const void *vx, const void *vy) {
@@ -27,7 +19,7 @@ static void dot_f16(int n, float *s, const void *vx, const void *vy) {
         __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(y + l)));
         acc = _mm512_fmadd_ps(a, b, acc);
     }
-    *s = tree16(acc);
+    *s = hsum16(acc);
 }
 
 static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
@@ -35,7 +27,7 @@ static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
     __m512 acc = _mm512_setzero_ps();
     for (int l = 0; l < n; l += 32)
         acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x + l), (__m512bh)_mm512_loadu_si512(y + l));
-    *s = tree16(acc);
+    *s = hsum16(acc);
 }
 
 void ember_kernels_avx512_prefill(ember_kernel_set *ks) {

@@ -3,6 +3,7 @@
 #include "kernels.h"
 #include "../formats/expf_poly.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 
 /* expf_poly on 16 lanes */
 static inline __m512 expf_poly16(__m512 x) {
@@ -37,15 +38,6 @@ static void swiglu(float *g, const float *u, int n) {
     for (int i = vec_end; i < n; i++) g[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
 }
 
-/* pairwise tree of 16 lanes: (k, k+8), (k, k+4), (k, k+2), (k, k+1) */
-static inline float tree16(__m512 v) {
-    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
-    return _mm_cvtss_f32(d);
-}
-
 static double softmax_exp_sum(float *x, int n, float mx) {
     const __m512 m = _mm512_set1_ps(mx);
     double sum = 0.0;
@@ -53,13 +45,13 @@ static double softmax_exp_sum(float *x, int n, float mx) {
     for (; i + 16 <= n; i += 16) {
         const __m512 v = expf_poly16(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
         _mm512_storeu_ps(x + i, v);
-        sum += (double)tree16(v);
+        sum += (double)hsum16(v);
     }
     if (i < n) { /* the padded tail contributes exact zeros */
         const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
         const __m512 v = _mm512_maskz_mov_ps(k, expf_poly16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m)));
         _mm512_mask_storeu_ps(x + i, k, v);
-        sum += (double)tree16(v);
+        sum += (double)hsum16(v);
     }
     return sum;
 }

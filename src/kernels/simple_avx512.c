@@ -21,25 +21,13 @@
 #include "kernels.h"
 #include "../formats/fp16.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 #include <math.h>
 #include <string.h>
 
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
-
-/* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) */
-static inline float hsum8(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-/* GCC's _mm512_reduce_add_ps order, spelled out so clang builds agree. */
-static inline float hsum16(__m512 v) {
-    return hsum8(_mm256_add_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v)));
-}
 
 static inline __m256i nibbles32(const uint8_t *qs) {
     const __m128i t = _mm_loadu_si128((const __m128i *)qs);
