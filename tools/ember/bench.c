@@ -11,6 +11,7 @@
 #include "runtime/threadpool.h"
 #include "spec/spec.h"
 #include <math.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,40 @@ static double measure_bandwidth(int threads) {
     }
     ember_pool_free(pool);
     free(t.a); free(t.b); free(t.c);
+    return best;
+}
+
+/* Read-only bandwidth: what decode needs (it streams every weight once per
+ * token and writes almost nothing). Each thread sums its share of a buffer
+ * far beyond any cache, in 64-bit integers so the loop vectorises. */
+typedef struct { const uint64_t *a; size_t n; uint64_t sink[256]; } read_arg;
+
+static void read_sum(void *arg, int ith, int nth) {
+    read_arg *t = arg;
+    const size_t per = t->n / (size_t)nth, i0 = per * (size_t)ith, i1 = ith == nth - 1 ? t->n : i0 + per;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = i0;
+    for (; i + 4 <= i1; i += 4) { s0 += t->a[i]; s1 += t->a[i + 1]; s2 += t->a[i + 2]; s3 += t->a[i + 3]; }
+    for (; i < i1; i++) s0 += t->a[i];
+    t->sink[ith & 255] = s0 + s1 + s2 + s3;
+}
+
+static double measure_read_bandwidth(int threads) {
+    const size_t n = (size_t)64 << 20; /* 512 MiB */
+    uint64_t *a = malloc(n * 8);
+    if (!a) return 0;
+    for (size_t i = 0; i < n; i++) a[i] = i;
+    read_arg t = {a, n, {0}};
+    ember_pool *pool = ember_pool_create(threads);
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = cli_now_ms();
+        ember_pool_run(pool, read_sum, &t);
+        double gbs = (double)n * 8 / ((cli_now_ms() - t0) * 1e6);
+        if (gbs > best) best = gbs;
+    }
+    ember_pool_free(pool);
+    free(a);
     return best;
 }
 
@@ -139,8 +174,10 @@ static stat stats(const double *v, int n) {
 }
 
 /* Tokens per second of r runs: a p-token prompt in one batch (tg = 0) or
- * tg single-token steps after a BOS. */
-static int run_test(ember_model *m, ember_ctx *c, int p, int tg, int r, double *tps) {
+ * tg steps after a BOS, each step one token of each of `streams` sequences
+ * in one batch (aggregate tokens/s; what a server with that many busy slots
+ * gets from the engine). */
+static int run_test(ember_model *m, ember_ctx *c, int p, int tg, int streams, int r, double *tps) {
     const int nv = ember_model_n_vocab(m);
     ember_token *toks = malloc(((size_t)(p > 0 ? p : 1)) * sizeof *toks);
     int8_t *flags = malloc((size_t)(p > 0 ? p : 1));
@@ -149,7 +186,7 @@ static int run_test(ember_model *m, ember_ctx *c, int p, int tg, int r, double *
     if (p > 0) memset(flags, 1, (size_t)p);
     int rc = 0;
     for (int k = -1; k < r && !rc; k++) { /* k = -1: warm-up */
-        ember_kv_clear(c, 0);
+        for (int q = 0; q < streams; q++) ember_kv_clear(c, q);
         double t0;
         if (tg == 0) {
             ember_batch b = {p, toks, 0, 0, flags};
@@ -157,16 +194,23 @@ static int run_test(ember_model *m, ember_ctx *c, int p, int tg, int r, double *
             rc = ember_decode(c, &b) != EMBER_OK;
             if (k >= 0) tps[k] = p / ((cli_now_ms() - t0) / 1e3);
         } else {
-            ember_token t = ember_model_bos(m) >= 0 ? ember_model_bos(m) : 0;
+            ember_token t[64];
+            int32_t seq[64];
+            int8_t want[64];
+            for (int q = 0; q < streams; q++) {
+                t[q] = ember_model_bos(m) >= 0 ? ember_model_bos(m) : 0;
+                seq[q] = q;
+                want[q] = 1;
+            }
             t0 = cli_now_ms();
             for (int i = 0; i < tg && !rc; i++) {
-                ember_batch b = {1, &t, 0, 0, 0};
+                ember_batch b = {streams, t, seq, want, 0};
                 rc = ember_decode(c, &b) != EMBER_OK;
-                t = (ember_token)((i * 7919 + 13) % nv);
+                for (int q = 0; q < streams; q++) t[q] = (ember_token)((i * 7919 + 13 + q * 104729) % nv);
             }
-            if (k >= 0) tps[k] = tg / ((cli_now_ms() - t0) / 1e3);
+            if (k >= 0) tps[k] = (double)tg * streams / ((cli_now_ms() - t0) / 1e3);
         }
-        fprintf(stderr, "ember bench: %s%d run %d/%d\r", tg ? "tg" : "pp", tg ? tg : p, k + 1, r);
+        fprintf(stderr, "ember bench: %s%d%s run %d/%d\r", tg ? "tg" : "pp", tg ? tg : p, streams > 1 ? " (streams)" : "", k + 1, r);
     }
     free(toks);
     free(flags);
@@ -226,7 +270,7 @@ static int spec_test(ember_model *tm, ember_ctx *tc, ember_ctx *dc, const char *
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ember bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t THREADS] [-r 5] [--json]\n"
+    fprintf(f, "usage: ember bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [--streams 1,2,4,8] [-t THREADS] [-r 5] [--json]\n"
                "       ember bench -m TARGET (--draft DRAFT | --lookup N) [--draft-max 8] [--prompt TEXT] [-n 256] [-r 5]\n"
                "       ember bench --mem [-t THREADS] [--json]\n");
 }
@@ -234,6 +278,7 @@ static void usage(FILE *f) {
 int cmd_bench(int argc, char **argv) {
     const char *cmd = "bench", *models[16];
     int n_models = 0, p = 512, n = 128, threads = 0, reps = 5, json = 0, mem = 0, draft_max = 8, lookup = 0;
+    int streams[16] = {1}, n_streams = 1, max_streams = 1;
     const char *draft = 0, *spec_prompt = "And it came to pass, when";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -252,10 +297,26 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--prompt")) spec_prompt = v;
         else if (!strcmp(a, "--draft-max")) { if (cli_int(cmd, a, v, 1, 64, &draft_max)) return 2; }
         else if (!strcmp(a, "--lookup")) { if (cli_int(cmd, a, v, 1, 16, &lookup)) return 2; }
+        else if (!strcmp(a, "--streams")) {
+            /* comma-separated stream counts, each 1..64 */
+            n_streams = 0;
+            for (const char *q = v; *q;) {
+                char *end;
+                long x = strtol(q, &end, 10);
+                if (end == q || x < 1 || x > 64 || n_streams == 16 || (*end && *end != ',') || (*end == ',' && !end[1])) {
+                    fprintf(stderr, "ember bench: --streams wants a comma-separated list of counts 1..64 (at most 16), got '%s'\n", v);
+                    return 2;
+                }
+                streams[n_streams++] = (int)x;
+                q = *end ? end + 1 : end;
+            }
+            if (!n_streams) { fprintf(stderr, "ember bench: --streams wants at least one count\n"); return 2; }
+        }
         else { fprintf(stderr, "ember bench: unknown option '%s'\n", a); return 2; }
     }
     if (!threads) threads = ember_n_cores();
     if (!mem && !n_models) { usage(stderr); return 2; }
+    for (int i = 0; i < n_streams; i++) if (streams[i] > max_streams) max_streams = streams[i];
     if (draft || lookup) {
         /* speculative benchmark: target = first -m */
         ember_model *tm = 0, *dm = 0;
@@ -297,14 +358,14 @@ int cmd_bench(int argc, char **argv) {
         return rc;
     }
     fprintf(stderr, "ember bench: measuring memory bandwidth...\n");
-    const double bw = measure_bandwidth(threads);
+    const double bw = measure_bandwidth(threads), bw_read = measure_read_bandwidth(threads);
     if (mem) {
         static const int types[] = {EMBER_TYPE_F32, EMBER_TYPE_F16, EMBER_TYPE_BF16, EMBER_TYPE_Q8_0, EMBER_TYPE_Q4_0,
                                     EMBER_TYPE_Q4_K, EMBER_TYPE_Q6_K};
-        if (json) printf("{\"cpu\": \"%s\", \"path\": \"%s\", \"threads\": %d, \"bandwidth_gbs\": %.2f, ",
-                         ember_cpu()->brand, ember_cpu_path(), threads, bw);
-        else printf("cpu: %s | path %s | %d threads\nmemory bandwidth (STREAM triad): %.2f GB/s\n",
-                    ember_cpu()->brand, ember_cpu_path(), threads, bw);
+        if (json) printf("{\"cpu\": \"%s\", \"path\": \"%s\", \"threads\": %d, \"bandwidth_gbs\": %.2f, \"read_bandwidth_gbs\": %.2f, ",
+                         ember_cpu()->brand, ember_cpu_path(), threads, bw, bw_read);
+        else printf("cpu: %s | path %s | %d threads\nmemory bandwidth: read %.2f GB/s, STREAM triad %.2f GB/s\n",
+                    ember_cpu()->brand, ember_cpu_path(), threads, bw_read, bw);
         const double pf = measure_machine_peak(0, threads), pi = measure_machine_peak(1, threads);
         if (json) printf("\"float_fma_peak_gflops\": %.2f, \"int8_peak_gops\": %.2f, \"dot_gflops\": {", pf, pi);
         else printf("compute peak (%s path): float multiply-add %.1f GFLOP/s, int8 multiply-add %.1f GOP/s\nin-cache single-token dot throughput:\n%-6s %12s\n",
@@ -328,24 +389,30 @@ int cmd_bench(int argc, char **argv) {
         ember_ctx_params cp = ember_ctx_default_params();
         cp.n_ctx = (p > n ? p : n) + 8;
         cp.n_threads = threads;
-        cp.n_batch = p > 0 ? p : 1;
+        cp.n_batch = p > max_streams ? p : max_streams;
+        cp.n_seq = max_streams;
         ember_ctx *c;
         if (ember_ctx_create(m, &cp, &c)) { fprintf(stderr, "ember bench: %s\n", ember_last_error()); ember_model_free(m); rc = 1; continue; }
         const double gib = ember_model_size_bytes(m) / 1073741824.0;
         const int int8 = ember_type_get(main_type(m))->is_quantized;
         const double peak = p > 0 ? measure_machine_peak(int8, threads) : 0;
-        for (int test = 0; test < 2; test++) {
-            const int tok = test == 0 ? p : n;
+        for (int test = 0; test < 1 + n_streams; test++) {
+            const int tok = test == 0 ? p : n, ns = test == 0 ? 1 : streams[test - 1];
             if (tok == 0) continue;
             double *tps = calloc((size_t)reps, sizeof *tps);
-            if (run_test(m, c, test == 0 ? p : 0, test == 0 ? 0 : n, reps, tps)) { fprintf(stderr, "\nember bench: %s\n", ember_last_error()); rc = 1; free(tps); break; }
+            if (run_test(m, c, test == 0 ? p : 0, test == 0 ? 0 : n, ns, reps, tps)) { fprintf(stderr, "\nember bench: %s\n", ember_last_error()); rc = 1; free(tps); break; }
             stat s = stats(tps, reps);
             double share, achieved;
             const char *unit;
             if (test == 0) { achieved = 2.0 * ember_model_n_params(m) * s.mean / 1e9; share = peak > 0 ? achieved / peak : 0; unit = int8 ? "GOP/s" : "GFLOP/s"; }
-            else { achieved = ember_model_size_bytes(m) * s.mean / 1e9; share = bw > 0 ? achieved / bw : 0; unit = "GB/s"; }
+            else { /* weights streamed per step (one token of each stream) */
+                achieved = ember_model_size_bytes(m) * s.mean / ns / 1e9;
+                share = bw_read > 0 ? achieved / bw_read : 0;
+                unit = "GB/s";
+            }
             char name[64];
-            snprintf(name, sizeof name, "%s%d", test == 0 ? "pp" : "tg", tok);
+            if (ns > 1) snprintf(name, sizeof name, "tg%dx%d", tok, ns);
+            else snprintf(name, sizeof name, "%s%d", test == 0 ? "pp" : "tg", tok);
             const char *base = strrchr(models[mi], '/');
             base = base ? base + 1 : models[mi];
             if (json) {
@@ -355,8 +422,10 @@ int cmd_bench(int argc, char **argv) {
                        "\"tokens_per_s\": %.3f, \"sd\": %.3f, \"runs\": [", ember_model_type_name(m),
                        (unsigned long long)ember_model_size_bytes(m), (unsigned long long)ember_model_n_params(m), threads, name, s.mean, s.sd);
                 for (int k = 0; k < reps; k++) printf("%s%.3f", k ? ", " : "", tps[k]);
-                printf("], \"%s\": %.3f, \"limit\": %.3f, \"share_of_limit\": %.4f, \"cpu_path\": \"%s\"}",
-                       test == 0 ? "gflops" : "gbs", achieved, test == 0 ? peak : bw, share, ember_cpu_path());
+                printf("], \"%s\": %.3f, \"limit\": %.3f, \"share_of_limit\": %.4f, \"cpu_path\": \"%s\"",
+                       test == 0 ? "gflops" : "gbs", achieved, test == 0 ? peak : bw_read, share, ember_cpu_path());
+                if (test > 0) printf(", \"streams\": %d", ns);
+                printf("}");
             } else {
                 char lim[64];
                 snprintf(lim, sizeof lim, "%.1f %s = %.0f%%", achieved, unit, share * 100);
@@ -371,8 +440,9 @@ int cmd_bench(int argc, char **argv) {
         ember_model_free(m);
     }
     if (json) printf("\n]\n");
-    else printf("limits: memory bandwidth %.2f GB/s (STREAM triad, %d threads); prompt: the %s path's multiply-add peak "
-                "(int8 for quantized weights, float otherwise)\n", bw, threads, ember_cpu_path());
+    else printf("limits (%d threads): generation: read bandwidth %.2f GB/s (STREAM triad %.2f GB/s); prompt: the %s path's "
+                "multiply-add peak (int8 for quantized weights, float otherwise); tgNxB: B streams, one token each per step\n",
+                threads, bw_read, bw, ember_cpu_path());
     fprintf(stderr, "\n");
     return rc;
 }
