@@ -105,14 +105,19 @@ static void q4_0_rows8_bit_identical(void) {
  * activations, extreme scales). */
 static void q4_0_packed8_bit_identical(void) {
     const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
-    static block_q4_0 rows[8][64], packed[8 * 64];
-    static block_q8_0 qy[8][64];
+    static block_q4_0 rows[8][176], packed[8 * 176];
+    static block_q8_0 qy[8][176];
+    /* beyond 2048: the AVX-512 one-token kernel takes the activation sums
+     * in chunks of 128 blocks, four at a time (tails of 1..3 blocks) */
+    static const int long_n[] = {4064, 4096, 4128, 4192, 4224, 5600, 5632};
     const char *paths[] = {"avx2", "avx512"};
     int tested = 0;
     for (int mode = 0; mode < 3; mode++) {
-        for (int n = 32; n <= 2048; n += 32 * (mode ? 5 : 3)) {
+        const int n_short = 2048 / (32 * (mode ? 5 : 3)) + 1, n_cases = n_short + (int)(sizeof long_n / sizeof long_n[0]);
+        for (int ci = 0; ci < n_cases; ci++) {
+            const int n = ci < n_short ? 32 + ci * 32 * (mode ? 5 : 3) : long_n[ci - n_short];
             const int nb = n / 32;
-            float x[2048];
+            static float x[5632];
             for (int r = 0; r < 8; r++) {
                 if (mode == 0) {
                     for (int i = 0; i < n; i++) x[i] = frand();

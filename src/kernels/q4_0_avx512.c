@@ -69,9 +69,73 @@ static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void
     }
 }
 
-/* One token stays with the AVX2 kernel (prefill_avx2.c): on Zen 4, where
- * 512-bit operations take two cycles, it is the faster of the two (the
- * nibble sums here only pay off when several tokens share them). */
+/* One token: the weight nibbles go in as the unsigned operand and the
+ * activation as the signed one, so neither side needs a per-block fix-up
+ * on the weights: dot(q - 8, a) = dot(q, a) - 8 * sum(a), where the
+ * activation sums of a whole chunk of blocks are taken first (one SAD per
+ * block, four blocks per store). The high nibbles are used in place,
+ * masked to 16 * q, and their dword sums shifted back down by 4 (exact:
+ * every product is a multiple of 16). Same integer per block, same float
+ * sequence per output: bit-identical to the reference. */
+#define CORR_CHUNK 128
+
+/* nc[b] = -8 * sum of block b's 32 activation bytes */
+static inline void neg_act_sums(const block_q8_0 *y, int nb, int32_t *nc) {
+    const __m256i flip = _mm256_set1_epi8((char)0x80), z = _mm256_setzero_si256();
+    const __m128i k = _mm_set1_epi32(32768); /* 8 * 32 * 128 */
+    int b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        __m256i s[4]; /* per block: four sums of eight (a + 128) */
+        for (int i = 0; i < 4; i++)
+            s[i] = _mm256_sad_epu8(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)y[b + i].qs), flip), z);
+        const __m256i u01 = _mm256_or_si256(s[0], _mm256_slli_epi64(s[1], 32));
+        const __m256i u23 = _mm256_or_si256(s[2], _mm256_slli_epi64(s[3], 32));
+        const __m256i x = _mm256_add_epi32(_mm256_unpacklo_epi64(u01, u23), _mm256_unpackhi_epi64(u01, u23));
+        const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+        _mm_storeu_si128((__m128i *)(nc + b), _mm_sub_epi32(k, _mm_slli_epi32(t, 3)));
+    }
+    for (; b < nb; b++) {
+        int sum = 0;
+        for (int j = 0; j < QK8_0; j++) sum += y[b].qs[j];
+        nc[b] = -8 * sum;
+    }
+}
+
+static void dot_q4_0_packed8(int n, float *s, const void *group, const void *vy) {
+    const uint8_t *g = group;
+    const block_q8_0 *y = vy;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), mf0 = _mm512_set1_epi8((char)0xF0), z = _mm512_setzero_si512();
+    __m256 acc = _mm256_setzero_ps();
+    int32_t nc[CORR_CHUNK];
+    const int nb = n / QK4_0;
+    for (int c0 = 0; c0 < nb; c0 += CORR_CHUNK) {
+        const int cb = nb - c0 < CORR_CHUNK ? nb - c0 : CORR_CHUNK;
+        neg_act_sums(y + c0, cb, nc);
+        for (int i = 0; i < cb; i++, g += GROUP_BYTES) {
+            const block_q8_0 *yb = y + c0 + i;
+            __m512i v0 = _mm512_loadu_si512(g + 16), v1 = _mm512_loadu_si512(g + 80);
+            /* keep the loads in registers (each feeds two masks) */
+            __asm__("" : "+v"(v0), "+v"(v1));
+            /* lane k: row k's elements 0..7 / 8..15 (low), 16..23 / 24..31 (high) */
+            __m512i pl = _mm512_dpbusd_epi32(z, _mm512_and_si512(v0, m4), bcast8(yb->qs));
+            __m512i ph = _mm512_dpbusd_epi32(z, _mm512_and_si512(v0, mf0), bcast8(yb->qs + 16));
+            pl = _mm512_dpbusd_epi32(pl, _mm512_and_si512(v1, m4), bcast8(yb->qs + 8));
+            ph = _mm512_dpbusd_epi32(ph, _mm512_and_si512(v1, mf0), bcast8(yb->qs + 24));
+            const __m512i p = _mm512_add_epi32(pl, _mm512_srai_epi32(ph, 4));
+            /* low half of lane k + high half, less 8 * sum(a) */
+            const __m256i isum =
+                _mm256_add_epi32(_mm512_cvtepi64_epi32(_mm512_add_epi32(p, _mm512_srli_epi64(p, 32))), _mm256_set1_epi32(nc[i]));
+            uint16_t dy;
+            memcpy(&dy, &yb->d, 2);
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+            const __m256 d = _mm256_mul_ps(dw, _mm256_cvtph_ps(_mm_set1_epi16((short)dy)));
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc);
+        }
+    }
+    _mm256_storeu_ps(s, acc);
+}
+
 void ember_kernels_avx512_q4_0(ember_kernel_set *ks) {
+    ks->vec_dot_packed8[EMBER_TYPE_Q4_0] = dot_q4_0_packed8;
     ks->vec_dot_packed8_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed8_tokens;
 }
