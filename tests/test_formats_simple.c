@@ -580,20 +580,26 @@ static void check_path_tiles(const char *path) {
             for (int b = 0; b < n / 32; b++)
                 for (int j = 0; j < 32; j++) { bx[b].qs[j] = (j + b) % 3 ? -128 : 127; by[b].qs[j] = j % 2 ? -127 : 127; }
             for (int k = 0; k < 4; k++) ember_q8_0_tile_aux(y + k * yb, aux + k * ab, n);
+            for (int variant = 0; variant < 2; variant++) /* 1: the streaming tile */
             for (int nr = 1; nr <= 4; nr++)
                 for (int nt = 1; nt <= 4; nt++) {
                     float s[4 * 5];
                     for (int i = 0; i < 20; i++) s[i] = -1.0f;
                     /* row offset 4 - nr, token offset 4 - nt: tiles at the end */
-                    ks.vec_dot_tile[type](n, s, 5, x + (4 - nr) * xb, xb, nr, y + (4 - nt) * yb, yb, aux + (4 - nt) * ab, ab, nt);
+                    if (variant == 1) {
+                        CHECKF(ks.vec_dot_tile_stream[type] != NULL, "%s: tile without its streaming variant", path);
+                        if (!ks.vec_dot_tile_stream[type]) continue;
+                    }
+                    (variant ? ks.vec_dot_tile_stream[type] : ks.vec_dot_tile[type])(
+                        n, s, 5, x + (4 - nr) * xb, xb, nr, y + (4 - nt) * yb, yb, aux + (4 - nt) * ab, ab, nt);
                     for (int k = 0; k < nt; k++)
                         for (int r = 0; r < nr; r++) {
                             float one, lanes;
                             ks.vec_dot[type](n, &one, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
                             ember_vec_dot_q8_0_lanes(n, &lanes, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
                             CHECKF(bits(s[k * 5 + r]) == bits(one) && bits(one) == bits(lanes),
-                                   "%s %s tile n=%d nr=%d nt=%d (%d,%d): %.9g vs dot %.9g lanes %.9g", path, t->name, n, nr,
-                                   nt, r, k, s[k * 5 + r], one, lanes);
+                                   "%s %s tile%s n=%d nr=%d nt=%d (%d,%d): %.9g vs dot %.9g lanes %.9g", path, t->name,
+                                   variant ? " (stream)" : "", n, nr, nt, r, k, s[k * 5 + r], one, lanes);
                         }
                     CHECK(s[4] == -1.0f); /* nothing written beyond the tile */
                 }

@@ -78,6 +78,10 @@ typedef struct {
      * tile_aux_size bytes). NULL if not available. */
     void (*vec_dot_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,
                          size_t y_stride, const void *aux, size_t aux_stride, int nt);
+    /* vec_dot_tile for weights read once (decoding batches): same results,
+     * prefetches the next nr rows as it goes. NULL: use vec_dot_tile. */
+    void (*vec_dot_tile_stream)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
+                                const void *y, size_t y_stride, const void *aux, size_t aux_stride, int nt);
     /* vec_dot_prefill's exact order for such a tile (no side data). */
     void (*vec_dot_prefill_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
                                  const void *y, size_t y_stride, int nt);

@@ -70,6 +70,8 @@ static void select_path(const char *path) {
         tr->tile_aux_size = tr->vec_dot_tile && t == EMBER_TYPE_Q8_0 ? ember_q8_0_tile_aux_size : 0;
         tr->tile_aux = tr->vec_dot_tile && t == EMBER_TYPE_Q8_0 ? ember_q8_0_tile_aux : 0;
         if (!tr->tile_aux) tr->vec_dot_tile = 0;
+        tr->vec_dot_tile_stream = ks.vec_dot_tile_stream[t] ? ks.vec_dot_tile_stream[t] : tr->vec_dot_tile;
+        if (!tr->vec_dot_tile) tr->vec_dot_tile_stream = 0;
     }
 }
 

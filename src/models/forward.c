@@ -167,29 +167,18 @@ static void mm_rows(void *arg, int ith, int nth) {
                 base += w->rows;
                 continue;
             }
-            if (t->aux[m] && t->n_tok <= 8) {
-                /* a decoding batch: one row per call, so the weights stream
-                 * from memory as one sequential run (four rows walked side by
-                 * side stream about half as fast); the row stays in L1 for a
-                 * second group of tokens */
-                for (int64_t r = lo; r < hi; r++)
-                    for (int tk = 0; tk < t->n_tok; tk += 4)
-                        tr->vec_dot_tile(n, t->y[m] + (size_t)tk * t->y_stride[m] + r, (size_t)t->y_stride[m],
-                                         (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, 1,
-                                         (const char *)t->act[m] + (size_t)tk * t->act_stride[m], t->act_stride[m],
-                                         (const char *)t->aux[m] + (size_t)tk * t->aux_stride[m], t->aux_stride[m],
-                                         t->n_tok - tk < 4 ? t->n_tok - tk : 4);
-                base += w->rows;
-                continue;
-            }
             if (t->aux[m]) {
                 /* 4 rows x 4 tokens per call; the 4 weight rows stay in L1
-                 * while every token group passes */
+                 * while every token group passes. A decoding batch (a few
+                 * tokens) reads each weight once: the streaming tile
+                 * prefetches the rows that come next. */
+                void (*tile)(int, float *, size_t, const void *, size_t, int, const void *, size_t, const void *,
+                             size_t, int) = t->n_tok <= 8 ? tr->vec_dot_tile_stream : tr->vec_dot_tile;
                 for (int64_t r = lo; r < hi; r += 4) {
                     const int nr = hi - r < 4 ? (int)(hi - r) : 4;
                     for (int tk = 0; tk < t->n_tok; tk += 4) {
                         const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
-                        tr->vec_dot_tile(n, t->y[m] + (size_t)tk * t->y_stride[m] + r, (size_t)t->y_stride[m],
+                        tile(n, t->y[m] + (size_t)tk * t->y_stride[m] + r, (size_t)t->y_stride[m],
                                          (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, nr,
                                          (const char *)t->act[m] + (size_t)tk * t->act_stride[m], t->act_stride[m],
                                          (const char *)t->aux[m] + (size_t)tk * t->aux_stride[m], t->aux_stride[m], nt);
