@@ -38,16 +38,17 @@ static inline __attribute__((always_inline)) void tile(int n, float *s, size_t s
     for (int t = 0; t < nt; t++)
         #pragma GCC unroll 4
         for (int r = 0; r < nr; r++) acc[t][r] = _mm256_setzero_ps();
-    /* streaming (weights read once, from memory): the next nr rows, which
-     * follow these in memory, are prefetched in step with this tile's
-     * loads. Four rows walked side by side otherwise stream about half as
-     * fast as one; once a tile stays in L1 for many tokens this only costs. */
-    const char *pf = (const char *)vx + (size_t)nr * x_stride;
+    /* streaming (weights read once, from memory): the rows two tiles ahead,
+     * which follow these in memory, are prefetched into L2 in step with
+     * this tile's loads. Four rows walked side by side otherwise stream
+     * about half as fast as one; once a tile stays in L1 for many tokens
+     * this only costs. */
+    const char *pf = (const char *)vx + (size_t)2 * nr * x_stride;
     for (int b = 0; b < nb; b++) {
         if (stream)
             #pragma GCC unroll 4
             for (int o = 0; o < nr * (int)sizeof(block_q8_0); o += 64)
-                _mm_prefetch(pf + (size_t)b * nr * sizeof(block_q8_0) + o, _MM_HINT_T0);
+                _mm_prefetch(pf + (size_t)b * nr * sizeof(block_q8_0) + o, _MM_HINT_T1);
         __m256i xu[4];
         __m256 dx[4];
         #pragma GCC unroll 4
