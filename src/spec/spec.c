@@ -57,14 +57,16 @@ int ember_spec_vocab_match(const ember_model *a, const ember_model *b, char *why
  * shape: its weight matrices (layers and output) are streamed once per pass
  * (the multi-token kernels use each loaded block for up to 4 tokens, and
  * mm_rows keeps the row block in cache for the next 4), plus, per token,
- * half a byte-equivalent of arithmetic per weight and a fixed 512 KiB
+ * 0.35 byte-equivalents of arithmetic per weight and a fixed 384 KiB
  * equivalent per layer (norms, rope, attention, thread hand-offs) — the
  * part that dominates tiny models. Fitted to single- and multi-token decode
  * times of the kjv and stories test models (Zen 4): it predicts a 9-token
- * verification of kjv-20m-f32 at ~2.4 single steps, a kjv-5m-q8_0 draft
- * step at ~0.25 and a kjv-20m-q4_k_m one at ~0.34 of a kjv-20m-f32 step,
- * and a stories260K-q8_0 draft step at ~0.8 of a stories260K step (so
- * that pair never pays). No clocks: the choice is reproducible. */
+ * verification of kjv-20m-f32 at ~2.0 single steps (measured 1.8-2.2), a
+ * kjv-20m-q4_k_m draft step at ~0.31 of a kjv-20m-f32 step (0.26-0.28), a
+ * kjv-5m-q8_0 one at ~0.24 (0.11-0.15; erring towards drafting less), and
+ * a stories260K-q8_0 step at ~0.8 of a stories260K step (0.85-1.0), so
+ * that pair — like kjv-20m-q8_0 with its q4_k_m — never pays. No clocks:
+ * the choice is reproducible. */
 typedef struct { double mem, tok; } pass_cost;
 
 static void w_add(const ember_weight *w, double *bytes, double *params) {
@@ -81,7 +83,7 @@ static pass_cost spec_cost(const ember_model *m) {
         for (int i = 0; i < 7; i++) w_add(ws[i], &b, &pr);
     }
     w_add(&m->output, &b, &pr);
-    pass_cost c = {b, 0.5 * pr + 524288.0 * m->hp.n_layer};
+    pass_cost c = {b, 0.35 * pr + 393216.0 * m->hp.n_layer};
     return c;
 }
 
@@ -121,8 +123,8 @@ static int best_k(pass_cost t, double cd, double a, int K) {
 }
 
 static void adapt_init(adapt *ad, pass_cost t, double cd, int K) {
-    ad->s = 1.6; /* prior: 80 % acceptance, weight 2 */
-    ad->f = 0.4;
+    ad->s = 1.8; /* prior: 90 % acceptance, weight 2 */
+    ad->f = 0.2;
     ad->cd = cd;
     ad->usable = best_k(t, cd, 1.0, K) > 0;
     ad->since = 0;
