@@ -183,10 +183,9 @@ ember_status ember_spec_generate(ember_ctx *target, ember_ctx *draft, const embe
     /* debug hook for the adaptive-length test: a draft that is never right */
     const char *bad_env = getenv("EMBER_DEBUG_SPEC_BAD_DRAFT");
     const int bad_draft = bad_env && *bad_env && strcmp(bad_env, "0");
-    const pass_cost tcost = spec_cost(tm);
-    adapt ad_draft, ad_look;
-    adapt_init(&ad_draft, tcost, draft ? (spec_cost(ember_ctx_model(draft)).mem + spec_cost(ember_ctx_model(draft)).tok) /
-                                             (tcost.mem + tcost.tok) : 1.0, K);
+    const pass_cost tcost = spec_cost(tm), dcost = draft ? spec_cost(ember_ctx_model(draft)) : tcost;
+    adapt ad_draft, ad_look; /* lookup proposals cost nothing to make */
+    adapt_init(&ad_draft, tcost, (dcost.mem + dcost.tok) / (tcost.mem + tcost.tok), K);
     adapt_init(&ad_look, tcost, 0.0, K);
     ember_status rc = EMBER_OK;
     history h = {0, 0, 0};
