@@ -30,3 +30,21 @@ if [ $? -eq 0 ] && grep -q '"p_value"' "$T/o"; then pass screen_sampling; else f
 "$E" run -m "$M/stories260K.gguf" -p hi -n 4 --temp 0 --draft "$M/kjv-5m-q8_0.gguf" >/dev/null 2>"$T/err"
 rc=$?
 if [ $rc -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "vocabular" "$T/err"; then pass spec_vocab_mismatch; else fail spec_vocab_mismatch "rc=$rc $(cat "$T/err")"; fi
+
+# adaptive draft length: a never-accepted draft (debug hook) is backed off to
+# plain target steps (identical text, few drafts); --draft-fixed keeps
+# drafting --draft-max every round; stats in --json
+if [ -f "$M/kjv-20m-f32.gguf" ] && [ -f "$M/kjv-20m-q4_k_m.gguf" ]; then
+  a=$("$E" run -m "$M/kjv-20m-f32.gguf" -p "And God said" -n 120 --temp 0 2>/dev/null)
+  ja=$(EMBER_DEBUG_SPEC_BAD_DRAFT=1 "$E" run -m "$M/kjv-20m-f32.gguf" -p "And God said" -n 120 --temp 0 --draft "$M/kjv-20m-q4_k_m.gguf" --json 2>/dev/null)
+  jf=$(EMBER_DEBUG_SPEC_BAD_DRAFT=1 "$E" run -m "$M/kjv-20m-f32.gguf" -p "And God said" -n 120 --temp 0 --draft "$M/kjv-20m-q4_k_m.gguf" --draft-fixed --json 2>/dev/null)
+  b=$(EMBER_DEBUG_SPEC_BAD_DRAFT=1 "$E" run -m "$M/kjv-20m-f32.gguf" -p "And God said" -n 120 --temp 0 --draft "$M/kjv-20m-q4_k_m.gguf" 2>"$T/err")
+  da=$(echo "$ja" | sed -n 's/.*"drafted": \([0-9]*\).*/\1/p')
+  df=$(echo "$jf" | sed -n 's/.*"drafted": \([0-9]*\).*/\1/p')
+  case "$ja" in *'"adaptive": true'*'"mean_drafted_per_round"'*'"rounds_no_draft"'*) ok=1 ;; *) ok=0 ;; esac
+  if [ "$ok" = 1 ] && [ -n "$da" ] && [ -n "$df" ] && [ "$df" -ge 500 ] && [ $((da * 8)) -lt "$df" ] && [ "$a" = "$b" ]; then
+    pass spec_adaptive_backs_off; else fail spec_adaptive_backs_off "drafted adaptive=$da fixed=$df | $ja"; fi
+  if grep -q "adaptive length" "$T/err" && grep -q "rounds without drafts" "$T/err"; then pass spec_adaptive_stats; else fail spec_adaptive_stats "$(cat "$T/err")"; fi
+  j=$("$E" bench -m "$M/kjv-20m-f32.gguf" --draft "$M/kjv-20m-q4_k_m.gguf" -n 32 -r 1 -t 1 --json --draft-fixed 2>/dev/null)
+  case "$j" in *'"adaptive": false'*'"mean_drafted_per_round"'*) pass spec_bench_fixed ;; *) fail spec_bench_fixed "$j" ;; esac
+fi

@@ -1,6 +1,8 @@
 /* Speculative decoding: greedy output byte-identical to target-only for many
- * prompts, draft lengths and thread counts (draft model and n-gram lookup);
- * speculative sampling reproduces the target's distribution. */
+ * prompts, draft lengths and thread counts (draft model and n-gram lookup),
+ * with fixed and adaptive draft lengths; the adaptive length backs off a
+ * draft that is never accepted and keeps drafting a good one; speculative
+ * sampling reproduces the target's distribution. */
 #include "test.h"
 #include "ember.h"
 #include "spec/spec.h"
@@ -61,7 +63,7 @@ static int make_prompt(ember_model *m, int i, ember_token *out) {
     return ember_tokenize(m, text, strlen(text), 1, 0, out, 64);
 }
 
-static int greedy_sweep(ember_model *tm, ember_model *dm, int n_prompts, int n_gen, const int *ks, int nk, int lookup) {
+static int greedy_sweep(ember_model *tm, ember_model *dm, int n_prompts, int n_gen, const int *ks, int nk, int lookup, int fixed) {
     int checked = 0;
     ember_sampler_params sp = ember_sampler_default_params();
     sp.temp = 0;
@@ -74,12 +76,12 @@ static int greedy_sweep(ember_model *tm, ember_model *dm, int n_prompts, int n_g
             const int np = make_prompt(tm, i, p);
             const int nr = target_only(tc, p, np, n_gen, ref);
             for (int ki = 0; ki < nk; ki++) {
-                ember_spec_params spp = {ks[ki], 0, lookup, 0};
+                ember_spec_params spp = {ks[ki], 0, lookup, 0, fixed};
                 sink s = {got, 0, 64};
                 ember_spec_stats st;
                 CHECK(ember_spec_generate(tc, dc, p, np, n_gen, smp, &spp, collect, &s, &st) == EMBER_OK);
-                CHECKF(s.n == nr && !memcmp(got, ref, (size_t)nr * sizeof *ref), "prompt %d K=%d threads %d lookup %d", i,
-                       ks[ki], threads, lookup);
+                CHECKF(s.n == nr && !memcmp(got, ref, (size_t)nr * sizeof *ref), "prompt %d K=%d threads %d lookup %d fixed %d", i,
+                       ks[ki], threads, lookup, fixed);
                 checked++;
             }
         }
@@ -94,7 +96,8 @@ static void stories_draft_50_prompts(void) {
     ember_model *tm = load("models/stories260K.gguf"), *dm = load("models/stories260K-q8_0-derived.gguf");
     if (!tm || !dm) SKIP("stories260K pair not found");
     const int ks[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    CHECK(greedy_sweep(tm, dm, 50, 24, ks, 8, 0) == 50 * 8 * 2);
+    CHECK(greedy_sweep(tm, dm, 50, 24, ks, 8, 0, 1) == 50 * 8 * 2);
+    CHECK(greedy_sweep(tm, dm, 50, 48, ks, 8, 0, 0) == 50 * 8 * 2);
     ember_model_free(tm);
     ember_model_free(dm);
 }
@@ -103,7 +106,8 @@ static void stories_lookup_50_prompts(void) {
     ember_model *tm = load("models/stories260K.gguf");
     if (!tm) SKIP("stories260K not found");
     const int ks[3] = {1, 4, 8};
-    CHECK(greedy_sweep(tm, 0, 50, 24, ks, 3, 3) == 50 * 3 * 2);
+    CHECK(greedy_sweep(tm, 0, 50, 24, ks, 3, 3, 1) == 50 * 3 * 2);
+    CHECK(greedy_sweep(tm, 0, 50, 48, ks, 3, 3, 0) == 50 * 3 * 2);
     ember_model_free(tm);
 }
 
@@ -111,9 +115,110 @@ static void kjv_pairs(void) {
     ember_model *tm = load("models/kjv-20m-q8_0.gguf"), *d1 = load("models/kjv-5m-q8_0.gguf"), *d2 = load("models/kjv-20m-q4_k_m.gguf");
     if (!tm || !d1 || !d2) SKIP("kjv models not found");
     const int ks[2] = {3, 8};
-    CHECK(greedy_sweep(tm, d1, 4, 24, ks, 2, 0) == 16);
-    CHECK(greedy_sweep(tm, d2, 4, 24, ks, 2, 2) == 16);
+    CHECK(greedy_sweep(tm, d1, 4, 24, ks, 2, 0, 1) == 16);
+    CHECK(greedy_sweep(tm, d2, 4, 24, ks, 2, 2, 1) == 16);
     ember_model_free(tm); ember_model_free(d1); ember_model_free(d2);
+}
+
+/* Adaptive draft length on the three benchmark pairs (f32 target). */
+static void adaptive_pairs(void) {
+    ember_model *tm = load("models/kjv-20m-f32.gguf"), *d1 = load("models/kjv-5m-q8_0.gguf"), *d2 = load("models/kjv-20m-q4_k_m.gguf");
+    if (!tm || !d1 || !d2) SKIP("kjv models not found");
+    const int ks[3] = {1, 4, 8};
+    CHECK(greedy_sweep(tm, d1, 6, 60, ks, 3, 0, 0) == 36);
+    CHECK(greedy_sweep(tm, d2, 6, 60, ks, 3, 0, 0) == 36);
+    CHECK(greedy_sweep(tm, d2, 3, 60, ks, 3, 2, 0) == 18);
+    ember_model_free(tm); ember_model_free(d1); ember_model_free(d2);
+}
+
+static int spec_run(ember_ctx *tc, ember_ctx *dc, const ember_token *p, int np, int n, ember_sampler *smp, int K, int fixed,
+                    ember_token *out, ember_spec_stats *st) {
+    ember_spec_params spp = {K, 0, 0, 0, fixed};
+    sink s = {out, 0, n};
+    if (ember_spec_generate(tc, dc, p, np, n, smp, &spp, collect, &s, st) != EMBER_OK) return -1;
+    return s.n;
+}
+
+/* A draft that is never right (EMBER_DEBUG_SPEC_BAD_DRAFT makes the draft
+ * propose the token id after its argmax): fixed K drafts 8 per
+ * round and wastes them all; adaptive backs off to plain target steps with
+ * occasional probes. Output identical either way. A good draft keeps
+ * drafting near K. A draft that can never pay (stories260K pair: the draft
+ * step costs about a target step) is not used. (kjv-20m-q8_0 + its q4_k_m
+ * is such a pair too: measured 0.72x with K = 8 at 99 % acceptance.) */
+static void adaptive_backs_off(void) {
+    ember_model *tm = load("models/kjv-20m-f32.gguf"), *dm = load("models/kjv-20m-q4_k_m.gguf");
+    if (!tm || !dm) SKIP("kjv models not found");
+    enum { N = 200 };
+    ember_ctx *tc = ctx_for(tm, 2), *dc = ctx_for(dm, 2);
+    ember_token p[64], ref[N], a[N], b[N];
+    const int np = ember_tokenize(tm, "And it came to pass, when", 25, 1, 0, p, 64);
+    const int nr = target_only(tc, p, np, N, ref);
+    CHECK(nr > 100);
+    ember_sampler_params sp = ember_sampler_default_params();
+    sp.temp = 0;
+    ember_sampler *smp;
+    ember_sampler_create(&sp, ember_model_n_vocab(tm), &smp);
+    ember_spec_stats fs, as;
+    setenv("EMBER_DEBUG_SPEC_BAD_DRAFT", "1", 1);
+    CHECK(spec_run(tc, dc, p, np, N, smp, 8, 1, a, &fs) == nr && !memcmp(a, ref, (size_t)nr * sizeof *ref));
+    CHECK(spec_run(tc, dc, p, np, N, smp, 8, 0, b, &as) == nr && !memcmp(b, ref, (size_t)nr * sizeof *ref));
+    unsetenv("EMBER_DEBUG_SPEC_BAD_DRAFT");
+    fprintf(stderr, "  bad draft: fixed drafted %d in %d rounds; adaptive drafted %d in %d rounds (%d without drafts, %d probes)\n",
+            fs.n_drafted, fs.n_target_passes, as.n_drafted, as.n_target_passes, as.n_rounds_no_draft, as.n_probes);
+    CHECK(fs.n_accepted == 0 && as.n_accepted == 0);
+    CHECK(fs.n_drafted >= 7 * fs.n_target_passes);
+    CHECKF(as.n_drafted * 8 < fs.n_drafted, "adaptive drafted %d vs fixed %d", as.n_drafted, fs.n_drafted);
+    CHECK(as.n_rounds_no_draft * 10 >= as.n_target_passes * 8);
+    CHECK(as.n_probes >= 1); /* still probing */
+    /* the good draft: adaptive keeps drafting near K */
+    CHECK(spec_run(tc, dc, p, np, N, smp, 8, 0, b, &as) == nr && !memcmp(b, ref, (size_t)nr * sizeof *ref));
+    fprintf(stderr, "  good draft: adaptive drafted %d in %d rounds, accepted %d\n", as.n_drafted, as.n_target_passes, as.n_accepted);
+    CHECKF(as.n_drafted >= 6 * as.n_target_passes, "drafted %d in %d rounds", as.n_drafted, as.n_target_passes);
+    ember_ctx_free(tc); ember_ctx_free(dc);
+    ember_model_free(tm); ember_model_free(dm);
+    /* a draft that cannot pay */
+    tm = load("models/stories260K.gguf");
+    dm = load("models/stories260K-q8_0-derived.gguf");
+    if (!tm || !dm) SKIP("stories260K pair not found");
+    tc = ctx_for(tm, 1);
+    dc = ctx_for(dm, 1);
+    const int np2 = ember_tokenize(tm, "Once upon a time", 16, 1, 0, p, 64);
+    const int nr2 = target_only(tc, p, np2, 100, ref);
+    CHECK(spec_run(tc, dc, p, np2, 100, smp, 8, 0, b, &as) == nr2 && !memcmp(b, ref, (size_t)nr2 * sizeof *ref));
+    CHECK(as.n_drafted == 0 && as.n_rounds_no_draft == as.n_target_passes);
+    CHECK(spec_run(tc, dc, p, np2, 100, smp, 8, 1, b, &fs) == nr2 && !memcmp(b, ref, (size_t)nr2 * sizeof *ref));
+    CHECK(fs.n_drafted > 0);
+    ember_sampler_free(smp);
+    ember_ctx_free(tc); ember_ctx_free(dc);
+    ember_model_free(tm); ember_model_free(dm);
+}
+
+/* Adaptive length with sampling: the same seed gives the same tokens and the
+ * same drafting decisions (no wall-clock input). */
+static void adaptive_sampling_deterministic(void) {
+    ember_model *tm = load("models/kjv-20m-f32.gguf"), *dm = load("models/kjv-5m-q8_0.gguf");
+    if (!tm || !dm) SKIP("kjv models not found");
+    ember_ctx *tc = ctx_for(tm, 2), *dc = ctx_for(dm, 2);
+    ember_token p[64], a[128], b[128];
+    const int np = ember_tokenize(tm, "And God said", 12, 1, 0, p, 64);
+    ember_spec_stats s1, s2;
+    int n1 = -1, n2 = -2;
+    for (int r = 0; r < 2; r++) {
+        ember_sampler_params sp = ember_sampler_default_params();
+        sp.temp = 0.8f; sp.seed = 1234;
+        ember_sampler *smp;
+        ember_sampler_create(&sp, ember_model_n_vocab(tm), &smp);
+        ember_spec_params spp = {8, 0, 0, 1, 0};
+        sink s = {r ? b : a, 0, 128};
+        CHECK(ember_spec_generate(tc, dc, p, np, 120, smp, &spp, collect, &s, r ? &s2 : &s1) == EMBER_OK);
+        if (r) n2 = s.n; else n1 = s.n;
+        ember_sampler_free(smp);
+    }
+    CHECK(n1 == n2 && n1 > 0 && !memcmp(a, b, (size_t)n1 * sizeof *a));
+    CHECK(s1.n_drafted == s2.n_drafted && s1.n_target_passes == s2.n_target_passes && s1.n_drafted > 0);
+    ember_ctx_free(tc); ember_ctx_free(dc);
+    ember_model_free(tm); ember_model_free(dm);
 }
 
 static void vocab_mismatch_detected(void) {
@@ -148,7 +253,7 @@ static void sampling_distribution_is_targets(void) {
     ember_sampler_probs(smp, ember_get_logits(tc, np - 1), pexact);
     const int N = 3000;
     int *counts = calloc((size_t)nv, sizeof(int));
-    ember_spec_params spp = {4, 0, 0, 1};
+    ember_spec_params spp = {4, 0, 0, 1, 1};
     for (int i = 0; i < N; i++) {
         ember_token got[2];
         sink s = {got, 0, 1};
@@ -186,6 +291,9 @@ int main(void) {
     RUN(stories_draft_50_prompts);
     RUN(stories_lookup_50_prompts);
     RUN(kjv_pairs);
+    RUN(adaptive_pairs);
+    RUN(adaptive_backs_off);
+    RUN(adaptive_sampling_deterministic);
     RUN(vocab_mismatch_detected);
     RUN(sampling_distribution_is_targets);
     TEST_EXIT();

@@ -1,5 +1,6 @@
 /* Speculative decoding loop (see spec.h). */
 #include "spec.h"
+#include "models/model.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,108 @@ int ember_spec_vocab_match(const ember_model *a, const ember_model *b, char *why
     return 1;
 }
 
+/* ---- adaptive draft length: static cost model + acceptance history ----
+ * Cost of one pass over n tokens, in byte equivalents, from the model's
+ * shape: its weight matrices (layers and output) are streamed once per pass
+ * (the multi-token kernels use each loaded block for up to 4 tokens, and
+ * mm_rows keeps the row block in cache for the next 4), plus, per token,
+ * 0.35 byte-equivalents of arithmetic per weight and a fixed 384 KiB
+ * equivalent per layer (norms, rope, attention, thread hand-offs) — the
+ * part that dominates tiny models. Fitted to single- and multi-token decode
+ * times of the kjv and stories test models (Zen 4): it predicts a 9-token
+ * verification of kjv-20m-f32 at ~2.0 single steps (measured 1.8-2.2), a
+ * kjv-20m-q4_k_m draft step at ~0.31 of a kjv-20m-f32 step (0.26-0.28), a
+ * kjv-5m-q8_0 one at ~0.24 (0.11-0.15; erring towards drafting less), and
+ * a stories260K-q8_0 step at ~0.8 of a stories260K step (0.85-1.0), so
+ * that pair — like kjv-20m-q8_0 with its q4_k_m — never pays. No clocks:
+ * the choice is reproducible. */
+typedef struct { double mem, tok; } pass_cost;
+
+static void w_add(const ember_weight *w, double *bytes, double *params) {
+    if (!w->data || w->rows < 2) return;
+    *bytes += (double)w->rows * (double)w->row_bytes;
+    *params += (double)w->rows * (double)w->cols;
+}
+
+static pass_cost spec_cost(const ember_model *m) {
+    double b = 0, pr = 0;
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        const ember_layer *L = &m->layers[l];
+        const ember_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < 7; i++) w_add(ws[i], &b, &pr);
+    }
+    w_add(&m->output, &b, &pr);
+    pass_cost c = {b, 0.35 * pr + 393216.0 * m->hp.n_layer};
+    return c;
+}
+
+/* cost of a target pass over n tokens relative to a single-token pass */
+static double pass_rel(pass_cost c, int n) { return (c.mem + n * c.tok) / (c.mem + c.tok); }
+
+#define ADAPT_DECAY 0.95   /* per observed draft token: memory of ~20 tokens */
+#define PROBE_FIRST 16     /* tokens of plain decoding before the first probe */
+#define PROBE_LAST 256     /* longest probe interval */
+#define PROBE_K 3          /* drafts in a probe */
+
+/* One draft source (the draft model or lookup). */
+typedef struct {
+    double s, f;       /* decayed counts of accepted and rejected drafts */
+    double cd;         /* cost of one proposal relative to a target step */
+    int usable;        /* 0: cannot pay under the cost model even if always accepted */
+    int since, every;  /* tokens generated since it last proposed; probe interval */
+} adapt;
+
+/* Draft length maximising expected tokens per unit of cost at acceptance a:
+ * a round with k drafts yields (1 - a^(k+1)) / (1 - a) tokens for
+ * k*cd + V(k+1); k = 0 is one token for one target step. Near its optimum
+ * the curve is flat, so the longest k within 3 % of the best is taken (the
+ * model errs on the expensive side for verification). */
+static int best_k(pass_cost t, double cd, double a, int K) {
+    double r[65], best = 1.0, e = 1.0, ap = 1.0;
+    int bk = 0;
+    for (int k = 1; k <= K; k++) {
+        ap *= a;
+        e += ap;
+        r[k] = e / (k * cd + pass_rel(t, k + 1));
+        if (r[k] > best) { best = r[k]; bk = k; }
+    }
+    if (bk == 0) return 0;
+    for (int k = K; k > bk; k--) if (r[k] >= 0.97 * best) return k;
+    return bk;
+}
+
+static void adapt_init(adapt *ad, pass_cost t, double cd, int K) {
+    ad->s = 1.8; /* prior: 90 % acceptance, weight 2 */
+    ad->f = 0.2;
+    ad->cd = cd;
+    ad->usable = best_k(t, cd, 1.0, K) > 0;
+    ad->since = 0;
+    ad->every = PROBE_FIRST;
+}
+
+/* Tokens to propose this round (before the remaining-length limits). */
+static int adapt_choose(adapt *ad, pass_cost t, int K, int *probe) {
+    *probe = 0;
+    if (!ad->usable) return 0;
+    const int k = best_k(t, ad->cd, ad->s / (ad->s + ad->f), K);
+    if (k > 0) { ad->every = PROBE_FIRST; return k; }
+    if (ad->since < ad->every) return 0;
+    *probe = 1;
+    ad->every = ad->every * 2 > PROBE_LAST ? PROBE_LAST : ad->every * 2;
+    return K < PROBE_K ? K : PROBE_K;
+}
+
+/* Records a round: nd proposed, n_acc accepted (the first rejected, if any,
+ * ends the round). */
+static void adapt_observe(adapt *ad, int nd, int n_acc) {
+    for (int j = 0; j < nd && j <= n_acc; j++) {
+        ad->s *= ADAPT_DECAY;
+        ad->f *= ADAPT_DECAY;
+        if (j < n_acc) ad->s += 1; else ad->f += 1;
+    }
+    if (nd > 0) ad->since = 0;
+}
+
 typedef struct {
     ember_token *hist;
     int n_hist, cap;
@@ -76,7 +179,14 @@ ember_status ember_spec_generate(ember_ctx *target, ember_ctx *draft, const embe
         return EMBER_ERR_INVALID_ARG;
     const ember_model *tm = ember_ctx_model(target);
     const int nv = ember_model_n_vocab(tm), n_ctx = ember_ctx_n_ctx(target), K = p->draft_max;
-    const int sampling = p->sample;
+    const int sampling = p->sample, fixed = p->draft_fixed;
+    /* debug hook for the adaptive-length test: a draft that is never right */
+    const char *bad_env = getenv("EMBER_DEBUG_SPEC_BAD_DRAFT");
+    const int bad_draft = bad_env && *bad_env && strcmp(bad_env, "0");
+    const pass_cost tcost = spec_cost(tm), dcost = draft ? spec_cost(ember_ctx_model(draft)) : tcost;
+    adapt ad_draft, ad_look; /* lookup proposals cost nothing to make */
+    adapt_init(&ad_draft, tcost, (dcost.mem + dcost.tok) / (tcost.mem + tcost.tok), K);
+    adapt_init(&ad_look, tcost, 0.0, K);
     ember_status rc = EMBER_OK;
     history h = {0, 0, 0};
     float *pt = sampling ? malloc((size_t)nv * sizeof(float)) : 0;
@@ -106,15 +216,21 @@ ember_status ember_spec_generate(ember_ctx *target, ember_ctx *draft, const embe
     int first_round = 1;
     while (st->n_generated < n_predict) {
         const int n_before = h.n_hist; /* the last token is not in the target cache yet */
-        int k = K;
-        if (k > n_predict - st->n_generated) k = n_predict - st->n_generated;
-        if (k > n_ctx - n_before) k = n_ctx - n_before;
+        int lim = n_predict - st->n_generated;
+        if (lim > n_ctx - n_before) lim = n_ctx - n_before;
         if (n_before > n_ctx) { rc = EMBER_ERR_CONTEXT_FULL; break; }
-        int nd = 0;
+        int nd = 0, probe_l = 0, probe_d = 0, k;
         is_lookup[0] = 0;
-        if (k > 0 && p->lookup > 0) {
-            nd = lookup_draft(h.hist, h.n_hist, p->lookup, k, drafted);
+        if (p->lookup > 0) {
+            k = fixed ? K : adapt_choose(&ad_look, tcost, K, &probe_l);
+            if (k > lim) k = lim;
+            if (k > 0) nd = lookup_draft(h.hist, h.n_hist, p->lookup, k, drafted);
             is_lookup[0] = nd > 0;
+        }
+        k = 0;
+        if (nd == 0 && draft) {
+            k = fixed ? K : adapt_choose(&ad_draft, tcost, K, &probe_d);
+            if (k > lim) k = lim;
         }
         if (k > 0 && nd == 0 && draft) {
             /* catch the draft up with the accepted history, then propose */
@@ -130,6 +246,7 @@ ember_status ember_spec_generate(ember_ctx *target, ember_ctx *draft, const embe
                     d = ember_sampler_draw(smp, q + (size_t)nd * nv, nv);
                 } else {
                     d = argmax(l, nv);
+                    if (bad_draft) d = (d + 1) % nv;
                     if (p->draft_min_p > 0) { /* confidence of the draft's choice */
                         double z = 0;
                         for (int i = 0; i < nv; i++) z += exp((double)l[i] - l[d]);
@@ -145,6 +262,8 @@ ember_status ember_spec_generate(ember_ctx *target, ember_ctx *draft, const embe
             }
         }
         st->n_drafted += nd;
+        st->n_rounds_no_draft += nd == 0;
+        st->n_probes += nd > 0 && (is_lookup[0] ? probe_l : probe_d);
         /* verify: the last token plus the drafts, one target pass */
         batch[0] = h.hist[n_before - 1];
         memcpy(batch + 1, drafted, (size_t)nd * sizeof *drafted);
@@ -183,6 +302,9 @@ ember_status ember_spec_generate(ember_ctx *target, ember_ctx *draft, const embe
             break;
         }
         st->n_accepted += n_acc;
+        if (nd > 0) adapt_observe(is_lookup[0] ? &ad_look : &ad_draft, nd, n_acc);
+        ad_look.since += n_acc + 1;
+        ad_draft.since += n_acc + 1;
         /* roll the caches back to what was accepted */
         ember_kv_truncate(target, 0, n_before + n_acc);
         if (draft && ember_kv_len(draft, 0) > n_before + n_acc) ember_kv_truncate(draft, 0, n_before + n_acc);

@@ -10,18 +10,34 @@
 #include "ember.h"
 #include <stddef.h>
 
+/* Adaptive draft length (the default): draft_max is a maximum. Each round
+ * drafts the k in 0..draft_max that maximises expected tokens per unit of
+ * cost, (1 - a^(k+1)) / (1 - a) / (k*c_draft + V(k+1)), where a is the
+ * per-token acceptance estimated from this generation's history (an
+ * exponentially decayed count of accepted vs rejected drafts), c_draft the
+ * cost of one draft step and V(n) the cost of a target pass over n tokens,
+ * both relative to one single-token target step and computed from the
+ * models' shapes only (spec.c: spec_cost) — never from clocks, so a seeded
+ * run gives the same tokens every time. k = 0 is plain target decoding;
+ * then a short probe is drafted every 16 tokens (interval doubling up to
+ * 256 while probes fail). A source whose cost model says it cannot pay even
+ * at 100% acceptance is not used at all. draft_fixed = 1 always drafts
+ * draft_max (the pre-adaptive behaviour, used by the invariance screen). */
 typedef struct {
-    int draft_max;      /* tokens proposed per step (1..64) */
+    int draft_max;      /* tokens proposed per step at most (1..64) */
     float draft_min_p;  /* stop drafting when the draft's top probability is below this */
     int lookup;         /* n-gram lookup drafting with n-grams up to this size (0 = off) */
     int sample;         /* 0: greedy (argmax); 1: lossless speculative sampling */
+    int draft_fixed;    /* 1: always draft draft_max tokens; 0: adaptive length */
 } ember_spec_params;
 
 typedef struct {
     int n_generated;
     int n_drafted, n_accepted;
-    int n_target_passes;  /* target decode calls after the prompt */
+    int n_target_passes;  /* target decode calls after the prompt (= rounds) */
     int n_draft_passes;
+    int n_rounds_no_draft; /* rounds that verified no draft (plain target steps) */
+    int n_probes;          /* adaptive mode: rounds drafted only to re-measure acceptance */
 } ember_spec_stats;
 
 /* Called for every emitted token; return non-zero to stop. */

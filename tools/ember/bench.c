@@ -231,9 +231,9 @@ static int main_type(ember_model *m) {
 
 /* Speculative generation against target-only greedy generation, same
  * prompt, same run: tokens/s of each, acceptance, speedup. */
-typedef struct { double spec_tps, base_tps, accept; int generated; } spec_result;
+typedef struct { double spec_tps, base_tps, accept, mean_drafted; int generated, rounds, no_draft; } spec_result;
 
-static int spec_test(ember_model *tm, ember_ctx *tc, ember_ctx *dc, const char *prompt, int n, int K, int lookup,
+static int spec_test(ember_model *tm, ember_ctx *tc, ember_ctx *dc, const char *prompt, int n, int K, int fixed, int lookup,
                      spec_result *r) {
     ember_token p[512];
     int np = ember_tokenize(tm, prompt, strlen(prompt), 1, 1, p, 512);
@@ -258,20 +258,23 @@ static int spec_test(ember_model *tm, ember_ctx *tc, ember_ctx *dc, const char *
         rc = ember_decode(tc, &b) != EMBER_OK;
     }
     r->base_tps = got / ((cli_now_ms() - t0) / 1e3);
-    ember_spec_params sp = {K, 0, lookup, 0};
+    ember_spec_params sp = {K, 0, lookup, 0, fixed};
     ember_spec_stats st;
     t0 = cli_now_ms();
     if (!rc) rc = ember_spec_generate(tc, dc, p, np, got, smp, &sp, 0, 0, &st) != EMBER_OK;
     r->spec_tps = st.n_generated / ((cli_now_ms() - t0) / 1e3);
     r->accept = st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0;
     r->generated = st.n_generated;
+    r->rounds = st.n_target_passes;
+    r->no_draft = st.n_rounds_no_draft;
+    r->mean_drafted = st.n_target_passes ? (double)st.n_drafted / st.n_target_passes : 0;
     ember_sampler_free(smp);
     return rc;
 }
 
 static void usage(FILE *f) {
     fprintf(f, "usage: ember bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [--streams 1,2,4,8] [-t THREADS] [-r 5] [--json]\n"
-               "       ember bench -m TARGET (--draft DRAFT | --lookup N) [--draft-max 8] [--prompt TEXT] [-n 256] [-r 5]\n"
+               "       ember bench -m TARGET (--draft DRAFT | --lookup N) [--draft-max 8] [--draft-fixed] [--prompt TEXT] [-n 256] [-r 5]\n"
                "       ember bench --mem [-t THREADS] [--json]\n");
 }
 
@@ -280,11 +283,13 @@ int cmd_bench(int argc, char **argv) {
     int n_models = 0, p = 512, n = 128, threads = 0, reps = 5, json = 0, mem = 0, draft_max = 8, lookup = 0;
     int streams[16] = {1}, n_streams = 1, max_streams = 1;
     const char *draft = 0, *spec_prompt = "And it came to pass, when";
+    int draft_fixed = 0; /* speculative: always draft --draft-max (default: adaptive length) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--json")) { json = 1; continue; }
         if (!strcmp(a, "--mem")) { mem = 1; continue; }
+        if (!strcmp(a, "--draft-fixed")) { draft_fixed = 1; continue; }
         if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
         if (!strcmp(a, "-m")) {
             if (n_models == 16) { fprintf(stderr, "ember bench: at most 16 models\n"); return 2; }
@@ -332,11 +337,12 @@ int cmd_bench(int argc, char **argv) {
         }
         char why[200];
         if (!rc && dm && !ember_spec_vocab_match(tm, dm, why, sizeof why)) { fprintf(stderr, "ember bench: %s\n", why); rc = 2; }
-        double *sv = calloc((size_t)reps, sizeof *sv), *bv = calloc((size_t)reps, sizeof *bv), acc = 0;
+        double *sv = calloc((size_t)reps, sizeof *sv), *bv = calloc((size_t)reps, sizeof *bv), acc = 0, mdr = 0;
+        int no_draft = 0, rounds = 0;
         for (int k = 0; !rc && k < reps; k++) {
             spec_result r;
-            if (spec_test(tm, tc, dc, spec_prompt, n, draft_max, lookup, &r)) { fprintf(stderr, "ember bench: %s\n", ember_last_error()); rc = 1; break; }
-            sv[k] = r.spec_tps; bv[k] = r.base_tps; acc = r.accept;
+            if (spec_test(tm, tc, dc, spec_prompt, n, draft_max, draft_fixed, lookup, &r)) { fprintf(stderr, "ember bench: %s\n", ember_last_error()); rc = 1; break; }
+            sv[k] = r.spec_tps; bv[k] = r.base_tps; acc = r.accept; mdr = r.mean_drafted; no_draft = r.no_draft; rounds = r.rounds;
             fprintf(stderr, "ember bench: speculative run %d/%d\r", k + 1, reps);
         }
         if (!rc) {
@@ -345,12 +351,15 @@ int cmd_bench(int argc, char **argv) {
             tb = tb ? tb + 1 : models[0];
             db = db ? db + 1 : (draft ? draft : "-");
             if (json)
-                printf("{\"target\": \"%s\", \"draft\": \"%s\", \"draft_max\": %d, \"lookup\": %d, \"tokens\": %d, \"threads\": %d, "
-                       "\"acceptance\": %.4f, \"target_only_tokens_per_s\": %.3f, \"speculative_tokens_per_s\": %.3f, \"sd\": %.3f, "
-                       "\"speedup\": %.3f}\n", tb, db, draft_max, lookup, n, threads, acc, bs.mean, ss.mean, ss.sd, ss.mean / bs.mean);
+                printf("{\"target\": \"%s\", \"draft\": \"%s\", \"draft_max\": %d, \"adaptive\": %s, \"lookup\": %d, \"tokens\": %d, "
+                       "\"threads\": %d, \"acceptance\": %.4f, \"mean_drafted_per_round\": %.3f, \"rounds\": %d, \"rounds_no_draft\": %d, "
+                       "\"target_only_tokens_per_s\": %.3f, \"speculative_tokens_per_s\": %.3f, \"sd\": %.3f, "
+                       "\"speedup\": %.3f}\n", tb, db, draft_max, draft_fixed ? "false" : "true", lookup, n, threads, acc, mdr, rounds,
+                       no_draft, bs.mean, ss.mean, ss.sd, ss.mean / bs.mean);
             else
-                printf("| %-22s | %-22s | K=%-2d lookup=%d | accept %5.1f%% | target-only %7.2f ± %5.2f t/s | speculative %7.2f ± %5.2f t/s | %.2fx |\n",
-                       tb, db, draft_max, lookup, 100 * acc, bs.mean, bs.sd, ss.mean, ss.sd, ss.mean / bs.mean);
+                printf("| %-22s | %-22s | K%s%-2d lookup=%d | accept %5.1f%% | drafted/round %4.2f, %d/%d rounds no draft | target-only %7.2f ± %5.2f t/s | speculative %7.2f ± %5.2f t/s | %.2fx |\n",
+                       tb, db, draft_fixed ? "=" : "<=", draft_max, lookup, 100 * acc, mdr, no_draft, rounds, bs.mean, bs.sd, ss.mean, ss.sd,
+                       ss.mean / bs.mean);
         }
         free(sv); free(bv);
         ember_ctx_free(dc); ember_model_free(dm); ember_ctx_free(tc); ember_model_free(tm);

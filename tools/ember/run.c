@@ -24,7 +24,9 @@ static void usage(FILE *f) {
         "  --json              print one JSON object instead of streaming text\n"
         "speculative decoding (see `ember screen`):\n"
         "  --draft MODEL       draft model with the same vocabulary\n"
-        "  --draft-max K       tokens drafted per step (default 8)\n"
+        "  --draft-max K       at most K tokens drafted per step (default 8); how many pay off\n"
+        "                      is chosen each step from the acceptance so far\n"
+        "  --draft-fixed       always draft K tokens (as the invariance screen does)\n"
         "  --draft-min-p P     stop drafting when the draft's top probability is below P\n"
         "  --lookup N          prompt/n-gram lookup drafting with n-grams up to N\n"
         "  --compare           also run target-only and report the speedup\n");
@@ -61,6 +63,7 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--json")) o.json = 1;
         else if (!strcmp(a, "--draft") || !strcmp(a, "-md")) { VAL(); o.draft = v; }
         else if (!strcmp(a, "--draft-max")) { VAL(); if (cli_int(cmd, a, v, 1, 64, &o.draft_max)) return 2; }
+        else if (!strcmp(a, "--draft-fixed")) o.draft_fixed = 1;
         else if (!strcmp(a, "--draft-min-p")) { VAL(); if (cli_float(cmd, a, v, 0, 1, &o.draft_min_p)) return 2; }
         else if (!strcmp(a, "--lookup")) { VAL(); if (cli_int(cmd, a, v, 1, 16, &o.lookup)) return 2; }
         else if (!strcmp(a, "--compare")) o.compare = 1;

@@ -4,7 +4,9 @@
  * position and both continuations, and the exit status is 1. --sampling:
  * the first sampled token at each prompt, drawn --samples times
  * speculatively, is tested against the target's exact distribution with a
- * chi-square test (p-value reported; fails below --alpha). */
+ * chi-square test (p-value reported; fails below --alpha). The draft
+ * length is fixed at --draft-max (every round exercises verification);
+ * --adaptive screens the adaptive length of ember run / bench instead. */
 #include "ember.h"
 #include "cli.h"
 #include "spec_cli.h"
@@ -61,7 +63,7 @@ int cmd_screen(int argc, char **argv) {
     const char *cmd = "screen";
     if (argc < 2 || strcmp(argv[1], "invariance")) {
         fprintf(stderr, "usage: ember screen invariance -m TARGET (--draft DRAFT | --lookup N) --prompts FILE "
-                        "[-n 32] [--draft-max 8] [-t T] [--json] [--sampling --samples 2000 --temp 1 --alpha 0.001]\n");
+                        "[-n 32] [--draft-max 8] [--adaptive] [-t T] [--json] [--sampling --samples 2000 --temp 1 --alpha 0.001]\n");
         return argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? 0 : 2;
     }
     ember_run_opts o;
@@ -69,12 +71,13 @@ int cmd_screen(int argc, char **argv) {
     o.n_predict = 32;
     o.sp.temp = 0;
     const char *prompts_file = 0;
-    int sampling = 0, samples = 2000;
+    int sampling = 0, samples = 2000, adaptive = 0;
     float alpha = 0.001f, temp = 1.0f;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--json")) { o.json = 1; continue; }
         if (!strcmp(a, "--sampling")) { sampling = 1; continue; }
+        if (!strcmp(a, "--adaptive")) { adaptive = 1; continue; }
         if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
         if (!strcmp(a, "-m")) o.model = v;
         else if (!strcmp(a, "--draft")) o.draft = v;
@@ -116,7 +119,7 @@ int cmd_screen(int argc, char **argv) {
         if (!*line) continue;
         int np = ember_tokenize(tm, line, strlen(line), 1, 1, ptoks, 65536);
         if (np <= 0 || np + o.n_predict > ember_ctx_n_ctx(tc)) { fprintf(stderr, "ember screen: skipping a prompt that does not fit the context\n"); continue; }
-        ember_spec_params sp = {o.draft_max, 0, o.lookup, sampling};
+        ember_spec_params sp = {o.draft_max, 0, o.lookup, sampling, !adaptive};
         if (!sampling) {
             int na = greedy_target(tc, ptoks, np, o.n_predict, a);
             ember_sampler_params spp = ember_sampler_default_params();

@@ -10,7 +10,7 @@ typedef struct {
     const char *prompt;
     size_t prompt_len;
     int n_predict, n_threads, n_ctx, n_batch, kv_f32, no_special, json, no_repack;
-    int draft_max, lookup, compare;
+    int draft_max, draft_fixed, lookup, compare;
     float draft_min_p;
     ember_sampler_params sp;
 } ember_run_opts;

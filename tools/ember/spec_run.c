@@ -1,5 +1,7 @@
 /* `ember run --draft D / --lookup N`: speculative generation with statistics;
- * --compare also runs target-only and reports the speedup. */
+ * --compare also runs target-only and reports the speedup. The draft length
+ * is adaptive (--draft-max is a maximum, see spec.h); EMBER_DRAFT_FIXED=1 in
+ * the environment always drafts --draft-max tokens. */
 #include "cli.h"
 #include "spec_cli.h"
 #include "spec/spec.h"
@@ -102,7 +104,9 @@ int ember_run_speculative(const ember_run_opts *o) {
         s.stream = !o->json;
         s.max = o->n_predict;
         s.toks = malloc(((size_t)o->n_predict + 1) * sizeof *s.toks);
-        ember_spec_params sp = {o->draft_max, o->draft_min_p, o->lookup, o->sp.temp > 0};
+        const char *fx = getenv("EMBER_DRAFT_FIXED");
+        const int fixed = o->draft_fixed || (fx && *fx && strcmp(fx, "0"));
+        ember_spec_params sp = {o->draft_max, o->draft_min_p, o->lookup, o->sp.temp > 0, fixed};
         ember_spec_stats st;
         double t0 = cli_now_ms();
         ember_status est = ember_spec_generate(tc, dc, prompt, n_prompt, o->n_predict, smp, &sp, on_token, &s, &st);
@@ -123,6 +127,7 @@ int ember_run_speculative(const ember_run_opts *o) {
         }
         const double acc = st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0;
         const double mean_len = st.n_target_passes ? (double)st.n_accepted / st.n_target_passes : 0;
+        const double mean_drafted = st.n_target_passes ? (double)st.n_drafted / st.n_target_passes : 0;
         if (o->json) {
             printf("{\"model\": ");
             cli_json_str(stdout, ember_model_name(tm), strlen(ember_model_name(tm)));
@@ -134,17 +139,20 @@ int ember_run_speculative(const ember_run_opts *o) {
             cli_json_str(stdout, s.text ? s.text : "", s.len);
             printf(", \"speculative\": {\"draft\": ");
             if (o->draft) cli_json_str(stdout, o->draft, strlen(o->draft)); else printf("null");
-            printf(", \"draft_max\": %d, \"lookup\": %d, \"drafted\": %d, \"accepted\": %d, \"acceptance_rate\": %.4f, "
-                   "\"mean_accepted_per_pass\": %.3f, \"target_passes\": %d, \"tokens_per_s\": %.2f",
-                   o->draft_max, o->lookup, st.n_drafted, st.n_accepted, acc, mean_len, st.n_target_passes, tps);
+            printf(", \"draft_max\": %d, \"adaptive\": %s, \"lookup\": %d, \"drafted\": %d, \"accepted\": %d, \"acceptance_rate\": %.4f, "
+                   "\"mean_accepted_per_pass\": %.3f, \"mean_drafted_per_round\": %.3f, \"rounds_no_draft\": %d, \"probes\": %d, "
+                   "\"target_passes\": %d, \"tokens_per_s\": %.2f",
+                   o->draft_max, fixed ? "false" : "true", o->lookup, st.n_drafted, st.n_accepted, acc, mean_len, mean_drafted,
+                   st.n_rounds_no_draft, st.n_probes, st.n_target_passes, tps);
             if (o->compare) printf(", \"target_only_tokens_per_s\": %.2f, \"speedup\": %.3f", base, base > 0 ? tps / base : 0);
             printf("}}\n");
         } else {
             printf("\n");
             fflush(stdout);
-            fprintf(stderr, "ember run: speculative: drafted %d, accepted %d (%.1f%%), %.2f accepted per target pass, "
-                            "%d target passes, %d tokens at %.2f tok/s", st.n_drafted, st.n_accepted, 100 * acc, mean_len,
-                    st.n_target_passes, st.n_generated, tps);
+            fprintf(stderr, "ember run: speculative (%s, max %d): drafted %d, accepted %d (%.1f%%), %.2f accepted per target pass, "
+                            "%.2f drafted per round, %d rounds without drafts, %d probes, %d target passes, %d tokens at %.2f tok/s",
+                    fixed ? "fixed length" : "adaptive length", o->draft_max, st.n_drafted, st.n_accepted, 100 * acc, mean_len,
+                    mean_drafted, st.n_rounds_no_draft, st.n_probes, st.n_target_passes, st.n_generated, tps);
             if (o->compare) fprintf(stderr, " | target-only %.2f tok/s, speedup %.2fx", base, base > 0 ? tps / base : 0);
             fprintf(stderr, "\n");
         }
