@@ -14,6 +14,9 @@
 #include <string.h>
 
 #define GROUP_BYTES (8 * sizeof(block_q4_0))
+/* one-token decoding streams the packed groups once: prefetch 4 KiB ahead
+ * into L2 (tg64 on tl-q4_0: 43.5 vs 39.9 t/s median of 7 alternating runs) */
+#define PF_AHEAD 4096
 
 static inline __m512i bcast8(const int8_t *p) {
     long long v;
@@ -113,6 +116,9 @@ static void dot_q4_0_packed8(int n, float *s, const void *group, const void *vy)
         neg_act_sums(y + c0, cb, nc);
         for (int i = 0; i < cb; i++, g += GROUP_BYTES) {
             const block_q8_0 *yb = y + c0 + i;
+            _mm_prefetch((const char *)g + PF_AHEAD, _MM_HINT_T1);
+            _mm_prefetch((const char *)g + PF_AHEAD + 64, _MM_HINT_T1);
+            _mm_prefetch((const char *)g + PF_AHEAD + 128, _MM_HINT_T1);
             __m512i v0 = _mm512_loadu_si512(g + 16), v1 = _mm512_loadu_si512(g + 80);
             /* keep the loads in registers (each feeds two masks) */
             __asm__("" : "+v"(v0), "+v"(v1));
