@@ -30,6 +30,10 @@ typedef enum {
 /* s = dot(x[0..n), y[0..n)); x in the weight type, y in its vec_dot_type.
  * n is a multiple of the block size. */
 typedef void (*ember_vec_dot_fn)(int n, float *s, const void *x, const void *y);
+/* a tile of nr weight rows x nt activation rows with side data (see
+ * vec_dot_tile below) */
+typedef void (*ember_vec_dot_tile_fn)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
+                                      const void *y, size_t y_stride, const void *aux, size_t aux_stride, int nt);
 typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 
@@ -76,12 +80,11 @@ typedef struct {
      * activation rows: s[t*s_stride + r] = dot(x row r, y row t). The
      * activation rows come with side data (tile_aux, built once per row,
      * tile_aux_size bytes). NULL if not available. */
-    void (*vec_dot_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,
-                         size_t y_stride, const void *aux, size_t aux_stride, int nt);
+    ember_vec_dot_tile_fn vec_dot_tile;
     /* vec_dot_tile for weights read once (decoding batches): same results,
-     * prefetches the next nr rows as it goes. NULL: use vec_dot_tile. */
-    void (*vec_dot_tile_stream)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
-                                const void *y, size_t y_stride, const void *aux, size_t aux_stride, int nt);
+     * prefetches the rows two tiles ahead as it goes. NULL when
+     * vec_dot_tile is NULL; vec_dot_tile itself where no such variant. */
+    ember_vec_dot_tile_fn vec_dot_tile_stream;
     /* vec_dot_prefill's exact order for such a tile (no side data). */
     void (*vec_dot_prefill_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
                                  const void *y, size_t y_stride, int nt);

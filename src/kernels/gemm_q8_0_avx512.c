@@ -91,21 +91,17 @@ TILE_NT(2, 1, stream_2)
 TILE_NT(3, 1, stream_3)
 TILE_NT(4, 1, stream_4)
 
-static void gemm_q8_0(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,
-                      size_t y_stride, const void *aux, size_t aux_stride, int nt) {
-    if (nr == 4) tile_4(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);
-    else if (nr == 3) tile_3(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);
-    else if (nr == 2) tile_2(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);
-    else tile_1(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);
-}
-
-static void gemm_q8_0_stream(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,
-                             size_t y_stride, const void *aux, size_t aux_stride, int nt) {
-    if (nr == 4) stream_4(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);
-    else if (nr == 3) stream_3(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);
-    else if (nr == 2) stream_2(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);
-    else stream_1(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);
-}
+/* nr 1..4 rows: the instance of that shape */
+#define GEMM_NR(NAME, PREFIX)                                                                                  \
+    static void NAME(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,  \
+                     size_t y_stride, const void *aux, size_t aux_stride, int nt) {                            \
+        if (nr == 4) PREFIX##4(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);                 \
+        else if (nr == 3) PREFIX##3(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);            \
+        else if (nr == 2) PREFIX##2(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);            \
+        else PREFIX##1(n, s, s_stride, x, x_stride, y, y_stride, aux, aux_stride, nt);                         \
+    }
+GEMM_NR(gemm_q8_0, tile_)
+GEMM_NR(gemm_q8_0_stream, stream_)
 
 void ember_kernels_avx512_gemm(ember_kernel_set *ks) {
     ks->vec_dot_tile[EMBER_TYPE_Q8_0] = gemm_q8_0;

@@ -17,11 +17,8 @@ typedef struct {
     void (*vec_dot_packed8_tokens[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *group, const void *y,
                                                      size_t y_stride, int nt);
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
-    void (*vec_dot_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
-                                           const void *y, size_t y_stride, const void *aux, size_t aux_stride, int nt);
-    void (*vec_dot_tile_stream[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride,
-                                                  int nr, const void *y, size_t y_stride, const void *aux,
-                                                  size_t aux_stride, int nt);
+    ember_vec_dot_tile_fn vec_dot_tile[EMBER_TYPE_COUNT];
+    ember_vec_dot_tile_fn vec_dot_tile_stream[EMBER_TYPE_COUNT];
     void (*vec_dot_prefill_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride,
                                                    int nr, const void *y, size_t y_stride, int nt);
     /* compute peaks for benchmarks: run iters rounds, return operations */

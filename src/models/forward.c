@@ -172,8 +172,7 @@ static void mm_rows(void *arg, int ith, int nth) {
                  * while every token group passes. A decoding batch (a few
                  * tokens) reads each weight once: the streaming tile
                  * prefetches the rows that come next. */
-                void (*tile)(int, float *, size_t, const void *, size_t, int, const void *, size_t, const void *,
-                             size_t, int) = t->n_tok <= 8 ? tr->vec_dot_tile_stream : tr->vec_dot_tile;
+                const ember_vec_dot_tile_fn tile = t->n_tok <= 8 ? tr->vec_dot_tile_stream : tr->vec_dot_tile;
                 for (int64_t r = lo; r < hi; r += 4) {
                     const int nr = hi - r < 4 ? (int)(hi - r) : 4;
                     for (int tk = 0; tk < t->n_tok; tk += 4) {

@@ -19,42 +19,58 @@
 
 /* ---- machine limits ---------------------------------------------------- */
 
+/* Thread ith's share [i0, i1) of n elements. */
+static void thread_share(size_t n, int ith, int nth, size_t *i0, size_t *i1) {
+    const size_t per = n / (size_t)nth;
+    *i0 = per * (size_t)ith;
+    *i1 = ith == nth - 1 ? n : *i0 + per;
+}
+
+/* Best of 5 runs of fn on all threads, in GB/s for `bytes` moved per run. */
+static double best_gbs(int threads, void (*fn)(void *, int, int), void *arg, double bytes) {
+    ember_pool *pool = ember_pool_create(threads);
+    double best = 0;
+    for (int r = 0; r < 5 && pool; r++) {
+        const double t0 = cli_now_ms();
+        ember_pool_run(pool, fn, arg);
+        const double gbs = bytes / ((cli_now_ms() - t0) * 1e6);
+        if (gbs > best) best = gbs;
+    }
+    ember_pool_free(pool);
+    return best;
+}
+
 typedef struct { float *a, *b, *c; size_t n; } triad_arg;
 
 static void triad(void *arg, int ith, int nth) {
     triad_arg *t = arg;
-    const size_t per = t->n / (size_t)nth, i0 = per * (size_t)ith, i1 = ith == nth - 1 ? t->n : i0 + per;
+    size_t i0, i1;
+    thread_share(t->n, ith, nth, &i0, &i1);
     for (size_t i = i0; i < i1; i++) t->a[i] = t->b[i] + 3.0f * t->c[i];
 }
 
-/* STREAM-triad bandwidth in GB/s (best of 5), counting 3 arrays moved. */
+/* STREAM-triad bandwidth in GB/s, counting 3 arrays moved. */
 static double measure_bandwidth(int threads) {
     const size_t n = (size_t)48 << 20; /* 3 x 192 MiB: far beyond any cache */
     triad_arg t = {malloc(n * 4), malloc(n * 4), malloc(n * 4), n};
-    if (!t.a || !t.b || !t.c) { free(t.a); free(t.b); free(t.c); return 0; }
-    for (size_t i = 0; i < n; i++) { t.a[i] = 0; t.b[i] = 1; t.c[i] = 2; }
-    ember_pool *pool = ember_pool_create(threads);
-    double best = 0;
-    for (int r = 0; r < 5; r++) {
-        double t0 = cli_now_ms();
-        ember_pool_run(pool, triad, &t);
-        double ms = cli_now_ms() - t0;
-        double gbs = 3.0 * n * 4 / (ms * 1e6);
-        if (gbs > best) best = gbs;
+    double gbs = 0;
+    if (t.a && t.b && t.c) {
+        for (size_t i = 0; i < n; i++) { t.a[i] = 0; t.b[i] = 1; t.c[i] = 2; }
+        gbs = best_gbs(threads, triad, &t, 3.0 * n * 4);
     }
-    ember_pool_free(pool);
     free(t.a); free(t.b); free(t.c);
-    return best;
+    return gbs;
 }
 
 /* Read-only bandwidth: what decode needs (it streams every weight once per
  * token and writes almost nothing). Each thread sums its share of a buffer
- * far beyond any cache, in 64-bit integers so the loop vectorises. */
+ * far beyond any cache, four independent 64-bit sums. */
 typedef struct { const uint64_t *a; size_t n; uint64_t sink[256]; } read_arg;
 
 static void read_sum(void *arg, int ith, int nth) {
     read_arg *t = arg;
-    const size_t per = t->n / (size_t)nth, i0 = per * (size_t)ith, i1 = ith == nth - 1 ? t->n : i0 + per;
+    size_t i0, i1;
+    thread_share(t->n, ith, nth, &i0, &i1);
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = i0;
     for (; i + 4 <= i1; i += 4) { s0 += t->a[i]; s1 += t->a[i + 1]; s2 += t->a[i + 2]; s3 += t->a[i + 3]; }
@@ -68,17 +84,9 @@ static double measure_read_bandwidth(int threads) {
     if (!a) return 0;
     for (size_t i = 0; i < n; i++) a[i] = i;
     read_arg t = {a, n, {0}};
-    ember_pool *pool = ember_pool_create(threads);
-    double best = 0;
-    for (int r = 0; r < 5; r++) {
-        double t0 = cli_now_ms();
-        ember_pool_run(pool, read_sum, &t);
-        double gbs = (double)n * 8 / ((cli_now_ms() - t0) * 1e6);
-        if (gbs > best) best = gbs;
-    }
-    ember_pool_free(pool);
+    const double gbs = best_gbs(threads, read_sum, &t, (double)n * 8);
     free(a);
-    return best;
+    return gbs;
 }
 
 typedef struct { int type; int iters; double gflops; } peak_arg;
