@@ -556,55 +556,73 @@ static void test_simd_paths(void) {
     CHECK(ran >= 1); /* scalar always */
 }
 
-/* Tile kernels (nr weight rows x nt tokens per call): every output
- * bit-identical to the same path's vec_dot and to the scalar order model,
- * for every tile shape, several lengths, extreme and random blocks. */
-static void check_path_tiles(const char *path) {
+/* Q8_0's packed 16-row copy: the portable definition equals the lane
+ * order row by row, and each path's packed kernel (1..8 tokens per call,
+ * output strides, nothing written outside) equals it bit for bit, on
+ * quantized rows, extremes (-128 weights as files may hold, +-127
+ * activations) and raw random blocks; the path's vec_dot and the order
+ * model agree too. */
+static void check_path_packed(const char *path) {
     ember_kernel_set ks;
     ember_kernels_for_path(path, &ks);
-    const int lens[] = { 32, 96, 160, 2048 };
-    for (int type = 0; type < EMBER_TYPE_COUNT; type++) {
-        if (!ks.vec_dot_tile[type]) continue;
-        CHECK(type == EMBER_TYPE_Q8_0); /* the only type with tile side data */
-        const ember_type_traits *t = ember_type_get(type);
-        for (int li = 0; li < NELEM(lens); li++) {
-            const int n = lens[li];
-            const size_t xb = ember_row_size(type, n), yb = ember_row_size(t->vec_dot_type, n);
-            const size_t ab = ember_q8_0_tile_aux_size(n);
-            char *x = malloc(4 * xb), *y = malloc(4 * yb), *aux = malloc(4 * ab);
-            float *tmp = malloc(sizeof(float) * (size_t)n);
-            for (int r = 0; r < 4; r++) make_row(type, n, x + r * xb, tmp, r == 3 ? 1e4f : 0.5f + r, 0);
-            for (int k = 0; k < 4; k++) make_row(t->vec_dot_type, n, y + k * yb, tmp, 1.0f + 3 * k, 1);
-            /* extremes: -128 weights (possible in files), +-127 activations */
-            block_q8_0 *bx = (block_q8_0 *)(x + 2 * xb), *by = (block_q8_0 *)(y + 3 * yb);
-            for (int b = 0; b < n / 32; b++)
-                for (int j = 0; j < 32; j++) { bx[b].qs[j] = (j + b) % 3 ? -128 : 127; by[b].qs[j] = j % 2 ? -127 : 127; }
-            for (int k = 0; k < 4; k++) ember_q8_0_tile_aux(y + k * yb, aux + k * ab, n);
-            for (int variant = 0; variant < 2; variant++) /* 1: the streaming tile */
-            for (int nr = 1; nr <= 4; nr++)
-                for (int nt = 1; nt <= 4; nt++) {
-                    float s[4 * 5];
-                    for (int i = 0; i < 20; i++) s[i] = -1.0f;
-                    /* row offset 4 - nr, token offset 4 - nt: tiles at the end */
-                    if (variant == 1) {
-                        CHECKF(ks.vec_dot_tile_stream[type] != NULL, "%s: tile without its streaming variant", path);
-                        if (!ks.vec_dot_tile_stream[type]) continue;
+    if (!ks.vec_dot_packed_tokens[EMBER_TYPE_Q8_0]) return;
+    const int lens[] = { 32, 96, 160, 2048, 5632 };
+    for (int li = 0; li < NELEM(lens); li++) {
+        const int n = lens[li], nb = n / 32;
+        const size_t rb = ember_row_size(EMBER_TYPE_Q8_0, n);
+        const size_t ab = ember_q8_0_act_aux_size(n);
+        char *x = malloc(16 * rb), *y = malloc(8 * rb), *aux = malloc(8 * ab), *packed = aligned_alloc(64, 16 * rb);
+        float *tmp = malloc(sizeof(float) * (size_t)n);
+        for (int mode = 0; mode < 3; mode++) {
+            for (int r = 0; r < 16; r++) {
+                block_q8_0 *bx = (block_q8_0 *)(x + r * rb);
+                make_row(EMBER_TYPE_Q8_0, n, bx, tmp, r == 3 ? 1e4f : 0.5f + r, 0);
+                for (int b = 0; b < nb; b++)
+                    for (int j = 0; j < 32; j++) {
+                        if (mode == 1 && r % 5 == 2) bx[b].qs[j] = (j + b) % 3 ? -128 : 127;
+                        if (mode == 2) bx[b].qs[j] = (int8_t)(rand() & 0xFF);
                     }
-                    (variant ? ks.vec_dot_tile_stream[type] : ks.vec_dot_tile[type])(
-                        n, s, 5, x + (4 - nr) * xb, xb, nr, y + (4 - nt) * yb, yb, aux + (4 - nt) * ab, ab, nt);
-                    for (int k = 0; k < nt; k++)
-                        for (int r = 0; r < nr; r++) {
-                            float one, lanes;
-                            ks.vec_dot[type](n, &one, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
-                            ember_vec_dot_q8_0_lanes(n, &lanes, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
-                            CHECKF(bits(s[k * 5 + r]) == bits(one) && bits(one) == bits(lanes),
-                                   "%s %s tile%s n=%d nr=%d nt=%d (%d,%d): %.9g vs dot %.9g lanes %.9g", path, t->name,
-                                   variant ? " (stream)" : "", n, nr, nt, r, k, s[k * 5 + r], one, lanes);
-                        }
-                    CHECK(s[4] == -1.0f); /* nothing written beyond the tile */
+            }
+            for (int k = 0; k < 8; k++) {
+                block_q8_0 *by = (block_q8_0 *)(y + k * rb);
+                make_row(EMBER_TYPE_Q8_0, n, by, tmp, 1.0f + 3 * k, 1);
+                for (int b = 0; b < nb; b++)
+                    for (int j = 0; j < 32; j++) {
+                        if (mode == 1 && k == 3) by[b].qs[j] = j % 2 ? -127 : 127;
+                        if (mode == 2) by[b].qs[j] = (int8_t)(rand() % 255 - 127);
+                    }
+                ember_q8_0_act_aux(by, aux + k * ab, n);
+            }
+            ember_q8_0_pack16(n, packed, x, rb);
+            float want[8][16];
+            for (int k = 0; k < 8; k++) {
+                ember_vec_dot_q8_0_packed16_ref(n, want[k], packed, y + k * rb);
+                for (int r = 0; r < 16; r++) {
+                    const float model = model_quant_dot(EMBER_TYPE_Q8_0, n, x + r * rb, y + k * rb);
+                    float one;
+                    ks.vec_dot[EMBER_TYPE_Q8_0](n, &one, x + r * rb, y + k * rb);
+                    CHECKF(bits(want[k][r]) == bits(model) && bits(one) == bits(model),
+                           "%s Q8_0 n=%d mode %d row %d token %d: packed ref %.9g dot %.9g model %.9g", path, n, mode, r, k,
+                           want[k][r], one, model);
                 }
-            free(x); free(y); free(aux); free(tmp);
+            }
+            for (int nt = 1; nt <= 8; nt++) {
+                float out[8][20];
+                memset(out, 0x7F, sizeof out);
+                /* tokens from the end of the batch, outputs at column 2 of rows 20 apart */
+                ks.vec_dot_packed_tokens[EMBER_TYPE_Q8_0](n, out[0] + 2, 20, packed, y + (8 - nt) * rb, rb,
+                                                          aux + (8 - nt) * ab, ab, nt);
+                for (int t = 0; t < 8; t++)
+                    for (int c = 0; c < 20; c++) {
+                        if (t < nt && c >= 2 && c < 18)
+                            CHECKF(bits(out[t][c]) == bits(want[8 - nt + t][c - 2]), "%s packed16 n=%d mode %d nt=%d t=%d r=%d: %.9g vs %.9g",
+                                   path, n, mode, nt, t, c - 2, out[t][c], want[8 - nt + t][c - 2]);
+                        else
+                            CHECKF(out[t][c] > 1e38f, "%s packed16 nt=%d wrote outside (t=%d c=%d)", path, nt, t, c);
+                    }
+            }
         }
+        free(x); free(y); free(aux); free(packed); free(tmp);
     }
 }
 
@@ -650,13 +668,13 @@ static void test_tiles(void) {
     int ran = 0;
     for (int p = 0; p < NELEM(PATHS); p++) {
         if (!ember_cpu_path_supported(PATHS[p])) continue;
-        check_path_tiles(PATHS[p]);
+        check_path_packed(PATHS[p]);
         check_path_prefill_tiles(PATHS[p]);
         ember_kernel_set ks;
         ember_kernels_for_path(PATHS[p], &ks);
-        ran += ks.vec_dot_tile[EMBER_TYPE_Q8_0] != NULL;
+        ran += ks.vec_dot_packed_tokens[EMBER_TYPE_Q8_0] != NULL;
     }
-    if (!ran) printf("note: no tile kernel on this CPU (needs AVX-512 VNNI)\n");
+    if (!ran) printf("note: no packed Q8_0 kernel on this CPU (needs AVX-512 VNNI)\n");
 }
 
 /* Row operations: every path's SwiGLU bit-identical to the reference,

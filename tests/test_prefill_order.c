@@ -161,16 +161,16 @@ static void q4_0_packed8_bit_identical(void) {
                 if (!ember_cpu_path_supported(paths[p])) continue;
                 ember_kernel_set ks;
                 ember_kernels_for_path(paths[p], &ks);
-                CHECK(ks.vec_dot_packed8[EMBER_TYPE_Q4_0] != 0 && ks.vec_dot_packed8_tokens[EMBER_TYPE_Q4_0] != 0);
+                CHECK(ks.vec_dot_packed[EMBER_TYPE_Q4_0] != 0 && ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0] != 0);
                 for (int t = 0; t < 8; t++) {
-                    ks.vec_dot_packed8[EMBER_TYPE_Q4_0](n, got, packed, qy[t]);
+                    ks.vec_dot_packed[EMBER_TYPE_Q4_0](n, got, packed, qy[t]);
                     CHECKF(!memcmp(got, want[t], sizeof got), "%s packed8 mode %d n=%d token %d: %.9g vs %.9g", paths[p], mode,
                            n, t, got[0], want[t][0]);
                 }
                 for (int nt = 1; nt <= 8; nt++) {
                     float out[8][16];
                     memset(out, 0x7F, sizeof out);
-                    ks.vec_dot_packed8_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 16, packed, qy[0], sizeof qy[0], nt);
+                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 16, packed, qy[0], sizeof qy[0], 0, 0, nt);
                     for (int t = 0; t < 8; t++)
                         for (int r = 0; r < 16; r++) {
                             const int inside = t < nt && r >= 3 && r < 11;

@@ -58,11 +58,11 @@ ember_status ember_model_load(const char *path, const ember_model_params *params
 
 void ember_model_free(ember_model *m) {
     if (!m) return;
-    free(m->output.packed8); /* tok_embd.packed8 may alias it; it is never freed on its own */
+    free(m->output.packed); /* tok_embd.packed may alias it; it is never freed on its own */
     for (int l = 0; m->layers && l < m->hp.n_layer; l++) {
         ember_layer *L = &m->layers[l];
-        free(L->wq.packed8); free(L->wk.packed8); free(L->wv.packed8); free(L->wo.packed8);
-        free(L->w_gate.packed8); free(L->w_up.packed8); free(L->w_down.packed8);
+        free(L->wq.packed); free(L->wk.packed); free(L->wv.packed); free(L->wo.packed);
+        free(L->w_gate.packed); free(L->w_up.packed); free(L->w_down.packed);
     }
     free(m->layers);
     if (m->vocab) ember_vocab_free(m->vocab);
@@ -175,7 +175,7 @@ ember_status ember_ctx_create(ember_model *model, const ember_ctx_params *params
     if ((size_t)QD > widest) widest = QD;
     c->act_bytes = 3 * B * (widest * 2 + 64);
     c->act = xcalloc(c->act_bytes, 1, &fail);
-    c->act_aux_bytes = 3 * B * ((widest / 32 + 1) * 36);
+    c->act_aux_bytes = 3 * B * ((widest / 32 + 1) * 36); /* ember_q8_0_act_aux_size */
     c->act_aux = xcalloc(c->act_aux_bytes, 1, &fail);
     c->pos = xcalloc(B, sizeof(int), &fail);
     c->prefill_tmp = xcalloc(B, 1, &fail);

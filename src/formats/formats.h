@@ -30,10 +30,9 @@ typedef enum {
 /* s = dot(x[0..n), y[0..n)); x in the weight type, y in its vec_dot_type.
  * n is a multiple of the block size. */
 typedef void (*ember_vec_dot_fn)(int n, float *s, const void *x, const void *y);
-/* a tile of nr weight rows x nt activation rows with side data (see
- * vec_dot_tile below) */
-typedef void (*ember_vec_dot_tile_fn)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
-                                      const void *y, size_t y_stride, const void *aux, size_t aux_stride, int nt);
+/* nt tokens against a packed group of weight rows (see vec_dot_packed_tokens) */
+typedef void (*ember_vec_dot_packed_tokens_fn)(int n, float *s, size_t s_stride, const void *group, const void *y,
+                                               size_t y_stride, const void *aux, size_t aux_stride, int nt);
 typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 
@@ -61,35 +60,35 @@ typedef struct {
     /* Same order, 8 consecutive rows at once: s[0..7] = dot(row r+k, y);
      * x points at row r, row_bytes apart. NULL if not available. */
     void (*vec_dot_rows8_x8)(int n, float *s, const void *x, size_t row_bytes, const void *y);
-    /* Same order, 8 rows from the interleaved copy made by
-     * ember_q4_0_pack8 (layout in q4_0_rows8.c): s[0..7]. NULL if not
-     * available. */
-    void (*vec_dot_packed8)(int n, float *s, const void *group, const void *y);
-    /* vec_dot_packed8 for nt (1..8) activation rows y, y + y_stride, ...:
-     * s[k*s_stride + r] = row r against token k, bit-identical to one
-     * vec_dot_packed8 call per token; each weight block is loaded once for
-     * all nt tokens. NULL if not available. */
-    void (*vec_dot_packed8_tokens)(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                   size_t y_stride, int nt);
+    /* Repacked weights: groups of pack_rows rows (0: no packed form) copied
+     * once at load by pack(n, dst, rows, row_bytes) into an interleaved
+     * layout (q4_0_rows8.c, q8_0_rows16.c) of pack_rows * row size bytes,
+     * which the packed kernels read as one stream. Results per output are
+     * those of the type's order for these rows (rows8 or vec_dot). */
+    int pack_rows;
+    void (*pack)(int n, void *dst, const void *rows, size_t row_bytes);
+    /* one token against a group: s[0..pack_rows). NULL: use the tokens
+     * form with nt = 1. */
+    void (*vec_dot_packed)(int n, float *s, const void *group, const void *y);
+    /* nt (1..8) activation rows y, y + y_stride, ... against a group:
+     * s[k*s_stride + r] = row r against token k, each weight block loaded
+     * once for all nt tokens. aux: the activation rows' side data
+     * (act_aux, aux_stride bytes apart; NULL for types without).
+     * NULL if not available (then nothing is repacked). */
+    ember_vec_dot_packed_tokens_fn vec_dot_packed_tokens;
+    /* side data of an activation row for the packed kernels, built once per
+     * matmul (act_aux_size bytes); NULL if the type needs none */
+    size_t (*act_aux_size)(int64_t n);
+    void (*act_aux)(const void *y, void *aux, int64_t n);
     /* vec_dot's exact order, one weight row against nt (1..4) activation
      * rows y, y + y_stride, ...: s[0..nt). Batched decoding (server slots,
      * speculative verification) then loads each weight block once for up to
      * four tokens. NULL if not available. */
     void (*vec_dot_tokens)(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
-    /* vec_dot's exact order for a tile of nr (1..4) weight rows x nt (1..4)
-     * activation rows: s[t*s_stride + r] = dot(x row r, y row t). The
-     * activation rows come with side data (tile_aux, built once per row,
-     * tile_aux_size bytes). NULL if not available. */
-    ember_vec_dot_tile_fn vec_dot_tile;
-    /* vec_dot_tile for weights read once (decoding batches): same results,
-     * prefetches the rows two tiles ahead as it goes. NULL when
-     * vec_dot_tile is NULL; vec_dot_tile itself where no such variant. */
-    ember_vec_dot_tile_fn vec_dot_tile_stream;
-    /* vec_dot_prefill's exact order for such a tile (no side data). */
+    /* vec_dot_prefill's exact order for a tile of up to 4 rows x 4 tokens
+     * (no side data). */
     void (*vec_dot_prefill_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
                                  const void *y, size_t y_stride, int nt);
-    size_t (*tile_aux_size)(int64_t n);
-    void (*tile_aux)(const void *y, void *aux, int64_t n);
 } ember_type_traits;
 
 /* NULL for an unknown or unsupported id. */
@@ -181,13 +180,16 @@ void ember_swiglu(float *g, const float *u, int n);
 /* x[i] = exp(x[i] - mx) (expf_poly); returns their sum in llama.cpp's order */
 double ember_softmax_exp_sum_ref(float *x, int n, float mx);
 double ember_softmax_exp_sum(float *x, int n, float mx);
-/* tile_aux.c: side data of Q8_0 activation rows for the tile kernels */
-size_t ember_q8_0_tile_aux_size(int64_t n);
-void ember_q8_0_tile_aux(const void *y, void *aux, int64_t n);
+/* q8_0_rows16.c: Q8_0's 16-row packed copy (lane order, as
+ * ember_vec_dot_q8_0_lanes) and the activation side data of its kernels */
+void ember_q8_0_pack16(int n, void *dst, const void *rows, size_t row_bytes);
+void ember_vec_dot_q8_0_packed16_ref(int n, float *s, const void *group, const void *y); /* s[0..15] */
+size_t ember_q8_0_act_aux_size(int64_t n);
+void ember_q8_0_act_aux(const void *y, void *aux, int64_t n);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
 /* Interleaves 8 Q4_0 rows of n elements (row k at rows + k*row_bytes) into
- * dst (8 * row size bytes); vec_dot_packed8 reads this copy. */
+ * dst (8 * row size bytes); vec_dot_packed reads this copy. */
 void ember_q4_0_pack8(int n, void *dst, const void *rows, size_t row_bytes);
 /* The rows8 order over a packed group: s[0..7] (portable definition). */
 void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const void *y);

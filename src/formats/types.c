@@ -60,18 +60,18 @@ static void select_path(const char *path) {
         tr->vec_dot_prefill = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill[t] : tr->vec_dot_prefill_ref;
         tr->vec_dot_rows8 = ks.vec_dot_rows8[t] ? ks.vec_dot_rows8[t] : tr->vec_dot_rows8_ref;
         tr->vec_dot_rows8_x8 = ks.vec_dot_rows8_x8[t];
-        tr->vec_dot_packed8 = ks.vec_dot_packed8[t];
-        tr->vec_dot_packed8_tokens = ks.vec_dot_packed8_tokens[t];
         tr->vec_dot_tokens = ks.vec_dot_tokens[t];
-        tr->vec_dot_tile = ks.vec_dot_tile[t];
         /* a prompt-order tile is only valid next to the matching dot */
         tr->vec_dot_prefill_tile = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill_tile[t] : 0;
-        /* the tile kernels of Q8_0 weights take this side data */
-        tr->tile_aux_size = tr->vec_dot_tile && t == EMBER_TYPE_Q8_0 ? ember_q8_0_tile_aux_size : 0;
-        tr->tile_aux = tr->vec_dot_tile && t == EMBER_TYPE_Q8_0 ? ember_q8_0_tile_aux : 0;
-        if (!tr->tile_aux) tr->vec_dot_tile = 0;
-        tr->vec_dot_tile_stream = ks.vec_dot_tile_stream[t] ? ks.vec_dot_tile_stream[t] : tr->vec_dot_tile;
-        if (!tr->vec_dot_tile) tr->vec_dot_tile_stream = 0;
+        tr->vec_dot_packed = ks.vec_dot_packed[t];
+        tr->vec_dot_packed_tokens = ks.vec_dot_packed_tokens[t];
+        tr->pack_rows = 0, tr->pack = 0, tr->act_aux_size = 0, tr->act_aux = 0;
+        if (!tr->vec_dot_packed_tokens) tr->vec_dot_packed = 0;
+        else if (t == EMBER_TYPE_Q4_0) tr->pack_rows = 8, tr->pack = ember_q4_0_pack8;
+        else if (t == EMBER_TYPE_Q8_0) {
+            tr->pack_rows = 16, tr->pack = ember_q8_0_pack16;
+            tr->act_aux_size = ember_q8_0_act_aux_size, tr->act_aux = ember_q8_0_act_aux;
+        } else tr->vec_dot_packed = 0, tr->vec_dot_packed_tokens = 0; /* no layout for this type */
     }
 }
 

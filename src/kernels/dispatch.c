@@ -30,7 +30,7 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx512_simple(ks);
     ember_kernels_avx512_kquants(ks);
     ember_kernels_avx512_prefill(ks);
-    ember_kernels_avx512_gemm(ks);
+    ember_kernels_avx512_q8_0(ks);
     ember_kernels_avx512_rowops(ks);
     ember_kernels_avx512_gemm_float(ks);
     ember_kernels_avx512_peak(ks);

@@ -13,12 +13,9 @@ typedef struct {
     ember_vec_dot_fn vec_dot_prefill[EMBER_TYPE_COUNT];
     ember_vec_dot_fn vec_dot_rows8[EMBER_TYPE_COUNT];
     void (*vec_dot_rows8_x8[EMBER_TYPE_COUNT])(int n, float *s, const void *x, size_t row_bytes, const void *y);
-    void (*vec_dot_packed8[EMBER_TYPE_COUNT])(int n, float *s, const void *group, const void *y);
-    void (*vec_dot_packed8_tokens[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                                     size_t y_stride, int nt);
+    void (*vec_dot_packed[EMBER_TYPE_COUNT])(int n, float *s, const void *group, const void *y);
+    ember_vec_dot_packed_tokens_fn vec_dot_packed_tokens[EMBER_TYPE_COUNT];
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
-    ember_vec_dot_tile_fn vec_dot_tile[EMBER_TYPE_COUNT];
-    ember_vec_dot_tile_fn vec_dot_tile_stream[EMBER_TYPE_COUNT];
     void (*vec_dot_prefill_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride,
                                                    int nr, const void *y, size_t y_stride, int nt);
     /* compute peaks for benchmarks: run iters rounds, return operations */
@@ -35,7 +32,7 @@ void ember_kernels_avx512_simple(ember_kernel_set *ks); /* simple_avx512.c */
 void ember_kernels_avx512_kquants(ember_kernel_set *ks);/* kquants_avx512.c */
 void ember_kernels_avx2_prefill(ember_kernel_set *ks);   /* prefill_avx2.c */
 void ember_kernels_avx512_prefill(ember_kernel_set *ks); /* prefill_avx512.c */
-void ember_kernels_avx512_gemm(ember_kernel_set *ks);    /* gemm_q8_0_avx512.c */
+void ember_kernels_avx512_q8_0(ember_kernel_set *ks);    /* q8_0_avx512.c */
 void ember_kernels_avx512_rowops(ember_kernel_set *ks);  /* rowops_avx512.c */
 void ember_kernels_avx512_gemm_float(ember_kernel_set *ks); /* gemm_float_avx512.c */
 void ember_kernels_avx2_peak(ember_kernel_set *ks);      /* peak_avx2.c */

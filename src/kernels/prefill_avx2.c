@@ -147,7 +147,8 @@ static void dot_q4_0_packed8(int n, float *s, const void *group, const void *y) 
 }
 
 static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                    size_t y_stride, int nt) {
+                                    size_t y_stride, const void *aux, size_t aux_stride, int nt) {
+    (void)aux, (void)aux_stride; /* Q4_0 takes no side data */
     /* four tokens per pass: more accumulators would spill */
     for (; nt > 0; nt -= 4, s += 4 * s_stride, y = (const char *)y + 4 * y_stride) {
         switch (nt) {
@@ -160,8 +161,8 @@ static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void
 }
 
 void ember_kernels_avx2_prefill(ember_kernel_set *ks) {
-    ks->vec_dot_packed8[EMBER_TYPE_Q4_0] = dot_q4_0_packed8;
-    ks->vec_dot_packed8_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed8_tokens;
+    ks->vec_dot_packed[EMBER_TYPE_Q4_0] = dot_q4_0_packed8;
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed8_tokens;
     ks->vec_dot_rows8_x8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8_x8;
     ks->vec_dot_prefill[EMBER_TYPE_F32] = dot_f32;
     ks->vec_dot_prefill[EMBER_TYPE_F16] = dot_f16;

@@ -78,8 +78,9 @@ typedef struct {
     const int8_t *prefill;   /* per token: use the prompt summation order */
     const void *act[MM_MAX];
     size_t act_stride[MM_MAX];
-    void *aux[MM_MAX];       /* tile side data per activation row, or NULL */
+    void *aux[MM_MAX];       /* packed kernels' side data per activation row, or NULL */
     size_t aux_stride[MM_MAX];
+    void (*aux_fn[MM_MAX])(const void *y, void *aux, int64_t n); /* builds aux[m] where m converts */
     int64_t total_rows;
 } mm_task;
 
@@ -92,19 +93,18 @@ static void mm_convert(void *arg, int ith, int nth) {
         int first = 1;
         for (int p = 0; p < m; p++) if (t->act[p] == t->act[m]) first = 0;
         if (!first) continue;
-        const ember_type_traits *wt = ember_type_get(t->w[m]->type);
         for (int i = ith; i < t->n_tok; i += nth) {
             char *a = (char *)t->act[m] + (size_t)i * t->act_stride[m];
             tr->from_float(t->x + (size_t)i * t->x_stride, a, t->w[m]->cols);
-            if (t->aux[m]) wt->tile_aux(a, (char *)t->aux[m] + (size_t)i * t->aux_stride[m], t->w[m]->cols);
+            if (t->aux_fn[m]) t->aux_fn[m](a, (char *)t->aux[m] + (size_t)i * t->aux_stride[m], t->w[m]->cols);
         }
     }
 }
 
-/* Tiles of rows x tokens serve a batch when every token takes vec_dot's
- * order (no separate prompt order, no repacked-row order). */
-static int use_tile(const ember_type_traits *tr, int n_tok) {
-    return tr->vec_dot_tile && n_tok > 1 && !tr->vec_dot_prefill && !tr->vec_dot_rows8;
+/* The packed copy serves this matrix (on this path). */
+static int use_packed(const ember_weight *w) {
+    const ember_type_traits *tr = ember_type_get(w->type);
+    return w->packed && tr->vec_dot_packed_tokens && tr->pack_rows && w->rows % tr->pack_rows == 0;
 }
 
 static void mm_rows(void *arg, int ith, int nth) {
@@ -129,22 +129,24 @@ static void mm_rows(void *arg, int ith, int nth) {
             /* Q4_0 matrices with rows % 8 == 0 are repacked by llama.cpp on
              * x86; its kernels then sum in another order, for all tokens */
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
-            if (w->packed8 && tr->vec_dot_packed8 && lo % 8 == 0 && hi % 8 == 0) {
-                /* repacked copy: eight rows per call from one stream, up to
-                 * eight tokens per weight load (same results per token) */
+            const int pr = tr->pack_rows;
+            if (use_packed(w) && lo % pr == 0 && hi % pr == 0 && (t->aux[m] || !tr->act_aux)) {
+                /* repacked copy: a group of rows per call from one stream, up
+                 * to eight tokens per weight load (same results per token) */
                 for (int64_t rb = lo; rb < hi; rb += 16) {
                     const int64_t re = rb + 16 < hi ? rb + 16 : hi;
                     for (int tk = 0; tk < t->n_tok; tk += 8) {
                         const int nt = t->n_tok - tk < 8 ? t->n_tok - tk : 8;
                         const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
+                        const char *aux = t->aux[m] ? (const char *)t->aux[m] + (size_t)tk * t->aux_stride[m] : 0;
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
-                        for (int64_t r = rb; r < re; r += 8) {
-                            const char *g = (const char *)w->packed8 + (size_t)r * w->row_bytes;
-                            if (tr->vec_dot_packed8_tokens && nt > 1)
-                                tr->vec_dot_packed8_tokens(n, &y[r], t->y_stride[m], g, a, t->act_stride[m], nt);
+                        for (int64_t r = rb; r < re; r += pr) {
+                            const char *g = (const char *)w->packed + (size_t)r * w->row_bytes;
+                            if (nt > 1 || !tr->vec_dot_packed)
+                                tr->vec_dot_packed_tokens(n, &y[r], t->y_stride[m], g, a, t->act_stride[m], aux,
+                                                          t->aux_stride[m], nt);
                             else
-                                for (int k = 0; k < nt; k++)
-                                    tr->vec_dot_packed8(n, &y[(size_t)k * t->y_stride[m] + r], g, a + (size_t)k * t->act_stride[m]);
+                                tr->vec_dot_packed(n, &y[r], g, a);
                         }
                     }
                 }
@@ -162,25 +164,6 @@ static void mm_rows(void *arg, int ith, int nth) {
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
                         for (int64_t r = rb; r < re; r += 8)
                             tr->vec_dot_rows8_x8(n, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, a);
-                    }
-                }
-                base += w->rows;
-                continue;
-            }
-            if (t->aux[m]) {
-                /* 4 rows x 4 tokens per call; the 4 weight rows stay in L1
-                 * while every token group passes. A decoding batch (a few
-                 * tokens) reads each weight once: the streaming tile
-                 * prefetches the rows that come next. */
-                const ember_vec_dot_tile_fn tile = t->n_tok <= 8 ? tr->vec_dot_tile_stream : tr->vec_dot_tile;
-                for (int64_t r = lo; r < hi; r += 4) {
-                    const int nr = hi - r < 4 ? (int)(hi - r) : 4;
-                    for (int tk = 0; tk < t->n_tok; tk += 4) {
-                        const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
-                        tile(n, t->y[m] + (size_t)tk * t->y_stride[m] + r, (size_t)t->y_stride[m],
-                                         (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, nr,
-                                         (const char *)t->act[m] + (size_t)tk * t->act_stride[m], t->act_stride[m],
-                                         (const char *)t->aux[m] + (size_t)tk * t->aux_stride[m], t->aux_stride[m], nt);
                     }
                 }
                 base += w->rows;
@@ -260,24 +243,32 @@ static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float *
         if (shared >= 0) {
             t.act[m] = t.act[shared];
             t.act_stride[m] = t.act_stride[shared];
-            if (use_tile(ember_type_get(w[m]->type), n_tok)) { /* same rows, same side data */
-                t.aux[m] = t.aux[shared];
-                t.aux_stride[m] = t.aux_stride[shared];
-            }
             continue;
         }
         t.act_stride[m] = ember_row_size(vdt, w[m]->cols);
         t.act[m] = (char *)ctx->act + off;
         off += t.act_stride[m] * (size_t)n_tok;
         need_convert = 1;
+    }
+    /* the packed kernels' side data: once per set of activation rows that
+     * a matrix reads through its packed copy (the first matrix on those
+     * rows converts them and builds it) */
+    for (int m = 0; m < n_mats; m++) {
         const ember_type_traits *wt = ember_type_get(w[m]->type);
-        if (use_tile(wt, n_tok)) {
-            t.aux_stride[m] = wt->tile_aux_size(w[m]->cols);
-            if (aux_off + t.aux_stride[m] * (size_t)n_tok <= ctx->act_aux_bytes) {
-                t.aux[m] = (char *)ctx->act_aux + aux_off;
-                aux_off += t.aux_stride[m] * (size_t)n_tok;
-            }
+        if (!use_packed(w[m]) || !wt->act_aux) continue;
+        int owner = m;
+        for (int p = m - 1; p >= 0; p--)
+            if (t.act[p] == t.act[m]) owner = p;
+        if (!t.aux[owner]) {
+            const size_t stride = wt->act_aux_size(w[m]->cols);
+            if (aux_off + stride * (size_t)n_tok > ctx->act_aux_bytes) continue; /* per-row kernels then */
+            t.aux[owner] = (char *)ctx->act_aux + aux_off;
+            t.aux_stride[owner] = stride;
+            t.aux_fn[owner] = wt->act_aux;
+            aux_off += stride * (size_t)n_tok;
         }
+        t.aux[m] = t.aux[owner];
+        t.aux_stride[m] = t.aux_stride[owner];
     }
     if (need_convert) {
         if (n_tok > 1) ember_pool_run(ctx->pool, mm_convert, &t);

@@ -233,9 +233,10 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
     }
     if (s.failed) goto done;
 
-    /* Repack Q4_0 matrices for the eight-row kernel (same results, one
-     * memory stream instead of eight). */
-    if (!(p && p->no_repack) && ember_type_get(EMBER_TYPE_Q4_0)->vec_dot_packed8) {
+    /* Repack the matrices of types with a packed form (Q4_0: 8 rows, Q8_0:
+     * 16 rows interleaved; same results, one memory stream instead of one
+     * per row, and kernels that need no horizontal sums). */
+    if (!(p && p->no_repack)) {
         ember_weight *all[16];
         for (int l = -1; l < hp->n_layer; l++) {
             int nw = 0;
@@ -247,17 +248,21 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
             }
             for (int i = 0; i < nw; i++) {
                 ember_weight *w = all[i];
-                if (w->type != EMBER_TYPE_Q4_0 || w->rows % 8 || w->packed8) continue;
-                char *dst = malloc((size_t)w->rows * w->row_bytes);
+                const ember_type_traits *tr = ember_type_get(w->type);
+                if (!w->data || w->packed || !tr || !tr->pack_rows || w->rows % tr->pack_rows) continue;
+                const size_t group = (size_t)tr->pack_rows * w->row_bytes;
+                /* 64-byte aligned groups when the group size allows: whole
+                 * cache lines per vector load */
+                const size_t bytes = ((size_t)w->rows * w->row_bytes + 63) & ~(size_t)63;
+                char *dst = aligned_alloc(64, bytes);
                 if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); goto done; }
-                for (int64_t g = 0; g < w->rows / 8; g++)
-                    ember_q4_0_pack8((int)w->cols, dst + (size_t)g * 8 * w->row_bytes,
-                                     (const char *)w->data + (size_t)g * 8 * w->row_bytes, w->row_bytes);
-                w->packed8 = dst;
+                for (int64_t g = 0; g < w->rows / tr->pack_rows; g++)
+                    tr->pack((int)w->cols, dst + (size_t)g * group, (const char *)w->data + (size_t)g * group, w->row_bytes);
+                w->packed = dst;
                 m->repacked_bytes += (uint64_t)w->rows * w->row_bytes;
             }
         }
-        if (m->output.packed8 && m->output.data == m->tok_embd.data) m->tok_embd.packed8 = m->output.packed8;
+        if (m->output.packed && m->output.data == m->tok_embd.data) m->tok_embd.packed = m->output.packed;
     }
 
     /* Totals and the file's type name. */

@@ -20,9 +20,10 @@ typedef struct {
     int64_t cols, rows;
     size_t row_bytes;
     const char *name;
-    /* Q4_0 with rows % 8 == 0: a copy with 8 rows interleaved block by block
+    /* types with a packed form (traits pack_rows), rows a multiple of
+     * pack_rows: a copy with that many rows interleaved block by block
      * (made once at load, NULL with no_repack), read as one stream */
-    void *packed8;
+    void *packed;
 } ember_weight;
 
 typedef struct {

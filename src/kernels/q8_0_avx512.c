@@ -1,0 +1,83 @@
+/* Q8_0 weights over the packed 16-row copy (formats/q8_0_rows16.c) with
+ * AVX-512 VNNI: prompt batches, batched decoding and single tokens.
+ *
+ * Lane r of every register is row r of the group, and register k of a
+ * token's eight accumulators holds lane k of llama.cpp's order (elements
+ * 4k..4k+3 of each block). So a block costs, per token, eight VPDPBUSD
+ * (the activation's 4 bytes of lane k broadcast from memory), eight
+ * conversions and eight fma for all 16 rows, plus one dx*dy multiply; no
+ * horizontal sums, and the 8-lane fold at the end is vertical. The weights
+ * are stored offset to unsigned (x + 128) and each lane starts from the
+ * activation's correction -128 * sum(y) (act_aux), so every lane's integer
+ * is exact. Bit-identical to the reference and to vec_dot. */
+#include "kernels.h"
+#include <immintrin.h>
+#include <string.h>
+
+static inline __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* nt (1..3) tokens: 8 accumulators each, with one weight register, fill
+ * the 32 registers at three */
+static inline __attribute__((always_inline)) void packed16_nt(int n, float *s, size_t s_stride, const uint8_t *g,
+                                                              const char *y, size_t y_stride, const char *aux,
+                                                              size_t aux_stride, const int nt) {
+    const int nb = n / QK8_0;
+    const uint8_t *sc = g + (size_t)nb * 512;
+    const block_q8_0 *yb[3];
+    const int32_t *corr[3];
+    const float *dy[3];
+    __m512 acc[3][8];
+    #pragma GCC unroll 3
+    for (int t = 0; t < nt; t++) {
+        yb[t] = (const block_q8_0 *)(y + (size_t)t * y_stride);
+        corr[t] = (const int32_t *)(aux + (size_t)t * aux_stride);
+        dy[t] = (const float *)(corr[t] + 8 * nb);
+        #pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) acc[t][k] = _mm512_setzero_ps();
+    }
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *q = g + (size_t)b * 512;
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + 32 * (size_t)b)));
+        __m512 d[3];
+        #pragma GCC unroll 3
+        for (int t = 0; t < nt; t++) d[t] = _mm512_mul_ps(dw, _mm512_set1_ps(dy[t][b]));
+        #pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            const __m512i w = _mm512_loadu_si512(q + 64 * k);
+            #pragma GCC unroll 3
+            for (int t = 0; t < nt; t++) {
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[t][8 * b + k]), w, bcast4(yb[t][b].qs + 4 * k));
+                acc[t][k] = _mm512_fmadd_ps(d[t], _mm512_cvtepi32_ps(p), acc[t][k]);
+            }
+        }
+    }
+    #pragma GCC unroll 3
+    for (int t = 0; t < nt; t++) {
+        const __m512 a04 = _mm512_add_ps(acc[t][0], acc[t][4]), a26 = _mm512_add_ps(acc[t][2], acc[t][6]);
+        const __m512 a15 = _mm512_add_ps(acc[t][1], acc[t][5]), a37 = _mm512_add_ps(acc[t][3], acc[t][7]);
+        _mm512_storeu_ps(s + (size_t)t * s_stride, _mm512_add_ps(_mm512_add_ps(a04, a26), _mm512_add_ps(a15, a37)));
+    }
+}
+
+static void dot_q8_0_packed16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
+                                     size_t y_stride, const void *aux, size_t aux_stride, int nt) {
+    /* passes of up to three tokens, never a lone one after a pass of three */
+    while (nt > 0) {
+        const int c = nt == 4 || nt == 7 ? 2 : nt < 3 ? nt : 3;
+        if (c == 3) packed16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, 3);
+        else if (c == 2) packed16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, 2);
+        else packed16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, 1);
+        nt -= c;
+        s += (size_t)c * s_stride;
+        y = (const char *)y + (size_t)c * y_stride;
+        aux = (const char *)aux + (size_t)c * aux_stride;
+    }
+}
+
+void ember_kernels_avx512_q8_0(ember_kernel_set *ks) {
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q8_0] = dot_q8_0_packed16_tokens;
+}
