@@ -14,18 +14,27 @@
 #include <immintrin.h>
 #include <string.h>
 
+#ifndef PF_HINT
+#define PF_HINT _MM_HINT_T1
+#endif
+#ifndef PF_AHEAD
+#define PF_AHEAD 8192
+#endif
+
 static inline __m512i bcast4(const int8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
     return _mm512_set1_epi32(v);
 }
 
-/* nt (1..3) tokens: 8 accumulators each, with one weight register, fill
- * the 32 registers at three */
-static inline __attribute__((always_inline)) void packed16_nt(int n, float *s, size_t s_stride, const uint8_t *g,
-                                                              const char *y, size_t y_stride, const char *aux,
-                                                              size_t aux_stride, const int nt) {
-    const int nb = n / QK8_0;
+/* Blocks b0..b1 for nt (1..3) tokens: 8 accumulators each, with one
+ * weight register, fill the 32 registers at three. The accumulators start
+ * from zero (acc_in NULL) or acc_in, and end folded in s (acc_out NULL) or
+ * unfolded in acc_out; both [token][lane][row], 8 lanes apart per token. */
+static inline __attribute__((always_inline)) void packed16_nt(int nb, int b0, int b1, float *s, size_t s_stride,
+                                                              const uint8_t *g, const char *y, size_t y_stride,
+                                                              const char *aux, size_t aux_stride, const float *acc_in,
+                                                              float *acc_out, const int nt) {
     const uint8_t *sc = g + (size_t)nb * 512;
     const block_q8_0 *yb[3];
     const int32_t *corr[3];
@@ -37,9 +46,9 @@ static inline __attribute__((always_inline)) void packed16_nt(int n, float *s, s
         corr[t] = (const int32_t *)(aux + (size_t)t * aux_stride);
         dy[t] = (const float *)(corr[t] + 8 * nb);
         #pragma GCC unroll 8
-        for (int k = 0; k < 8; k++) acc[t][k] = _mm512_setzero_ps();
+        for (int k = 0; k < 8; k++) acc[t][k] = acc_in ? _mm512_loadu_ps(acc_in + (t * 8 + k) * 16) : _mm512_setzero_ps();
     }
-    for (int b = 0; b < nb; b++) {
+    for (int b = b0; b < b1; b++) {
         const uint8_t *q = g + (size_t)b * 512;
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + 32 * (size_t)b)));
         __m512 d[3];
@@ -47,7 +56,13 @@ static inline __attribute__((always_inline)) void packed16_nt(int n, float *s, s
         for (int t = 0; t < nt; t++) d[t] = _mm512_mul_ps(dw, _mm512_set1_ps(dy[t][b]));
         #pragma GCC unroll 8
         for (int k = 0; k < 8; k++) {
+            if (PF_AHEAD) _mm_prefetch((const char *)q + PF_AHEAD + 64 * k, PF_HINT);
+#ifdef YMM_LOADS
+            const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 64 * k))),
+                                                 _mm256_loadu_si256((const __m256i *)(q + 64 * k + 32)), 1);
+#else
             const __m512i w = _mm512_loadu_si512(q + 64 * k);
+#endif
             #pragma GCC unroll 3
             for (int t = 0; t < nt; t++) {
                 const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[t][8 * b + k]), w, bcast4(yb[t][b].qs + 4 * k));
@@ -57,24 +72,52 @@ static inline __attribute__((always_inline)) void packed16_nt(int n, float *s, s
     }
     #pragma GCC unroll 3
     for (int t = 0; t < nt; t++) {
+        if (acc_out) {
+            #pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) _mm512_storeu_ps(acc_out + (t * 8 + k) * 16, acc[t][k]);
+            continue;
+        }
         const __m512 a04 = _mm512_add_ps(acc[t][0], acc[t][4]), a26 = _mm512_add_ps(acc[t][2], acc[t][6]);
         const __m512 a15 = _mm512_add_ps(acc[t][1], acc[t][5]), a37 = _mm512_add_ps(acc[t][3], acc[t][7]);
         _mm512_storeu_ps(s + (size_t)t * s_stride, _mm512_add_ps(_mm512_add_ps(a04, a26), _mm512_add_ps(a15, a37)));
     }
 }
 
+static void packed16_pass(int nb, int b0, int b1, float *s, size_t s_stride, const uint8_t *g, const char *y,
+                          size_t y_stride, const char *aux, size_t aux_stride, const float *acc_in, float *acc_out,
+                          int nt) {
+    if (nt == 3) packed16_nt(nb, b0, b1, s, s_stride, g, y, y_stride, aux, aux_stride, acc_in, acc_out, 3);
+    else if (nt == 2) packed16_nt(nb, b0, b1, s, s_stride, g, y, y_stride, aux, aux_stride, acc_in, acc_out, 2);
+    else packed16_nt(nb, b0, b1, s, s_stride, g, y, y_stride, aux, aux_stride, acc_in, acc_out, 1);
+}
+
+/* More than three tokens take several passes. Each pass walks a chunk of
+ * CHUNK blocks (8 KiB of the group, which stays in L1 for the next pass)
+ * and parks its accumulators in between, so the group streams from memory
+ * once for all tokens. */
+#ifndef CHUNK
+#define CHUNK 16
+#endif
+
 static void dot_q8_0_packed16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
                                      size_t y_stride, const void *aux, size_t aux_stride, int nt) {
-    /* passes of up to three tokens, never a lone one after a pass of three */
-    while (nt > 0) {
-        const int c = nt == 4 || nt == 7 ? 2 : nt < 3 ? nt : 3;
-        if (c == 3) packed16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, 3);
-        else if (c == 2) packed16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, 2);
-        else packed16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, 1);
-        nt -= c;
-        s += (size_t)c * s_stride;
-        y = (const char *)y + (size_t)c * y_stride;
-        aux = (const char *)aux + (size_t)c * aux_stride;
+    const int nb = n / QK8_0;
+    if (nt <= 3) {
+        packed16_pass(nb, 0, nb, s, s_stride, group, y, y_stride, aux, aux_stride, 0, 0, nt);
+        return;
+    }
+    _Alignas(64) float park[8 * 8 * 16]; /* [token][lane][row] */
+    for (int b0 = 0; b0 < nb; b0 += CHUNK) {
+        const int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
+        /* passes of up to three tokens, never a lone one after a pass of three */
+        for (int t0 = 0; t0 < nt;) {
+            const int left = nt - t0, c = left == 4 || left == 7 ? 2 : left < 3 ? left : 3;
+            float *pk = park + t0 * 8 * 16;
+            packed16_pass(nb, b0, b1, s + (size_t)t0 * s_stride, s_stride, group, (const char *)y + (size_t)t0 * y_stride,
+                          y_stride, (const char *)aux + (size_t)t0 * aux_stride, aux_stride, b0 ? pk : 0,
+                          b1 < nb ? pk : 0, c);
+            t0 += c;
+        }
     }
 }
 

@@ -281,7 +281,7 @@ static int spec_test(ember_model *tm, ember_ctx *tc, ember_ctx *dc, const char *
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ember bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [--streams 1,2,4,8] [-t THREADS] [-r 5] [--json]\n"
+    fprintf(f, "usage: ember bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [--streams 1,2,4,8] [-t THREADS] [-r 5] [--no-repack] [--json]\n"
                "       ember bench -m TARGET (--draft DRAFT | --lookup N) [--draft-max 8] [--draft-fixed] [--prompt TEXT] [-n 256] [-r 5]\n"
                "       ember bench --mem [-t THREADS] [--json]\n");
 }
@@ -292,12 +292,14 @@ int cmd_bench(int argc, char **argv) {
     int streams[16] = {1}, n_streams = 1, max_streams = 1;
     const char *draft = 0, *spec_prompt = "And it came to pass, when";
     int draft_fixed = 0; /* speculative: always draft --draft-max (default: adaptive length) */
+    ember_model_params mp = ember_model_default_params(); /* --no-repack: file layout only */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--json")) { json = 1; continue; }
         if (!strcmp(a, "--mem")) { mem = 1; continue; }
         if (!strcmp(a, "--draft-fixed")) { draft_fixed = 1; continue; }
+        if (!strcmp(a, "--no-repack")) { mp.no_repack = 1; continue; }
         if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
         if (!strcmp(a, "-m")) {
             if (n_models == 16) { fprintf(stderr, "ember bench: at most 16 models\n"); return 2; }
@@ -338,8 +340,8 @@ int cmd_bench(int argc, char **argv) {
         cp.n_ctx = n + 600;
         cp.n_threads = threads;
         int rc = 0;
-        if (ember_model_load(models[0], 0, &tm) || ember_ctx_create(tm, &cp, &tc) ||
-            (draft && (ember_model_load(draft, 0, &dm) || ember_ctx_create(dm, &cp, &dc)))) {
+        if (ember_model_load(models[0], &mp, &tm) || ember_ctx_create(tm, &cp, &tc) ||
+            (draft && (ember_model_load(draft, &mp, &dm) || ember_ctx_create(dm, &cp, &dc)))) {
             fprintf(stderr, "ember bench: %s\n", ember_last_error());
             rc = 2;
         }
@@ -402,7 +404,7 @@ int cmd_bench(int argc, char **argv) {
     int first = 1, rc = 0;
     for (int mi = 0; mi < n_models; mi++) {
         ember_model *m;
-        if (ember_model_load(models[mi], 0, &m)) { fprintf(stderr, "ember bench: %s\n", ember_last_error()); rc = 2; continue; }
+        if (ember_model_load(models[mi], &mp, &m)) { fprintf(stderr, "ember bench: %s\n", ember_last_error()); rc = 2; continue; }
         ember_ctx_params cp = ember_ctx_default_params();
         cp.n_ctx = (p > n ? p : n) + 8;
         cp.n_threads = threads;

@@ -215,17 +215,19 @@ static void print_text(const gguf_file *f) {
     for (int ty = 0; ty < EMBER_TYPE_COUNT; ty++)
         if (tot.count[ty]) printf("%s %s: %lld", any++ ? "," : "", ember_type_name(ty), (long long)tot.count[ty]);
     printf("%s\n", any ? "" : " none");
-    /* what `ember run` adds at load: an interleaved copy of Q4_0 matrices
-     * (rows % 8 == 0) for the eight-row kernel; --no-repack skips it */
+    /* what `ember run` adds at load on this CPU: an interleaved copy of the
+     * matrices whose type has a packed form (Q4_0: 8 rows, Q8_0: 16) and
+     * whose rows fill its groups; --no-repack skips it */
     uint64_t repack = 0;
     const int tied = gguf_find_tensor(f, "output.weight") == 0;
     for (int64_t i = 0; i < nt; i++) {
         const gguf_tensor_info *t = gguf_tensor(f, i);
-        if (t->type != EMBER_TYPE_Q4_0 || t->n_dims != 2 || t->ne[1] % 8) continue;
+        const ember_type_traits *tr = ember_type_get((int)t->type);
+        if (!tr || !tr->pack_rows || t->n_dims != 2 || t->ne[1] % tr->pack_rows) continue;
         if (!strcmp(t->name, "token_embd.weight") && !tied) continue;
         repack += t->nbytes;
     }
-    if (repack) printf("repack:     %.1f MB of Q4_0 weights copied into 8-row groups at load (ember run --no-repack skips it)\n", repack / 1e6);
+    if (repack) printf("repack:     %.1f MB of weights copied into interleaved row groups at load (ember run --no-repack skips it)\n", repack / 1e6);
 }
 
 static int print_json(const gguf_file *f, int full) {
