@@ -606,17 +606,18 @@ static void check_path_packed(const char *path) {
                            want[k][r], one, model);
                 }
             }
-            for (int nt = 1; nt <= 8; nt++) {
+            for (int nt = 1; nt <= 8; nt++)
+            for (int stream = 0; stream < 2; stream++) {
                 float out[8][20];
                 memset(out, 0x7F, sizeof out);
                 /* tokens from the end of the batch, outputs at column 2 of rows 20 apart */
                 ks.vec_dot_packed_tokens[EMBER_TYPE_Q8_0](n, out[0] + 2, 20, packed, y + (8 - nt) * rb, rb,
-                                                          aux + (8 - nt) * ab, ab, nt);
+                                                          aux + (8 - nt) * ab, ab, nt, stream);
                 for (int t = 0; t < 8; t++)
                     for (int c = 0; c < 20; c++) {
                         if (t < nt && c >= 2 && c < 18)
-                            CHECKF(bits(out[t][c]) == bits(want[8 - nt + t][c - 2]), "%s packed16 n=%d mode %d nt=%d t=%d r=%d: %.9g vs %.9g",
-                                   path, n, mode, nt, t, c - 2, out[t][c], want[8 - nt + t][c - 2]);
+                            CHECKF(bits(out[t][c]) == bits(want[8 - nt + t][c - 2]), "%s packed16 n=%d mode %d nt=%d stream %d t=%d r=%d: %.9g vs %.9g",
+                                   path, n, mode, nt, stream, t, c - 2, out[t][c], want[8 - nt + t][c - 2]);
                         else
                             CHECKF(out[t][c] > 1e38f, "%s packed16 nt=%d wrote outside (t=%d c=%d)", path, nt, t, c);
                     }

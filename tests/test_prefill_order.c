@@ -170,7 +170,7 @@ static void q4_0_packed8_bit_identical(void) {
                 for (int nt = 1; nt <= 8; nt++) {
                     float out[8][16];
                     memset(out, 0x7F, sizeof out);
-                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 16, packed, qy[0], sizeof qy[0], 0, 0, nt);
+                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 16, packed, qy[0], sizeof qy[0], 0, 0, nt, nt & 1);
                     for (int t = 0; t < 8; t++)
                         for (int r = 0; r < 16; r++) {
                             const int inside = t < nt && r >= 3 && r < 11;

@@ -32,7 +32,7 @@ typedef enum {
 typedef void (*ember_vec_dot_fn)(int n, float *s, const void *x, const void *y);
 /* nt tokens against a packed group of weight rows (see vec_dot_packed_tokens) */
 typedef void (*ember_vec_dot_packed_tokens_fn)(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                               size_t y_stride, const void *aux, size_t aux_stride, int nt);
+                                               size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream);
 typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 
@@ -73,7 +73,10 @@ typedef struct {
     /* nt (1..8) activation rows y, y + y_stride, ... against a group:
      * s[k*s_stride + r] = row r against token k, each weight block loaded
      * once for all nt tokens. aux: the activation rows' side data
-     * (act_aux, aux_stride bytes apart; NULL for types without).
+     * (act_aux, aux_stride bytes apart; NULL for types without). stream:
+     * the whole batch is these few tokens, so the group comes from memory
+     * once (a decoding batch), not from cache for every 8 tokens of a
+     * prompt; the kernel may order its loads for that. Same results.
      * NULL if not available (then nothing is repacked). */
     ember_vec_dot_packed_tokens_fn vec_dot_packed_tokens;
     /* side data of an activation row for the packed kernels, built once per

@@ -147,8 +147,8 @@ static void dot_q4_0_packed8(int n, float *s, const void *group, const void *y) 
 }
 
 static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                    size_t y_stride, const void *aux, size_t aux_stride, int nt) {
-    (void)aux, (void)aux_stride; /* Q4_0 takes no side data */
+                                    size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
+    (void)aux, (void)aux_stride, (void)stream; /* Q4_0 takes no side data */
     /* four tokens per pass: more accumulators would spill */
     for (; nt > 0; nt -= 4, s += 4 * s_stride, y = (const char *)y + 4 * y_stride) {
         switch (nt) {

@@ -59,8 +59,8 @@ static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, si
 }
 
 static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                    size_t y_stride, const void *aux, size_t aux_stride, int nt) {
-    (void)aux, (void)aux_stride; /* Q4_0 takes no side data */
+                                    size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
+    (void)aux, (void)aux_stride, (void)stream; /* Q4_0 takes no side data */
     switch (nt) {
     case 1: packed8_nt(n, s, s_stride, group, y, y_stride, 1); break;
     case 2: packed8_nt(n, s, s_stride, group, y, y_stride, 2); break;

@@ -148,7 +148,7 @@ static void mm_rows(void *arg, int ith, int nth) {
                             const char *g = (const char *)w->packed + (size_t)r * w->row_bytes;
                             if (nt > 1 || !tr->vec_dot_packed)
                                 tr->vec_dot_packed_tokens(n, &y[r], t->y_stride[m], g, a, t->act_stride[m], aux,
-                                                          t->aux_stride[m], nt);
+                                                          t->aux_stride[m], nt, t->n_tok <= 8);
                             else
                                 tr->vec_dot_packed(n, &y[r], g, a);
                         }
