@@ -107,6 +107,7 @@ static void q4_0_packed8_bit_identical(void) {
     const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
     static block_q4_0 rows[8][176], packed[8 * 176];
     static block_q8_0 qy[8][176];
+    static char aux[8 * 176 * 36]; /* each token's act_aux, ab bytes apart */
     /* beyond 2048: the AVX-512 one-token kernel takes the activation sums
      * in chunks of 128 blocks, four at a time (tails of 1..3 blocks) */
     static const int long_n[] = {4064, 4096, 4128, 4192, 4224, 5600, 5632};
@@ -147,6 +148,8 @@ static void q4_0_packed8_bit_identical(void) {
                 }
             }
             ember_q4_0_pack8(n, packed, rows, sizeof rows[0]);
+            const size_t ab = ember_q4_0_act_aux_size(n);
+            for (int t = 0; t < 8; t++) ember_q4_0_act_aux(qy[t], aux + (size_t)t * ab, n);
             float want[8][8], got[8];
             for (int t = 0; t < 8; t++) {
                 ember_vec_dot_q4_0_packed8_ref(n, want[t], packed, qy[t]);
@@ -170,7 +173,7 @@ static void q4_0_packed8_bit_identical(void) {
                 for (int nt = 1; nt <= 8; nt++) {
                     float out[8][16];
                     memset(out, 0x7F, sizeof out);
-                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 16, packed, qy[0], sizeof qy[0], 0, 0, nt, nt & 1);
+                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 16, packed, qy[0], sizeof qy[0], aux, ab, nt, nt & 1);
                     for (int t = 0; t < 8; t++)
                         for (int r = 0; r < 16; r++) {
                             const int inside = t < nt && r >= 3 && r < 11;

@@ -196,6 +196,9 @@ void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y)
 void ember_q4_0_pack8(int n, void *dst, const void *rows, size_t row_bytes);
 /* The rows8 order over a packed group: s[0..7] (portable definition). */
 void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const void *y);
+/* activation side data of the packed Q4_0 kernels (offset quants, scales) */
+size_t ember_q4_0_act_aux_size(int64_t n);
+void ember_q4_0_act_aux(const void *y, void *aux, int64_t n);
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);

@@ -61,3 +61,21 @@ void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const vo
         s[k] = acc;
     }
 }
+
+/* Side data of a Q8_0 activation row for the packed Q4_0 kernels that take
+ * the activation as the unsigned operand (AVX-512 VNNI), built once per
+ * row instead of once per group of 8 weight rows: per block the 32 values
+ * offset to unsigned (a + 128, i.e. a ^ 0x80), then per block the scale d
+ * as float. */
+size_t ember_q4_0_act_aux_size(int64_t n) { return (size_t)(n / QK8_0) * (QK8_0 + sizeof(float)); }
+
+void ember_q4_0_act_aux(const void *vy, void *aux, int64_t n) {
+    const block_q8_0 *y = vy;
+    const int64_t nb = n / QK8_0;
+    uint8_t *u = aux;
+    float *d = (float *)(u + QK8_0 * nb);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int j = 0; j < QK8_0; j++) u[QK8_0 * b + j] = (uint8_t)y[b].qs[j] ^ 0x80;
+        d[b] = ember_fp16_to_fp32(y[b].d);
+    }
+}

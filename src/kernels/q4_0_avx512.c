@@ -6,7 +6,8 @@
  * The integer dot: 8-byte lane k of the two 64-byte loads holds row k's
  * nibbles; the activation's matching 8 bytes are broadcast to every lane.
  * VPDPBUSD multiplies unsigned by signed bytes, so the activation is made
- * unsigned (a + 128, a bit flip) and the weight signed (nibble - 8):
+ * unsigned (a + 128, a bit flip, once per matmul in the side data) and the
+ * weight signed (nibble - 8):
  * dot(q, a) = dot(q, a + 128) - 128 * sum(q), where sum(q) comes from the
  * nibble sums (VPSADBW per lane) and is shared by all tokens. */
 #include "kernels.h"
@@ -24,9 +25,12 @@ static inline __m512i bcast8(const int8_t *p) {
     return _mm512_set1_epi64(v);
 }
 
+/* aux: per token, the activation offset to unsigned per block (32 bytes)
+ * and then the float scales (act_aux), so a token costs four broadcasts,
+ * four VPDPBUSD and the fold per block */
 static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, size_t s_stride, const uint8_t *g,
-                                                             const char *y, size_t y_stride, const int nt) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8), flip = _mm512_set1_epi8((char)0x80);
+                                                             const char *aux, size_t aux_stride, const int nt) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
     const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll), c32768 = _mm512_set1_epi64(32768), z = _mm512_setzero_si512();
     __m256 acc[8];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
@@ -44,14 +48,15 @@ static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, si
         const __m512i q2 = _mm512_sub_epi8(n2, eight), q3 = _mm512_sub_epi8(n3, eight);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         for (int t = 0; t < nt; t++) {
-            const block_q8_0 *yb = (const block_q8_0 *)(y + (size_t)t * y_stride) + b;
-            __m512i p = _mm512_dpbusd_epi32(init, _mm512_xor_si512(bcast8(yb->qs), flip), q0);
-            p = _mm512_dpbusd_epi32(p, _mm512_xor_si512(bcast8(yb->qs + 8), flip), q1);
-            p = _mm512_dpbusd_epi32(p, _mm512_xor_si512(bcast8(yb->qs + 16), flip), q2);
-            p = _mm512_dpbusd_epi32(p, _mm512_xor_si512(bcast8(yb->qs + 24), flip), q3);
+            const int8_t *au = (const int8_t *)(aux + (size_t)t * aux_stride) + QK8_0 * (size_t)b;
+            const float *dy = (const float *)(aux + (size_t)t * aux_stride + (size_t)QK8_0 * nb);
+            __m512i p = _mm512_dpbusd_epi32(init, bcast8(au), q0);
+            p = _mm512_dpbusd_epi32(p, bcast8(au + 8), q1);
+            p = _mm512_dpbusd_epi32(p, bcast8(au + 16), q2);
+            p = _mm512_dpbusd_epi32(p, bcast8(au + 24), q3);
             /* low half of lane k + high half: row k's exact integer dot */
             const __m256i isum = _mm512_cvtepi64_epi32(_mm512_add_epi32(p, _mm512_srli_epi64(p, 32)));
-            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(yb->d)));
+            const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(dy + b));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[t]);
         }
     }
@@ -60,16 +65,16 @@ static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, si
 
 static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
                                     size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)aux, (void)aux_stride, (void)stream; /* Q4_0 takes no side data */
+    (void)y, (void)y_stride, (void)stream; /* the side data carries the activations */
     switch (nt) {
-    case 1: packed8_nt(n, s, s_stride, group, y, y_stride, 1); break;
-    case 2: packed8_nt(n, s, s_stride, group, y, y_stride, 2); break;
-    case 3: packed8_nt(n, s, s_stride, group, y, y_stride, 3); break;
-    case 4: packed8_nt(n, s, s_stride, group, y, y_stride, 4); break;
-    case 5: packed8_nt(n, s, s_stride, group, y, y_stride, 5); break;
-    case 6: packed8_nt(n, s, s_stride, group, y, y_stride, 6); break;
-    case 7: packed8_nt(n, s, s_stride, group, y, y_stride, 7); break;
-    default: packed8_nt(n, s, s_stride, group, y, y_stride, 8); break;
+    case 1: packed8_nt(n, s, s_stride, group, aux, aux_stride, 1); break;
+    case 2: packed8_nt(n, s, s_stride, group, aux, aux_stride, 2); break;
+    case 3: packed8_nt(n, s, s_stride, group, aux, aux_stride, 3); break;
+    case 4: packed8_nt(n, s, s_stride, group, aux, aux_stride, 4); break;
+    case 5: packed8_nt(n, s, s_stride, group, aux, aux_stride, 5); break;
+    case 6: packed8_nt(n, s, s_stride, group, aux, aux_stride, 6); break;
+    case 7: packed8_nt(n, s, s_stride, group, aux, aux_stride, 7); break;
+    default: packed8_nt(n, s, s_stride, group, aux, aux_stride, 8); break;
     }
 }
 

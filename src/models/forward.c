@@ -80,11 +80,13 @@ typedef struct {
     size_t act_stride[MM_MAX];
     void *aux[MM_MAX];       /* packed kernels' side data per activation row, or NULL */
     size_t aux_stride[MM_MAX];
-    void (*aux_fn[MM_MAX])(const void *y, void *aux, int64_t n); /* builds aux[m] where m converts */
+    void (*aux_fn[MM_MAX])(const void *y, void *aux, int64_t n); /* set where m builds aux[m] */
     int64_t total_rows;
 } mm_task;
 
-/* Converts the input rows to each weight's vec_dot_type (once per type). */
+/* Converts the input rows to each weight's vec_dot_type (once per type),
+ * then builds the packed kernels' side data from them (aux_fn[m] set: m
+ * builds aux[m]); each thread does both for the same tokens. */
 static void mm_convert(void *arg, int ith, int nth) {
     mm_task *t = arg;
     for (int m = 0; m < t->n_mats; m++) {
@@ -93,12 +95,14 @@ static void mm_convert(void *arg, int ith, int nth) {
         int first = 1;
         for (int p = 0; p < m; p++) if (t->act[p] == t->act[m]) first = 0;
         if (!first) continue;
-        for (int i = ith; i < t->n_tok; i += nth) {
-            char *a = (char *)t->act[m] + (size_t)i * t->act_stride[m];
-            tr->from_float(t->x + (size_t)i * t->x_stride, a, t->w[m]->cols);
-            if (t->aux_fn[m]) t->aux_fn[m](a, (char *)t->aux[m] + (size_t)i * t->aux_stride[m], t->w[m]->cols);
-        }
+        for (int i = ith; i < t->n_tok; i += nth)
+            tr->from_float(t->x + (size_t)i * t->x_stride, (char *)t->act[m] + (size_t)i * t->act_stride[m], t->w[m]->cols);
     }
+    for (int m = 0; m < t->n_mats; m++)
+        if (t->aux_fn[m])
+            for (int i = ith; i < t->n_tok; i += nth)
+                t->aux_fn[m]((const char *)t->act[m] + (size_t)i * t->act_stride[m],
+                             (char *)t->aux[m] + (size_t)i * t->aux_stride[m], t->w[m]->cols);
 }
 
 /* The packed copy serves this matrix (on this path) for n_tok tokens. A
@@ -134,7 +138,8 @@ static void mm_rows(void *arg, int ith, int nth) {
              * x86; its kernels then sum in another order, for all tokens */
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
             const int pr = tr->pack_rows;
-            if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && (t->aux[m] || !tr->act_aux)) {
+            const int lone = t->n_tok == 1 && tr->vec_dot_packed; /* the one-token kernel takes no side data */
+            if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && (t->aux[m] || !tr->act_aux || lone)) {
                 /* repacked copy: a group of rows per call from one stream, up
                  * to eight tokens per weight load (same results per token) */
                 for (int64_t rb = lo; rb < hi; rb += 16) {
@@ -254,25 +259,26 @@ static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float *
         off += t.act_stride[m] * (size_t)n_tok;
         need_convert = 1;
     }
-    /* the packed kernels' side data: once per set of activation rows that
-     * a matrix reads through its packed copy (the first matrix on those
-     * rows converts them and builds it) */
+    /* the packed kernels' side data: once per set of activation rows and
+     * kind of side data that a matrix reads through its packed copy (a
+     * lone token needs none where a one-token packed kernel serves it) */
     for (int m = 0; m < n_mats; m++) {
         const ember_type_traits *wt = ember_type_get(w[m]->type);
-        if (!use_packed(w[m], n_tok) || !wt->act_aux) continue;
-        int owner = m;
-        for (int p = m - 1; p >= 0; p--)
-            if (t.act[p] == t.act[m]) owner = p;
-        if (!t.aux[owner]) {
+        if (!use_packed(w[m], n_tok) || !wt->act_aux || (n_tok == 1 && wt->vec_dot_packed)) continue;
+        int builder = -1;
+        for (int p = 0; p < m && builder < 0; p++)
+            if (t.act[p] == t.act[m] && t.aux_fn[p] == wt->act_aux) builder = p;
+        if (builder < 0) {
             const size_t stride = wt->act_aux_size(w[m]->cols);
             if (aux_off + stride * (size_t)n_tok > ctx->act_aux_bytes) continue; /* per-row kernels then */
-            t.aux[owner] = (char *)ctx->act_aux + aux_off;
-            t.aux_stride[owner] = stride;
-            t.aux_fn[owner] = wt->act_aux;
+            t.aux[m] = (char *)ctx->act_aux + aux_off;
+            t.aux_stride[m] = stride;
+            t.aux_fn[m] = wt->act_aux;
             aux_off += stride * (size_t)n_tok;
+        } else {
+            t.aux[m] = t.aux[builder];
+            t.aux_stride[m] = t.aux_stride[builder];
         }
-        t.aux[m] = t.aux[owner];
-        t.aux_stride[m] = t.aux_stride[owner];
     }
     if (need_convert) {
         if (n_tok > 1) ember_pool_run(ctx->pool, mm_convert, &t);
