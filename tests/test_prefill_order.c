@@ -99,13 +99,14 @@ static void q4_0_rows8_bit_identical(void) {
     }
 }
 
-/* The packed 8-row copy: the portable definition equals rows8 per row, and
- * every SIMD kernel (one token, and 1..8 tokens per call) equals it bit for
- * bit, on quantized data and on raw random blocks (every nibble, -128..127
+/* The packed copy (16 rows as two 8-row groups): the portable definition
+ * of an 8-row group equals rows8 per row, and every SIMD kernel (one
+ * token, and 1..8 tokens per call, 16 rows each) equals it bit for bit, on
+ * quantized data and on raw random blocks (every nibble, -128..127
  * activations, extreme scales). */
-static void q4_0_packed8_bit_identical(void) {
+static void q4_0_packed_bit_identical(void) {
     const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
-    static block_q4_0 rows[8][176], packed[8 * 176];
+    static block_q4_0 rows[16][176], packed[16 * 176];
     static block_q8_0 qy[8][176];
     static char aux[8 * 176 * 36]; /* each token's act_aux, ab bytes apart */
     /* beyond 2048: the AVX-512 one-token kernel takes the activation sums
@@ -119,7 +120,7 @@ static void q4_0_packed8_bit_identical(void) {
             const int n = ci < n_short ? 32 + ci * 32 * (mode ? 5 : 3) : long_n[ci - n_short];
             const int nb = n / 32;
             static float x[5632];
-            for (int r = 0; r < 8; r++) {
+            for (int r = 0; r < 16; r++) {
                 if (mode == 0) {
                     for (int i = 0; i < n; i++) x[i] = frand();
                     tr->from_float_ref(x, rows[r], n);
@@ -147,13 +148,14 @@ static void q4_0_packed8_bit_identical(void) {
                     }
                 }
             }
-            ember_q4_0_pack8(n, packed, rows, sizeof rows[0]);
+            ember_q4_0_pack16(n, packed, rows, sizeof rows[0]);
             const size_t ab = ember_q4_0_act_aux_size(n);
             for (int t = 0; t < 8; t++) ember_q4_0_act_aux(qy[t], aux + (size_t)t * ab, n);
-            float want[8][8], got[8];
+            float want[8][16], got[16];
             for (int t = 0; t < 8; t++) {
                 ember_vec_dot_q4_0_packed8_ref(n, want[t], packed, qy[t]);
-                for (int r = 0; r < 8; r++) {
+                ember_vec_dot_q4_0_packed8_ref(n, want[t] + 8, packed + 8 * nb, qy[t]);
+                for (int r = 0; r < 16; r++) {
                     float one;
                     tr->vec_dot_rows8_ref(n, &one, rows[r], qy[t]);
                     CHECKF(memcmp(&one, &want[t][r], 4) == 0, "packed ref, mode %d row %d n=%d: %.9g vs %.9g", mode, r, n,
@@ -167,16 +169,16 @@ static void q4_0_packed8_bit_identical(void) {
                 CHECK(ks.vec_dot_packed[EMBER_TYPE_Q4_0] != 0 && ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0] != 0);
                 for (int t = 0; t < 8; t++) {
                     ks.vec_dot_packed[EMBER_TYPE_Q4_0](n, got, packed, qy[t]);
-                    CHECKF(!memcmp(got, want[t], sizeof got), "%s packed8 mode %d n=%d token %d: %.9g vs %.9g", paths[p], mode,
+                    CHECKF(!memcmp(got, want[t], sizeof got), "%s packed mode %d n=%d token %d: %.9g vs %.9g", paths[p], mode,
                            n, t, got[0], want[t][0]);
                 }
                 for (int nt = 1; nt <= 8; nt++) {
-                    float out[8][16];
+                    float out[8][24];
                     memset(out, 0x7F, sizeof out);
-                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 16, packed, qy[0], sizeof qy[0], aux, ab, nt, nt & 1);
+                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 24, packed, qy[0], sizeof qy[0], aux, ab, nt, nt & 1);
                     for (int t = 0; t < 8; t++)
-                        for (int r = 0; r < 16; r++) {
-                            const int inside = t < nt && r >= 3 && r < 11;
+                        for (int r = 0; r < 24; r++) {
+                            const int inside = t < nt && r >= 3 && r < 19;
                             if (inside)
                                 CHECKF(!memcmp(&out[t][r], &want[t][r - 3], 4), "%s tokens nt=%d mode %d n=%d t=%d r=%d", paths[p],
                                        nt, mode, n, t, r - 3);
@@ -188,12 +190,12 @@ static void q4_0_packed8_bit_identical(void) {
             }
         }
     }
-    if (!tested) SKIP("no SIMD packed8 kernels on this CPU");
+    if (!tested) SKIP("no SIMD packed Q4_0 kernels on this CPU");
 }
 
 int main(void) {
     RUN(q4_0_rows8_bit_identical);
-    RUN(q4_0_packed8_bit_identical);
+    RUN(q4_0_packed_bit_identical);
     RUN(definition_matches_lane_order);
     RUN(simd_paths_bit_identical);
     TEST_EXIT();

@@ -194,7 +194,10 @@ void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y)
 /* Interleaves 8 Q4_0 rows of n elements (row k at rows + k*row_bytes) into
  * dst (8 * row size bytes); vec_dot_packed reads this copy. */
 void ember_q4_0_pack8(int n, void *dst, const void *rows, size_t row_bytes);
-/* The rows8 order over a packed group: s[0..7] (portable definition). */
+/* 16 rows as two such 8-row groups back to back: the packed form (traits
+ * pack, pack_rows 16); the kernels write s[0..15]. */
+void ember_q4_0_pack16(int n, void *dst, const void *rows, size_t row_bytes);
+/* The rows8 order over a packed 8-row group: s[0..7] (portable definition). */
 void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const void *y);
 /* activation side data of the packed Q4_0 kernels (offset quants, scales) */
 size_t ember_q4_0_act_aux_size(int64_t n);

@@ -41,6 +41,16 @@ void ember_q4_0_pack8(int n, void *dst, const void *rows, size_t row_bytes) {
     }
 }
 
+/* The packed form the kernels read: groups of 16 rows, each two 8-row
+ * groups as above back to back (rows 0..7, then 8..15), so a 16-row block
+ * is one stream and the AVX-512 kernel can fold both halves' lanes into
+ * one 16-lane register. */
+void ember_q4_0_pack16(int n, void *dst, const void *rows, size_t row_bytes) {
+    ember_q4_0_pack8(n, dst, rows, row_bytes);
+    ember_q4_0_pack8(n, (char *)dst + (size_t)(n / QK4_0) * 8 * sizeof(block_q4_0), (const char *)rows + 8 * row_bytes,
+                     row_bytes);
+}
+
 void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const void *vy) {
     const uint8_t *g = group;
     const block_q8_0 *y = vy;

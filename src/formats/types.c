@@ -68,7 +68,7 @@ static void select_path(const char *path) {
         tr->pack_rows = 0, tr->pack = 0, tr->act_aux_size = 0, tr->act_aux = 0;
         if (!tr->vec_dot_packed_tokens) tr->vec_dot_packed = 0;
         else if (t == EMBER_TYPE_Q4_0) {
-            tr->pack_rows = 8, tr->pack = ember_q4_0_pack8;
+            tr->pack_rows = 16, tr->pack = ember_q4_0_pack16;
             tr->act_aux_size = ember_q4_0_act_aux_size, tr->act_aux = ember_q4_0_act_aux;
         }
         else if (t == EMBER_TYPE_Q8_0) {

@@ -142,27 +142,33 @@ static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, si
     for (int t = 0; t < nt; t++) _mm256_storeu_ps(s + (size_t)t * s_stride, acc[t]);
 }
 
-static void dot_q4_0_packed8(int n, float *s, const void *group, const void *y) {
+#define HALF(n) ((size_t)((n) / QK4_0) * 8 * sizeof(block_q4_0)) /* bytes of an 8-row half */
+
+/* 16 rows (formats/q4_0_rows8.c): both 8-row halves */
+static void dot_q4_0_packed16(int n, float *s, const void *group, const void *y) {
     packed8_nt(n, s, 0, group, y, 0, 1);
+    packed8_nt(n, s + 8, 0, (const uint8_t *)group + HALF(n), y, 0, 1);
 }
 
-static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                    size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)aux, (void)aux_stride, (void)stream; /* Q4_0 takes no side data */
+static void dot_q4_0_packed16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
+                                     size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
+    (void)aux, (void)aux_stride, (void)stream; /* this kernel reads the activations themselves */
     /* four tokens per pass: more accumulators would spill */
-    for (; nt > 0; nt -= 4, s += 4 * s_stride, y = (const char *)y + 4 * y_stride) {
-        switch (nt) {
-        case 1: packed8_nt(n, s, s_stride, group, y, y_stride, 1); break;
-        case 2: packed8_nt(n, s, s_stride, group, y, y_stride, 2); break;
-        case 3: packed8_nt(n, s, s_stride, group, y, y_stride, 3); break;
-        default: packed8_nt(n, s, s_stride, group, y, y_stride, 4); break;
+    for (; nt > 0; nt -= 4, s += 4 * s_stride, y = (const char *)y + 4 * y_stride)
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *g = (const uint8_t *)group + h * HALF(n);
+            switch (nt) {
+            case 1: packed8_nt(n, s + 8 * h, s_stride, g, y, y_stride, 1); break;
+            case 2: packed8_nt(n, s + 8 * h, s_stride, g, y, y_stride, 2); break;
+            case 3: packed8_nt(n, s + 8 * h, s_stride, g, y, y_stride, 3); break;
+            default: packed8_nt(n, s + 8 * h, s_stride, g, y, y_stride, 4); break;
+            }
         }
-    }
 }
 
 void ember_kernels_avx2_prefill(ember_kernel_set *ks) {
-    ks->vec_dot_packed[EMBER_TYPE_Q4_0] = dot_q4_0_packed8;
-    ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed8_tokens;
+    ks->vec_dot_packed[EMBER_TYPE_Q4_0] = dot_q4_0_packed16;
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed16_tokens;
     ks->vec_dot_rows8_x8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8_x8;
     ks->vec_dot_prefill[EMBER_TYPE_F32] = dot_f32;
     ks->vec_dot_prefill[EMBER_TYPE_F16] = dot_f16;

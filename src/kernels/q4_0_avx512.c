@@ -25,56 +25,76 @@ static inline __m512i bcast8(const int8_t *p) {
     return _mm512_set1_epi64(v);
 }
 
-/* aux: per token, the activation offset to unsigned per block (32 bytes)
- * and then the float scales (act_aux), so a token costs four broadcasts,
- * four VPDPBUSD and the fold per block */
-static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, size_t s_stride, const uint8_t *g,
-                                                             const char *aux, size_t aux_stride, const int nt) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
-    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll), c32768 = _mm512_set1_epi64(32768), z = _mm512_setzero_si512();
-    __m256 acc[8];
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+/* One 8-row half's weights for a block: the four signed operands
+ * (nibble - 8; lane k: row k's elements 0..7, 8..15, 16..23, 24..31) and
+ * the starting value -128 * sum(q) in the low half of each 64-bit lane. */
+static inline __attribute__((always_inline)) void half_block(const uint8_t *g, __m512i q[4], __m512i *init) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8), z = _mm512_setzero_si512();
+    const __m512i v0 = _mm512_loadu_si512(g + 16), v1 = _mm512_loadu_si512(g + 80);
+    const __m512i n0 = _mm512_and_si512(v0, m4), n1 = _mm512_and_si512(v1, m4);
+    const __m512i n2 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), n3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
+    const __m512i sn = _mm512_add_epi64(_mm512_add_epi64(_mm512_sad_epu8(n0, z), _mm512_sad_epu8(n1, z)),
+                                        _mm512_add_epi64(_mm512_sad_epu8(n2, z), _mm512_sad_epu8(n3, z)));
+    /* 32768 - 128 * sum(nibbles) = -128 * sum(nibble - 8) */
+    *init = _mm512_and_si512(_mm512_sub_epi64(_mm512_set1_epi64(32768), _mm512_slli_epi64(sn, 7)),
+                             _mm512_set1_epi64(0xFFFFFFFFll));
+    q[0] = _mm512_sub_epi8(n0, eight), q[1] = _mm512_sub_epi8(n1, eight);
+    q[2] = _mm512_sub_epi8(n2, eight), q[3] = _mm512_sub_epi8(n3, eight);
+}
+
+/* 16 rows (two 8-row halves, formats/q4_0_rows8.c) x nt tokens. aux: per
+ * token the activation offset to unsigned per block (32 bytes) and then
+ * the float scales (act_aux). Per token and block: four broadcasts serve
+ * both halves, eight VPDPBUSD give each row's exact integer in two 32-bit
+ * lanes, and two permutes plus an add fold them into one register of 16
+ * rows for a single convert, multiply and fma. */
+#define HALF(n) ((size_t)((n) / QK4_0) * GROUP_BYTES)
+
+static inline __attribute__((always_inline)) void packed16_nt(int n, float *s, size_t s_stride, const uint8_t *g,
+                                                              const char *aux, size_t aux_stride, const int nt) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const uint8_t *g1 = g + HALF(n);
+    __m512 acc[8];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     const int nb = n / QK4_0;
-    for (int b = 0; b < nb; b++, g += GROUP_BYTES) {
-        const __m512i v0 = _mm512_loadu_si512(g + 16), v1 = _mm512_loadu_si512(g + 80);
-        /* lane k: elements 0..7, 8..15, 16..23, 24..31 of row k */
-        const __m512i n0 = _mm512_and_si512(v0, m4), n1 = _mm512_and_si512(v1, m4);
-        const __m512i n2 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), n3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
-        const __m512i sn = _mm512_add_epi64(_mm512_add_epi64(_mm512_sad_epu8(n0, z), _mm512_sad_epu8(n1, z)),
-                                            _mm512_add_epi64(_mm512_sad_epu8(n2, z), _mm512_sad_epu8(n3, z)));
-        /* -128 * sum(q) = 32768 - 128 * sum(nibbles), in the low half of each lane */
-        const __m512i init = _mm512_and_si512(_mm512_sub_epi64(c32768, _mm512_slli_epi64(sn, 7)), lo32);
-        const __m512i q0 = _mm512_sub_epi8(n0, eight), q1 = _mm512_sub_epi8(n1, eight);
-        const __m512i q2 = _mm512_sub_epi8(n2, eight), q3 = _mm512_sub_epi8(n3, eight);
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+    for (int b = 0; b < nb; b++) {
+        __m512i q0[4], q1[4], init0, init1;
+        half_block(g + (size_t)b * GROUP_BYTES, q0, &init0);
+        half_block(g1 + (size_t)b * GROUP_BYTES, q1, &init1);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(g + (size_t)b * GROUP_BYTES))),
+            _mm_loadu_si128((const __m128i *)(g1 + (size_t)b * GROUP_BYTES)), 1));
         for (int t = 0; t < nt; t++) {
             const int8_t *au = (const int8_t *)(aux + (size_t)t * aux_stride) + QK8_0 * (size_t)b;
             const float *dy = (const float *)(aux + (size_t)t * aux_stride + (size_t)QK8_0 * nb);
-            __m512i p = _mm512_dpbusd_epi32(init, bcast8(au), q0);
-            p = _mm512_dpbusd_epi32(p, bcast8(au + 8), q1);
-            p = _mm512_dpbusd_epi32(p, bcast8(au + 16), q2);
-            p = _mm512_dpbusd_epi32(p, bcast8(au + 24), q3);
-            /* low half of lane k + high half: row k's exact integer dot */
-            const __m256i isum = _mm512_cvtepi64_epi32(_mm512_add_epi32(p, _mm512_srli_epi64(p, 32)));
-            const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(dy + b));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[t]);
+            __m512i p0 = init0, p1 = init1;
+            for (int j = 0; j < 4; j++) {
+                const __m512i a = bcast8(au + 8 * j);
+                p0 = _mm512_dpbusd_epi32(p0, a, q0[j]);
+                p1 = _mm512_dpbusd_epi32(p1, a, q1[j]);
+            }
+            /* row r's two lanes: 2r and 2r+1 of p0 (rows 0..7) or p1 (8..15) */
+            const __m512i isum = _mm512_add_epi32(_mm512_permutex2var_epi32(p0, even, p1), _mm512_permutex2var_epi32(p0, odd, p1));
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dy[b]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), d, acc[t]);
         }
     }
-    for (int t = 0; t < nt; t++) _mm256_storeu_ps(s + (size_t)t * s_stride, acc[t]);
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, acc[t]);
 }
 
-static void dot_q4_0_packed8_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                    size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
+static void dot_q4_0_packed16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
+                                     size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
     (void)y, (void)y_stride, (void)stream; /* the side data carries the activations */
     switch (nt) {
-    case 1: packed8_nt(n, s, s_stride, group, aux, aux_stride, 1); break;
-    case 2: packed8_nt(n, s, s_stride, group, aux, aux_stride, 2); break;
-    case 3: packed8_nt(n, s, s_stride, group, aux, aux_stride, 3); break;
-    case 4: packed8_nt(n, s, s_stride, group, aux, aux_stride, 4); break;
-    case 5: packed8_nt(n, s, s_stride, group, aux, aux_stride, 5); break;
-    case 6: packed8_nt(n, s, s_stride, group, aux, aux_stride, 6); break;
-    case 7: packed8_nt(n, s, s_stride, group, aux, aux_stride, 7); break;
-    default: packed8_nt(n, s, s_stride, group, aux, aux_stride, 8); break;
+    case 1: packed16_nt(n, s, s_stride, group, aux, aux_stride, 1); break;
+    case 2: packed16_nt(n, s, s_stride, group, aux, aux_stride, 2); break;
+    case 3: packed16_nt(n, s, s_stride, group, aux, aux_stride, 3); break;
+    case 4: packed16_nt(n, s, s_stride, group, aux, aux_stride, 4); break;
+    case 5: packed16_nt(n, s, s_stride, group, aux, aux_stride, 5); break;
+    case 6: packed16_nt(n, s, s_stride, group, aux, aux_stride, 6); break;
+    case 7: packed16_nt(n, s, s_stride, group, aux, aux_stride, 7); break;
+    default: packed16_nt(n, s, s_stride, group, aux, aux_stride, 8); break;
     }
 }
 
@@ -147,7 +167,13 @@ static void dot_q4_0_packed8(int n, float *s, const void *group, const void *vy)
     _mm256_storeu_ps(s, acc);
 }
 
+/* one token, 16 rows: each 8-row half streams through the kernel above */
+static void dot_q4_0_packed16(int n, float *s, const void *group, const void *y) {
+    dot_q4_0_packed8(n, s, group, y);
+    dot_q4_0_packed8(n, s + 8, (const uint8_t *)group + HALF(n), y);
+}
+
 void ember_kernels_avx512_q4_0(ember_kernel_set *ks) {
-    ks->vec_dot_packed[EMBER_TYPE_Q4_0] = dot_q4_0_packed8;
-    ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed8_tokens;
+    ks->vec_dot_packed[EMBER_TYPE_Q4_0] = dot_q4_0_packed16;
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed16_tokens;
 }
