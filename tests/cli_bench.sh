@@ -24,6 +24,9 @@ PY
 then pass bench_json_tests; else fail bench_json_tests "$(cat "$T/e" "$T/j")"; fi
 if "$E" bench -m "$M" -p 8 -n 2 --streams 2 -r 1 >"$T/o" 2>/dev/null && grep -q '| *tg2x2 |' "$T/o" && grep -q '| *pp8 |' "$T/o" &&
    grep -q 'read bandwidth' "$T/o"; then pass bench_table; else fail bench_table "$(cat "$T/o")"; fi
+Q="$S/models/synth-v512-Q8_0.gguf"
+if "$E" bench -m "$Q" -p 16 -n 2 --streams 2 -r 1 --no-repack >"$T/o" 2>/dev/null && grep -q '| *pp16 |' "$T/o" &&
+   grep -q '| *tg2x2 |' "$T/o"; then pass bench_no_repack; else fail bench_no_repack "$(cat "$T/o")"; fi
 for bad in "--streams 0" "--streams 1," "--streams x" "--streams 65" "-p -1" "-r 0"; do
   # shellcheck disable=SC2086
   "$E" bench -m "$M" $bad >/dev/null 2>"$T/e"; rc=$?

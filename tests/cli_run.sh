@@ -58,12 +58,16 @@ if [ -f "$G" ] && command -v python3 >/dev/null 2>&1; then
 import json, subprocess, sys
 exe, shared = sys.argv[1], sys.argv[2]
 ok = True
-for name, idx in (("synth-v512-Q4_K_M", 2), ("synth-v512-f32", 4), ("kjv-5m-q8_0", 0)):
+# the repacked models also from the file layout (--no-repack): same ids
+for name, idx, extra in (("synth-v512-Q4_K_M", 2, []), ("synth-v512-f32", 4, []), ("kjv-5m-q8_0", 0, []),
+                         ("kjv-5m-q8_0", 0, ["--no-repack"]), ("synth-v512-Q4_0", 3, []), ("synth-v512-Q4_0", 3, ["--no-repack"])):
     c = json.loads(open(f"{shared}/golden/{name}.jsonl").readlines()[idx])
     out = subprocess.run([exe, "run", "-m", f"{shared}/models/{c['model']}", "-p", c["prompt"], "-n", str(c["n_predict"]),
-                          "--temp", "0", "--json"], capture_output=True, text=True).stdout
+                          "--temp", "0", "--json"] + extra, capture_output=True, text=True).stdout
     d = json.loads(out)
-    ok &= d["prompt_tokens"] == c["prompt_tokens"] and d["tokens"] == c["tokens"]
+    if d["prompt_tokens"] != c["prompt_tokens"] or d["tokens"] != c["tokens"]:
+        print(name, idx, extra, file=sys.stderr)
+        ok = False
 sys.exit(0 if ok else 1)
 PY
   then pass run_golden_cases_cli; else fail run_golden_cases_cli "ember run --json differs from ../shared/golden"; fi
