@@ -571,7 +571,8 @@ static void check_path_packed(const char *path) {
         const int n = lens[li], nb = n / 32;
         const size_t rb = ember_row_size(EMBER_TYPE_Q8_0, n);
         const size_t ab = ember_q8_0_act_aux_size(n);
-        char *x = malloc(16 * rb), *y = malloc(8 * rb), *aux = malloc(8 * ab), *packed = aligned_alloc(64, 16 * rb);
+        char *x = malloc(16 * rb), *y = malloc(8 * rb), *aux = malloc(8 * ab);
+        char *packed = aligned_alloc(64, (16 * rb + 63) & ~(size_t)63); /* C11: a multiple of the alignment */
         float *tmp = malloc(sizeof(float) * (size_t)n);
         for (int mode = 0; mode < 3; mode++) {
             for (int r = 0; r < 16; r++) {
