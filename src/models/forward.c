@@ -65,6 +65,7 @@ static void rope(float *x, int n_heads, int head_dim, int pos, const ember_hpara
 /* ---- matmul: y[t][r] = dot(W[r], x[t]) for several weights at once ------ */
 
 #define MM_MAX 3
+#define MM_TOK_ROWS 32 /* rows per block when token runs walk outermost */
 
 typedef struct {
     ember_ctx *ctx;
@@ -168,6 +169,28 @@ static void mm_rows(void *arg, int ith, int nth) {
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
                         for (int64_t r = rb; r < re; r += 8)
                             tr->vec_dot_rows8_x8(n, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, a);
+                    }
+                }
+                base += w->rows;
+                continue;
+            }
+            /* Every token takes vec_dot: runs of up to 4 tokens through the
+             * multi-token dot, runs outermost within blocks of MM_TOK_ROWS
+             * rows. A run's activations stay in L1 while the block's rows
+             * come from L2, instead of every row streaming all the prompt's
+             * activations from L2/L3 (tl-q4_k Q4_K kernel ~1.4x faster). */
+            if (t->n_tok > 1 && dot_prompt == dot_gen && dot_gen == tr->vec_dot && tr->vec_dot_tokens) {
+                for (int64_t rb = lo; rb < hi; rb += MM_TOK_ROWS) {
+                    const int64_t re = rb + MM_TOK_ROWS < hi ? rb + MM_TOK_ROWS : hi;
+                    for (int tk = 0; tk < t->n_tok; tk += 4) {
+                        const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
+                        const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
+                        float *y = t->y[m] + (size_t)tk * t->y_stride[m];
+                        for (int64_t r = rb; r < re; r++) {
+                            float s4[4];
+                            tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes, a, t->act_stride[m], nt);
+                            for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
+                        }
                     }
                 }
                 base += w->rows;
