@@ -186,7 +186,12 @@ static void mm_rows(void *arg, int ith, int nth) {
                         const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
                         const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
-                        for (int64_t r = rb; r < re; r++) {
+                        int64_t r = rb;
+                        if (tr->vec_dot_rows16_tokens) /* 16 rows per call where they fit */
+                            for (; r + 16 <= re; r += 16)
+                                tr->vec_dot_rows16_tokens(n, &y[r], t->y_stride[m], (const char *)w->data + (size_t)r * w->row_bytes,
+                                                          w->row_bytes, a, t->act_stride[m], nt);
+                        for (; r < re; r++) {
                             float s4[4];
                             tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes, a, t->act_stride[m], nt);
                             for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
