@@ -208,7 +208,7 @@ static void tokens_bit_identical(void) {
     if (!tested) SKIP("no K-quant vec_dot_tokens for this CPU");
 }
 
-/* vec_dot_rows16_tokens (16 weight rows x nt = 1..4 activation rows) gives
+/* vec_dot_rows16_tokens (16 weight rows x nt = 1..8 activation rows) gives
  * exactly vec_dot's result for every row and token, on every path that has
  * it: n from one super-block to past the kernels' table limit, rows and
  * activations padded, rows mixing extreme and random blocks, and nothing
@@ -230,14 +230,14 @@ static void rows16_tokens_bit_identical(void) {
                 const size_t row_bytes = tr->type_size * (size_t)(nb + (trial & 1));
                 const size_t stride = sizeof(block_q8_K) * (size_t)(nb + (trial >> 1 & 1));
                 uint8_t *w = malloc(row_bytes * 16);
-                block_q8_K *a = malloc(stride * 4);
+                block_q8_K *a = malloc(stride * 8);
                 float *x = malloc(sizeof(float) * (size_t)n);
                 for (int r = 0; r < 16; r++) {
                     uint8_t *row = w + (size_t)r * row_bytes;
                     if ((r + trial) % 3 == 0) extreme_blocks(t, row, nb, r / 3 + trial);
                     else random_blocks(t, row, nb);
                 }
-                for (int k = 0; k < 4; k++) {
+                for (int k = 0; k < 8; k++) {
                     block_q8_K *row = (block_q8_K *)((char *)a + (size_t)k * stride);
                     if ((k + trial) % 2 == 0) {
                         extreme_acts(row, nb, (trial + k) % 4);
@@ -246,12 +246,12 @@ static void rows16_tokens_bit_identical(void) {
                         ember_quant_q8_K_ref(x, row, n);
                     }
                 }
-                for (int nt = 1; nt <= 4; nt++) {
+                for (int nt = 1; nt <= 8; nt++) {
                     const size_t s_stride = 19;
-                    float s[4 * 19];
-                    for (int i = 0; i < 4 * 19; i++) s[i] = -1234.5f;
+                    float s[8 * 19];
+                    for (int i = 0; i < 8 * 19; i++) s[i] = -1234.5f;
                     ks.vec_dot_rows16_tokens[t](n, s, s_stride, w, row_bytes, a, stride, nt);
-                    for (int k = 0; k < 4; k++)
+                    for (int k = 0; k < 8; k++)
                         for (int r = 0; r < 19; r++) {
                             const float v = s[(size_t)k * s_stride + r];
                             if (k >= nt || r >= 16) {

@@ -180,10 +180,11 @@ static void mm_rows(void *arg, int ith, int nth) {
              * come from L2, instead of every row streaming all the prompt's
              * activations from L2/L3 (tl-q4_k Q4_K kernel ~1.4x faster). */
             if (t->n_tok > 1 && dot_prompt == dot_gen && dot_gen == tr->vec_dot && tr->vec_dot_tokens) {
+                const int run = tr->vec_dot_rows16_tokens ? 8 : 4; /* tokens per run */
                 for (int64_t rb = lo; rb < hi; rb += MM_TOK_ROWS) {
                     const int64_t re = rb + MM_TOK_ROWS < hi ? rb + MM_TOK_ROWS : hi;
-                    for (int tk = 0; tk < t->n_tok; tk += 4) {
-                        const int nt = t->n_tok - tk < 4 ? t->n_tok - tk : 4;
+                    for (int tk = 0; tk < t->n_tok; tk += run) {
+                        const int nt = t->n_tok - tk < run ? t->n_tok - tk : run;
                         const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
                         int64_t r = rb;
@@ -191,11 +192,14 @@ static void mm_rows(void *arg, int ith, int nth) {
                             for (; r + 16 <= re; r += 16)
                                 tr->vec_dot_rows16_tokens(n, &y[r], t->y_stride[m], (const char *)w->data + (size_t)r * w->row_bytes,
                                                           w->row_bytes, a, t->act_stride[m], nt);
-                        for (; r < re; r++) {
-                            float s4[4];
-                            tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes, a, t->act_stride[m], nt);
-                            for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
-                        }
+                        for (; r < re; r++)
+                            for (int k0 = 0; k0 < nt; k0 += 4) {
+                                const int nk = nt - k0 < 4 ? nt - k0 : 4;
+                                float s4[4];
+                                tr->vec_dot_tokens(n, s4, (const char *)w->data + (size_t)r * w->row_bytes,
+                                                   a + (size_t)k0 * t->act_stride[m], t->act_stride[m], nk);
+                                for (int k = 0; k < nk; k++) y[(size_t)(k0 + k) * t->y_stride[m] + r] = s4[k];
+                            }
                     }
                 }
                 base += w->rows;
