@@ -278,6 +278,42 @@ static void rows16_tokens_bit_identical(void) {
     if (!tested) SKIP("no K-quant vec_dot_rows16_tokens for this CPU");
 }
 
+/* Every path's Q8_K activation quantizer is the reference byte for byte:
+ * random blocks of several magnitudes, ties, a repeated largest magnitude
+ * of both signs, zero, negative zero, tiny and huge blocks, NaNs. */
+static void q8_K_from_float_matches_ref(void) {
+    const char *paths[] = {"scalar", "avx2", "avx512"};
+    enum { NB = 12, N = NB * QK_K };
+    static float x[N];
+    for (int i = 0; i < N; i++) x[i] = frand() * (float)(1 + i / QK_K * 7);
+    for (int j = 0; j < QK_K; j++) x[QK_K + j] = (float)((int)(next32() % 255) - 127) + ((j & 1) ? 0.5f : 0.0f);
+    for (int j = 0; j < 2 * QK_K; j++) x[2 * QK_K + j] = frand(); /* first largest wins: */
+    x[2 * QK_K + 40] = 3.0f, x[2 * QK_K + 41] = -3.0f, x[2 * QK_K + 200] = 3.0f;
+    x[3 * QK_K + 7] = -5.0f, x[3 * QK_K + 99] = 5.0f;
+    for (int j = 0; j < QK_K; j++) x[4 * QK_K + j] = 0.0f;
+    for (int j = 0; j < QK_K; j++) x[5 * QK_K + j] = -0.0f;
+    for (int j = 0; j < QK_K; j++) x[6 * QK_K + j] = frand() * 1e-30f;
+    for (int j = 0; j < QK_K; j++) x[7 * QK_K + j] = frand() * 3e38f;
+    x[8 * QK_K + 17] = NAN;
+    x[9 * QK_K + 0] = -1e9f;
+    int tested = 0;
+    for (int p = 0; p < 3; p++) {
+        if (strcmp(paths[p], "scalar") && !ember_cpu_path_supported(paths[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(paths[p], &ks);
+        if (!ks.from_float[EMBER_TYPE_Q8_K]) continue;
+        static block_q8_K a[NB + 1], b[NB + 1];
+        memset(a, 0x11, sizeof a);
+        memset(b, 0x22, sizeof b);
+        ember_quant_q8_K_ref(x, a, N);
+        ks.from_float[EMBER_TYPE_Q8_K](x, b, N);
+        for (int i = 0; i < NB; i++) CHECKF(memcmp(&a[i], &b[i], sizeof a[i]) == 0, "%s Q8_K block %d differs", paths[p], i);
+        CHECK(((uint8_t *)&b[NB])[0] == 0x22);
+        tested++;
+    }
+    if (!tested) SKIP("no SIMD Q8_K quantizer for this CPU");
+}
+
 /* Our quantizers reproduce llama-quantize byte for byte: quantize each
  * tensor of synth-v512-f32 and compare with the same tensor in the files
  * llama.cpp quantized from it. */
@@ -323,5 +359,6 @@ int main(void) {
     RUN(simd_bit_identical);
     RUN(tokens_bit_identical);
     RUN(rows16_tokens_bit_identical);
+    RUN(q8_K_from_float_matches_ref);
     TEST_EXIT();
 }

@@ -427,6 +427,45 @@ static void dot_q3_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else q3_tokens(n, s, vx, vy, ys, 1);
 }
 
+/* Q8_K activations, byte for byte ember_quant_q8_K_ref: the value of
+ * largest magnitude (the first one, sign kept; NaNs ignored as the scalar
+ * comparison does), iscale = -127/max, the same float multiply and
+ * round-half-even through the mantissa, clamp at 127, exact bsums. */
+static void quant_q8_K(const float *x, void *vy, int64_t n) {
+    block_q8_K *y = vy;
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 am = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K; j += 16) /* max(ax, am) keeps am when ax is NaN */
+            am = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(x + j), absmask), am);
+        const float amax = _mm512_reduce_max_ps(am);
+        if (!(amax > 0.0f)) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        const __m512 vam = _mm512_set1_ps(amax);
+        float max = 0;
+        for (int j = 0; j < QK_K; j += 16) {
+            const __mmask16 k = _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_loadu_ps(x + j), absmask), vam, _CMP_EQ_OQ);
+            if (k) {
+                max = x[j + __builtin_ctz(k)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        const __m512 vis = _mm512_set1_ps(iscale), magic = _mm512_set1_ps(12582912.f);
+        for (int j = 0; j < QK_K; j += 16) {
+            const __m512 v = _mm512_add_ps(_mm512_mul_ps(vis, _mm512_loadu_ps(x + j)), magic);
+            __m512i q = _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x007fffff)),
+                                         _mm512_set1_epi32(0x00400000));
+            q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(y[i].qs + j), _mm512_cvtepi32_epi8(q));
+            y[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
 void ember_kernels_avx512_kquants(ember_kernel_set *ks) {
     ks->vec_dot[EMBER_TYPE_Q2_K] = dot_q2_K;
     ks->vec_dot[EMBER_TYPE_Q3_K] = dot_q3_K;
@@ -439,4 +478,5 @@ void ember_kernels_avx512_kquants(ember_kernel_set *ks) {
     ks->vec_dot_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_tokens;
     ks->vec_dot_rows16_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_rows16_tokens;
+    ks->from_float[EMBER_TYPE_Q8_K] = quant_q8_K;
 }
