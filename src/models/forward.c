@@ -174,11 +174,13 @@ static void mm_rows(void *arg, int ith, int nth) {
                 base += w->rows;
                 continue;
             }
-            /* Every token takes vec_dot: runs of up to 4 tokens through the
-             * multi-token dot, runs outermost within blocks of MM_TOK_ROWS
-             * rows. A run's activations stay in L1 while the block's rows
-             * come from L2, instead of every row streaming all the prompt's
-             * activations from L2/L3 (tl-q4_k Q4_K kernel ~1.4x faster). */
+            /* Every token takes vec_dot: runs of tokens outermost within
+             * blocks of MM_TOK_ROWS rows, so a run's activations stay in L1
+             * while the block's rows come from L2, instead of every row
+             * streaming all the prompt's activations from L2/L3 (Q4_K kernel
+             * ~1.4x faster). Runs of 8 through the 16-row kernel where the
+             * type has one (Q4_K), else runs of 4 through the multi-token
+             * dot; both give vec_dot's results. */
             if (t->n_tok > 1 && dot_prompt == dot_gen && dot_gen == tr->vec_dot && tr->vec_dot_tokens) {
                 const int run = tr->vec_dot_rows16_tokens ? 8 : 4; /* tokens per run */
                 for (int64_t rb = lo; rb < hi; rb += MM_TOK_ROWS) {
