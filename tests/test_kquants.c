@@ -208,6 +208,112 @@ static void tokens_bit_identical(void) {
     if (!tested) SKIP("no K-quant vec_dot_tokens for this CPU");
 }
 
+/* vec_dot_rows16_tokens (16 weight rows x nt = 1..8 activation rows) gives
+ * exactly vec_dot's result for every row and token, on every path that has
+ * it: n from one super-block to past the kernels' table limit, rows and
+ * activations padded, rows mixing extreme and random blocks, and nothing
+ * written outside the 16 x nt outputs. */
+static void rows16_tokens_bit_identical(void) {
+    const char *paths[] = {"scalar", "avx2", "avx512"};
+    const int nbs[] = {1, 2, 8, 22, 64, 65};
+    int tested = 0;
+    for (int p = 0; p < 3; p++) {
+        if (strcmp(paths[p], "scalar") && !ember_cpu_path_supported(paths[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(paths[p], &ks);
+        for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+            const int t = k_types[ti];
+            if (!ks.vec_dot_rows16_tokens[t]) continue;
+            const ember_type_traits *tr = ember_type_get(t);
+            for (int trial = 0; trial < 12; trial++) {
+                const int nb = nbs[trial % 6], n = nb * QK_K;
+                const size_t row_bytes = tr->type_size * (size_t)(nb + (trial & 1));
+                const size_t stride = sizeof(block_q8_K) * (size_t)(nb + (trial >> 1 & 1));
+                uint8_t *w = malloc(row_bytes * 16);
+                block_q8_K *a = malloc(stride * 8);
+                float *x = malloc(sizeof(float) * (size_t)n);
+                for (int r = 0; r < 16; r++) {
+                    uint8_t *row = w + (size_t)r * row_bytes;
+                    if ((r + trial) % 3 == 0) extreme_blocks(t, row, nb, r / 3 + trial);
+                    else random_blocks(t, row, nb);
+                }
+                for (int k = 0; k < 8; k++) {
+                    block_q8_K *row = (block_q8_K *)((char *)a + (size_t)k * stride);
+                    if ((k + trial) % 2 == 0) {
+                        extreme_acts(row, nb, (trial + k) % 4);
+                    } else {
+                        for (int i = 0; i < n; i++) x[i] = frand() * (1 + trial);
+                        ember_quant_q8_K_ref(x, row, n);
+                    }
+                }
+                for (int nt = 1; nt <= 8; nt++) {
+                    const size_t s_stride = 19;
+                    float s[8 * 19];
+                    for (int i = 0; i < 8 * 19; i++) s[i] = -1234.5f;
+                    ks.vec_dot_rows16_tokens[t](n, s, s_stride, w, row_bytes, a, stride, nt);
+                    for (int k = 0; k < 8; k++)
+                        for (int r = 0; r < 19; r++) {
+                            const float v = s[(size_t)k * s_stride + r];
+                            if (k >= nt || r >= 16) {
+                                CHECKF(v == -1234.5f, "%s %s rows16 n=%d nt=%d: wrote outside at k=%d r=%d", paths[p], tr->name,
+                                       n, nt, k, r);
+                                continue;
+                            }
+                            float e, ref;
+                            const uint8_t *row = w + (size_t)r * row_bytes;
+                            const block_q8_K *act = (const block_q8_K *)((const char *)a + (size_t)k * stride);
+                            (ks.vec_dot[t] ? ks.vec_dot[t] : tr->vec_dot_ref)(n, &e, row, act);
+                            tr->vec_dot_ref(n, &ref, row, act);
+                            CHECKF(v == e && e == ref, "%s %s rows16 n=%d nt=%d k=%d r=%d trial=%d: %.9g vs dot %.9g ref %.9g",
+                                   paths[p], tr->name, n, nt, k, r, trial, v, e, ref);
+                            tested++;
+                        }
+                }
+                free(w);
+                free(a);
+                free(x);
+            }
+        }
+    }
+    if (!tested) SKIP("no K-quant vec_dot_rows16_tokens for this CPU");
+}
+
+/* Every path's Q8_K activation quantizer is the reference byte for byte:
+ * random blocks of several magnitudes, ties, a repeated largest magnitude
+ * of both signs, zero, negative zero, tiny and huge blocks, NaNs. */
+static void q8_K_from_float_matches_ref(void) {
+    const char *paths[] = {"scalar", "avx2", "avx512"};
+    enum { NB = 12, N = NB * QK_K };
+    static float x[N];
+    for (int i = 0; i < N; i++) x[i] = frand() * (float)(1 + i / QK_K * 7);
+    for (int j = 0; j < QK_K; j++) x[QK_K + j] = (float)((int)(next32() % 255) - 127) + ((j & 1) ? 0.5f : 0.0f);
+    for (int j = 0; j < 2 * QK_K; j++) x[2 * QK_K + j] = frand(); /* first largest wins: */
+    x[2 * QK_K + 40] = 3.0f, x[2 * QK_K + 41] = -3.0f, x[2 * QK_K + 200] = 3.0f;
+    x[3 * QK_K + 7] = -5.0f, x[3 * QK_K + 99] = 5.0f;
+    for (int j = 0; j < QK_K; j++) x[4 * QK_K + j] = 0.0f;
+    for (int j = 0; j < QK_K; j++) x[5 * QK_K + j] = -0.0f;
+    for (int j = 0; j < QK_K; j++) x[6 * QK_K + j] = frand() * 1e-30f;
+    for (int j = 0; j < QK_K; j++) x[7 * QK_K + j] = frand() * 3e38f;
+    x[8 * QK_K + 17] = NAN;
+    x[9 * QK_K + 0] = -1e9f;
+    int tested = 0;
+    for (int p = 0; p < 3; p++) {
+        if (strcmp(paths[p], "scalar") && !ember_cpu_path_supported(paths[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(paths[p], &ks);
+        if (!ks.from_float[EMBER_TYPE_Q8_K]) continue;
+        static block_q8_K a[NB + 1], b[NB + 1];
+        memset(a, 0x11, sizeof a);
+        memset(b, 0x22, sizeof b);
+        ember_quant_q8_K_ref(x, a, N);
+        ks.from_float[EMBER_TYPE_Q8_K](x, b, N);
+        for (int i = 0; i < NB; i++) CHECKF(memcmp(&a[i], &b[i], sizeof a[i]) == 0, "%s Q8_K block %d differs", paths[p], i);
+        CHECK(((uint8_t *)&b[NB])[0] == 0x22);
+        tested++;
+    }
+    if (!tested) SKIP("no SIMD Q8_K quantizer for this CPU");
+}
+
 /* Our quantizers reproduce llama-quantize byte for byte: quantize each
  * tensor of synth-v512-f32 and compare with the same tensor in the files
  * llama.cpp quantized from it. */
@@ -252,5 +358,7 @@ int main(void) {
     RUN(ref_dot_matches_dequantized);
     RUN(simd_bit_identical);
     RUN(tokens_bit_identical);
+    RUN(rows16_tokens_bit_identical);
+    RUN(q8_K_from_float_matches_ref);
     TEST_EXIT();
 }

@@ -33,6 +33,9 @@ typedef void (*ember_vec_dot_fn)(int n, float *s, const void *x, const void *y);
 /* nt tokens against a packed group of weight rows (see vec_dot_packed_tokens) */
 typedef void (*ember_vec_dot_packed_tokens_fn)(int n, float *s, size_t s_stride, const void *group, const void *y,
                                                size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream);
+/* 16 weight rows (row_bytes apart) x nt (1..8) activation rows */
+typedef void (*ember_vec_dot_rows16_tokens_fn)(int n, float *s, size_t s_stride, const void *x, size_t row_bytes,
+                                               const void *y, size_t y_stride, int nt);
 typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 
@@ -88,6 +91,11 @@ typedef struct {
      * speculative verification) then loads each weight block once for up to
      * four tokens. NULL if not available. */
     void (*vec_dot_tokens)(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
+    /* vec_dot's exact order, 16 weight rows x nt (1..8) activation rows:
+     * s[k*s_stride + r] = dot(row r, token k); the kernel may share work
+     * across the rows (Q4_K: the min term, four rows per register). Prompt
+     * batches use it when every token takes vec_dot. NULL if not available. */
+    ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens;
     /* vec_dot_prefill's exact order for a tile of up to 4 rows x 4 tokens
      * (no side data). */
     void (*vec_dot_prefill_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,

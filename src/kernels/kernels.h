@@ -16,6 +16,7 @@ typedef struct {
     void (*vec_dot_packed[EMBER_TYPE_COUNT])(int n, float *s, const void *group, const void *y);
     ember_vec_dot_packed_tokens_fn vec_dot_packed_tokens[EMBER_TYPE_COUNT];
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
+    ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens[EMBER_TYPE_COUNT];
     void (*vec_dot_prefill_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride,
                                                    int nr, const void *y, size_t y_stride, int nt);
     /* compute peaks for benchmarks: run iters rounds, return operations */

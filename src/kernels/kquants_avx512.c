@@ -133,6 +133,113 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else q45_tokens(n, s, vx, vy, ys, 1, 1);
 }
 
+/* Q4_K, 16 rows x nt (1..8) tokens: vec_dot's results, with the min term
+ * computed across rows. The per-row pass does vec_dot's main part (8 int32
+ * lanes, fma per lane with d, tree sum) and leaves each row's mins (8
+ * int16) and dmin in a table; the min pass then takes four rows per 512-bit
+ * register, lane (row, l) = min lane l of that row: one multiply-add for
+ * four rows gives the same exact int32 as k4_min_prod, and the per-lane fma
+ * with dmin and the fold (l0+l2)+(l1+l3) are vec_dot's. Float additions
+ * are commutative, so main + min is vec_dot's hsum8(acc) + min. Up to eight
+ * tokens share each row's unpacked super-block (tl-q4_k: ~1.1x over four). */
+#define ROWS16_MAX_SB 64 /* n up to 16384: the table lives on the stack */
+
+static inline __attribute__((always_inline)) void q4k_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
+                                                                size_t row_bytes, const void *vy, size_t ys, const int nt) {
+    const int nb = n / QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    _Alignas(64) int16_t mins[ROWS16_MAX_SB][16][8]; /* [sb][row][sub-block] */
+    _Alignas(64) float xdm4[ROWS16_MAX_SB][16][4];   /* [sb][row][4 copies] */
+    float hs[8][16];
+    for (int r = 0; r < 16; r++) {
+        const block_q4_K *x = (const block_q4_K *)((const char *)vx + (size_t)r * row_bytes);
+        __m256 acc[8];
+        for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
+        for (int i = 0; i < nb; i++) {
+            const float xd = h2f(x[i].d);
+            _mm_store_ps(xdm4[i][r], _mm_set1_ps(h2f(x[i].dmin)));
+            const __m128i scmn = k4_scales(x[i].scales);
+            const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scmn));
+            _mm_store_si128((__m128i *)mins[i][r], _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn)));
+            __m256i w[8], scv[8];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+                w[2 * j] = _mm256_and_si256(bits, m4);
+                w[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                scv[2 * j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j)));
+                scv[2 * j + 1] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j + 1)));
+            }
+#pragma GCC unroll 8
+            for (int k = 0; k < nt; k++) {
+                const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+                const float d = y->d * xd;
+                __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    s0 = _mm256_dpwssd_epi32(s0, _mm256_maddubs_epi16(w[2 * j], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j))), scv[2 * j]);
+                    s1 = _mm256_dpwssd_epi32(s1, _mm256_maddubs_epi16(w[2 * j + 1], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32))),
+                                             scv[2 * j + 1]);
+                }
+                acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+            }
+        }
+        for (int k = 0; k < nt; k++) hs[k][r] = hsum8(acc[k]);
+    }
+    /* min pass, up to four tokens at a time: accm[k][g] lane 4l' + l = lane
+     * l of row 4g + l' */
+    for (int k0 = 0; k0 < nt; k0 += 4) {
+    const int nk = nt - k0 < 4 ? nt - k0 : 4;
+    __m512 accm[4][4];
+    for (int k = 0; k < nk; k++)
+        for (int g = 0; g < 4; g++) accm[k][g] = _mm512_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+#pragma GCC unroll 4
+        for (int k = 0; k < nk; k++) {
+            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)(k0 + k) * ys) + i;
+            const __m256i q8sums = _mm256_loadu_si256((const __m256i *)y->bsums);
+            const __m512i q8s = _mm512_broadcast_i32x4(_mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1)));
+            const __m512 nyd = _mm512_set1_ps(-y->d);
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) {
+                const __m512 dmin = _mm512_mul_ps(nyd, _mm512_load_ps(xdm4[i][4 * g]));
+                const __m512i prod = _mm512_madd_epi16(_mm512_load_si512(mins[i][4 * g]), q8s);
+                accm[k][g] = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(prod), accm[k][g]);
+            }
+        }
+    }
+    for (int k = 0; k < nk; k++) {
+        for (int g = 0; g < 4; g++) {
+            __m512 m = _mm512_add_ps(accm[k][g], _mm512_shuffle_ps(accm[k][g], accm[k][g], 0x4E));
+            m = _mm512_add_ps(m, _mm512_shuffle_ps(m, m, 0xB1));
+            /* lanes 0, 4, 8, 12: rows 4g..4g+3 */
+            const __m128 mr = _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), m));
+            _mm_storeu_ps(s + (size_t)(k0 + k) * s_stride + 4 * g, _mm_add_ps(_mm_loadu_ps(&hs[k0 + k][4 * g]), mr));
+        }
+    }
+    }
+}
+
+static void dot_q4_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    if (n / QK_K > ROWS16_MAX_SB) { /* per row, up to four tokens a call */
+        for (int k0 = 0; k0 < nt; k0 += 4)
+            for (int r = 0; r < 16; r++) {
+                float s4[4];
+                const int nk = nt - k0 < 4 ? nt - k0 : 4;
+                dot_q4_K_tokens(n, s4, (const char *)x + (size_t)r * row_bytes, (const char *)y + (size_t)k0 * y_stride, y_stride, nk);
+                for (int k = 0; k < nk; k++) s[(size_t)(k0 + k) * s_stride + r] = s4[k];
+            }
+    } else if (nt == 8) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
+    else if (nt == 7) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7);
+    else if (nt == 6) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6);
+    else if (nt == 5) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5);
+    else if (nt == 4) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4);
+    else if (nt == 3) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3);
+    else if (nt == 2) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2);
+    else q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1);
+}
+
 /* Q6_K, nt tokens */
 static inline __attribute__((always_inline)) void q6_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                             const int nt) {
@@ -320,6 +427,45 @@ static void dot_q3_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else q3_tokens(n, s, vx, vy, ys, 1);
 }
 
+/* Q8_K activations, byte for byte ember_quant_q8_K_ref: the value of
+ * largest magnitude (the first one, sign kept; NaNs ignored as the scalar
+ * comparison does), iscale = -127/max, the same float multiply and
+ * round-half-even through the mantissa, clamp at 127, exact bsums. */
+static void quant_q8_K(const float *x, void *vy, int64_t n) {
+    block_q8_K *y = vy;
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 am = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K; j += 16) /* max(ax, am) keeps am when ax is NaN */
+            am = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(x + j), absmask), am);
+        const float amax = _mm512_reduce_max_ps(am);
+        if (!(amax > 0.0f)) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        const __m512 vam = _mm512_set1_ps(amax);
+        float max = 0;
+        for (int j = 0; j < QK_K; j += 16) {
+            const __mmask16 k = _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_loadu_ps(x + j), absmask), vam, _CMP_EQ_OQ);
+            if (k) {
+                max = x[j + __builtin_ctz(k)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        const __m512 vis = _mm512_set1_ps(iscale), magic = _mm512_set1_ps(12582912.f);
+        for (int j = 0; j < QK_K; j += 16) {
+            const __m512 v = _mm512_add_ps(_mm512_mul_ps(vis, _mm512_loadu_ps(x + j)), magic);
+            __m512i q = _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x007fffff)),
+                                         _mm512_set1_epi32(0x00400000));
+            q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(y[i].qs + j), _mm512_cvtepi32_epi8(q));
+            y[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
 void ember_kernels_avx512_kquants(ember_kernel_set *ks) {
     ks->vec_dot[EMBER_TYPE_Q2_K] = dot_q2_K;
     ks->vec_dot[EMBER_TYPE_Q3_K] = dot_q3_K;
@@ -331,4 +477,6 @@ void ember_kernels_avx512_kquants(ember_kernel_set *ks) {
     ks->vec_dot_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_rows16_tokens;
+    ks->from_float[EMBER_TYPE_Q8_K] = quant_q8_K;
 }
