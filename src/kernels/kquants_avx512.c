@@ -46,6 +46,35 @@ static inline __m128i k4_min_prod(__m128i mins16, const int16_t *bsums) {
     return _mm_madd_epi16(mins16, q8s);
 }
 
+/* A Q4_K/Q5_K super-block's 4-bit parts: w[r] the unsigned values of
+ * 32-element run r (low nibbles of 32-byte chunk r/2 for even r, high for
+ * odd), scv[r] run r's scale in every int16 lane */
+static inline __attribute__((always_inline)) void k4_unpack(const uint8_t *qs, __m256i sc16, __m256i w[8], __m256i scv[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+        w[2 * j] = _mm256_and_si256(bits, m4);
+        w[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        scv[2 * j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j)));
+        scv[2 * j + 1] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j + 1)));
+    }
+}
+
+/* vec_dot's main part of a super-block for one token: the 8 lanes of
+ * sum(scale * w . q8), exact, fma'd with d into acc */
+static inline __attribute__((always_inline)) __m256 k4_main(const __m256i w[8], const __m256i scv[8], const int8_t *q8,
+                                                            float d, __m256 acc) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        s0 = _mm256_dpwssd_epi32(s0, _mm256_maddubs_epi16(w[2 * j], _mm256_loadu_si256((const __m256i *)(q8 + 64 * j))), scv[2 * j]);
+        s1 = _mm256_dpwssd_epi32(s1, _mm256_maddubs_epi16(w[2 * j + 1], _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32))),
+                                 scv[2 * j + 1]);
+    }
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
+}
+
 #define ZERO8 {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}
 
 /* Q4_K or Q5_K (q5 != 0), nt tokens: the super-block loop is the same but
@@ -53,7 +82,7 @@ static inline __m128i k4_min_prod(__m128i mins16, const int16_t *bsums) {
 static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                              const int nt, const int q5) {
     const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    const __m256i m4 = _mm256_set1_epi8(0xF), sixteen = _mm256_set1_epi8(16);
+    const __m256i sixteen = _mm256_set1_epi8(16);
     __m256 acc[4] = ZERO8;
     __m128 acc_m[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     float summs[4] = {0, 0, 0, 0};
@@ -67,21 +96,12 @@ static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, co
         const uint8_t *qs = q5 ? b5->qs : b4->qs;
         __m256i hb = _mm256_setzero_si256();
         if (q5) hb = _mm256_loadu_si256((const __m256i *)b5->qh);
-        /* w[r]: unsigned values of 32-element run r, scv[r] its scale */
         __m256i w[8], scv[8];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-            w[2 * j] = _mm256_and_si256(bits, m4);
-            w[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            if (q5) {
-                w[2 * j] = _mm256_mask_add_epi8(w[2 * j], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << (2 * j)))), w[2 * j], sixteen);
-                w[2 * j + 1] = _mm256_mask_add_epi8(w[2 * j + 1], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << (2 * j + 1)))),
-                                                    w[2 * j + 1], sixteen);
-            }
-            scv[2 * j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j)));
-            scv[2 * j + 1] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j + 1)));
-        }
+        k4_unpack(qs, sc16, w, scv);
+        if (q5) /* Q5_K: the fifth bit of run r is bit r of each qh byte */
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++)
+                w[r] = _mm256_mask_add_epi8(w[r], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << r))), w[r], sixteen);
 #pragma GCC unroll 4
         for (int k = 0; k < nt; k++) {
             const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
@@ -94,14 +114,7 @@ static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, co
             } else {
                 acc_m[k] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[k]);
             }
-            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                s0 = _mm256_dpwssd_epi32(s0, _mm256_maddubs_epi16(w[2 * j], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j))), scv[2 * j]);
-                s1 = _mm256_dpwssd_epi32(s1, _mm256_maddubs_epi16(w[2 * j + 1], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32))),
-                                         scv[2 * j + 1]);
-            }
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+            acc[k] = k4_main(w, scv, y->qs, d, acc[k]);
         }
     }
     for (int k = 0; k < nt; k++) {
@@ -147,7 +160,6 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
 static inline __attribute__((always_inline)) void q4k_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
                                                                 size_t row_bytes, const void *vy, size_t ys, const int nt) {
     const int nb = n / QK_K;
-    const __m256i m4 = _mm256_set1_epi8(0xF);
     _Alignas(64) int16_t mins[ROWS16_MAX_SB][16][8]; /* [sb][row][sub-block] */
     _Alignas(64) float xdm4[ROWS16_MAX_SB][16][4];   /* [sb][row][4 copies] */
     float hs[8][16];
@@ -162,26 +174,11 @@ static inline __attribute__((always_inline)) void q4k_rows16_nt(int n, float *s,
             const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scmn));
             _mm_store_si128((__m128i *)mins[i][r], _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn)));
             __m256i w[8], scv[8];
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-                w[2 * j] = _mm256_and_si256(bits, m4);
-                w[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-                scv[2 * j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j)));
-                scv[2 * j + 1] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)word_bytes(2 * j + 1)));
-            }
+            k4_unpack(x[i].qs, sc16, w, scv);
 #pragma GCC unroll 8
             for (int k = 0; k < nt; k++) {
                 const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
-                const float d = y->d * xd;
-                __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++) {
-                    s0 = _mm256_dpwssd_epi32(s0, _mm256_maddubs_epi16(w[2 * j], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j))), scv[2 * j]);
-                    s1 = _mm256_dpwssd_epi32(s1, _mm256_maddubs_epi16(w[2 * j + 1], _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32))),
-                                             scv[2 * j + 1]);
-                }
-                acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+                acc[k] = k4_main(w, scv, y->qs, y->d * xd, acc[k]);
             }
         }
         for (int k = 0; k < nt; k++) hs[k][r] = hsum8(acc[k]);
