@@ -2,12 +2,7 @@
 # ember bench from the CLI: the table and --json carry every test asked for
 # (prompt, generation, batched streams) with positive speeds; bad flags give
 # one line + exit 2. Speeds are not judged here (benchmarks, not tests).
-E=${EMBER:-./ember}
-S=${EMBER_SHARED:-../shared}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; echo "  $2" >&2; }
+. "$(dirname "$0")/lib_cli.sh"
 M="$S/models/stories260K.gguf"
 if [ ! -f "$M" ]; then echo "SKIP cli_bench: ../shared not found"; exit 0; fi
 if "$E" bench -m "$M" -p 16 -n 4 --streams 1,3 -r 2 -t 2 --json >"$T/j" 2>"$T/e" &&

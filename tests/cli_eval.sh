@@ -2,12 +2,7 @@
 # ember eval: perplexity equals llama.cpp's llama-perplexity on the same file
 # and context (published in ../shared/models/PROVENANCE.md); KL divergence
 # behaves (zero against itself, small for Q8_0, larger for Q4_K_M).
-E=${EMBER:-./ember}
-S=${EMBER_SHARED:-../shared}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; echo "  $2" >&2; }
+. "$(dirname "$0")/lib_cli.sh"
 M="$S/models"; X="$S/text/kjv-heldout-a.txt"
 if [ ! -f "$M/kjv-20m-q8_0.gguf" ] || [ ! -f "$X" ]; then echo "SKIP cli_eval: ../shared not found"; exit 0; fi
 

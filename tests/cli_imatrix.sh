@@ -3,12 +3,7 @@
 # matrix collected on one half of the held-out text makes a Q2_K kjv-20m
 # that loads and is no worse on the other half; hostile imatrix files and
 # missing ones give one line + exit 2 and leave no output behind.
-E=${EMBER:-./ember}
-S=${EMBER_SHARED:-../shared}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; echo "  $2" >&2; }
+. "$(dirname "$0")/lib_cli.sh"
 M="$S/models/stories260K.gguf"; K="$S/models/kjv-20m-f32.gguf"; X="$S/text/kjv-heldout-a.txt"
 if [ ! -f "$M" ] || [ ! -f "$X" ]; then echo "SKIP cli_imatrix: ../shared not found"; exit 0; fi
 one_line_2() { [ "$1" -eq 2 ] && [ "$(wc -l <"$T/e")" -eq 1 ]; }

@@ -1,12 +1,7 @@
 #!/bin/sh
 # ember quantize from the CLI: output runs, bad input gives one line + exit 2
 # and leaves no file behind.
-E=${EMBER:-./ember}
-S=${EMBER_SHARED:-../shared}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; echo "  $2" >&2; }
+. "$(dirname "$0")/lib_cli.sh"
 M="$S/models/stories260K.gguf"
 if [ ! -f "$M" ]; then echo "SKIP cli_quantize: ../shared not found"; exit 0; fi
 if "$E" quantize "$M" "$T/q.gguf" Q8_0 >"$T/o" 2>"$T/e" && grep -q "bits per weight" "$T/o" &&

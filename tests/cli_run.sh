@@ -1,11 +1,6 @@
 #!/bin/sh
 # ember run / tokenize: end-to-end behaviour and bad-input handling (exit 2, one line).
-E=${EMBER:-./ember}
-S=${EMBER_SHARED:-../shared}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; echo "  $2" >&2; }
+. "$(dirname "$0")/lib_cli.sh"
 
 # expect_err NAME CMD...: exit status 2 and exactly one line on stderr
 expect_err() {

@@ -2,12 +2,7 @@
 # Speculative decoding from the CLI: byte-identical text, statistics, the
 # invariance screen passing on real pairs and failing when verification is
 # deliberately broken, and a clear error for mismatched vocabularies.
-E=${EMBER:-./ember}
-S=${EMBER_SHARED:-../shared}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; echo "  $2" >&2; }
+. "$(dirname "$0")/lib_cli.sh"
 M="$S/models"
 if [ ! -f "$M/stories260K.gguf" ] || [ ! -f "$M/kjv-20m-q8_0.gguf" ]; then echo "SKIP cli_spec: ../shared/models not found"; exit 0; fi
 
