@@ -55,12 +55,7 @@ static inline __attribute__((always_inline)) void packed16_nt(int nb, int b0, in
         #pragma GCC unroll 8
         for (int k = 0; k < 8; k++) {
             if (pf) _mm_prefetch((const char *)q + PF_AHEAD + 64 * k, _MM_HINT_T1);
-#ifdef YMM_LOADS
-            const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 64 * k))),
-                                                 _mm256_loadu_si256((const __m256i *)(q + 64 * k + 32)), 1);
-#else
             const __m512i w = _mm512_loadu_si512(q + 64 * k);
-#endif
             #pragma GCC unroll 3
             for (int t = 0; t < nt; t++) {
                 const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[t][8 * b + k]), w, bcast4(yb[t][b].qs + 4 * k));

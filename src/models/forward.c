@@ -116,6 +116,12 @@ static int use_packed(const ember_weight *w, int n_tok) {
            (n_tok > 1 || tr->vec_dot_packed);
 }
 
+/* The packed kernel that serves n_tok tokens reads activation side data
+ * (the one-token kernels take none). */
+static int packed_needs_aux(const ember_type_traits *tr, int n_tok) {
+    return tr->act_aux && !(n_tok == 1 && tr->vec_dot_packed);
+}
+
 static void mm_rows(void *arg, int ith, int nth) {
     mm_task *t = arg;
     /* Static split of all rows of all matrices; blocks of rows reuse each
@@ -139,8 +145,7 @@ static void mm_rows(void *arg, int ith, int nth) {
              * x86; its kernels then sum in another order, for all tokens */
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
             const int pr = tr->pack_rows;
-            const int lone = t->n_tok == 1 && tr->vec_dot_packed; /* the one-token kernel takes no side data */
-            if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && (t->aux[m] || !tr->act_aux || lone)) {
+            if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && (t->aux[m] || !packed_needs_aux(tr, t->n_tok))) {
                 /* repacked copy: a group of rows per call from one stream, up
                  * to eight tokens per weight load (same results per token) */
                 for (int64_t rb = lo; rb < hi; rb += 16) {
@@ -294,11 +299,10 @@ static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float *
         need_convert = 1;
     }
     /* the packed kernels' side data: once per set of activation rows and
-     * kind of side data that a matrix reads through its packed copy (a
-     * lone token needs none where a one-token packed kernel serves it) */
+     * kind of side data that a matrix reads through its packed copy */
     for (int m = 0; m < n_mats; m++) {
         const ember_type_traits *wt = ember_type_get(w[m]->type);
-        if (!use_packed(w[m], n_tok) || !wt->act_aux || (n_tok == 1 && wt->vec_dot_packed)) continue;
+        if (!use_packed(w[m], n_tok) || !packed_needs_aux(wt, n_tok)) continue;
         int builder = -1;
         for (int p = 0; p < m && builder < 0; p++)
             if (t.act[p] == t.act[m] && t.aux_fn[p] == wt->act_aux) builder = p;
