@@ -7,6 +7,7 @@ WARN    := -Wall -Wextra -Werror -Wno-unused-function -Wno-missing-field-initial
 BASE    := -std=c11 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) -fno-finite-math-only -ffp-contract=off
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
+AMX_FLAGS    := $(AVX512_FLAGS) -mamx-tile -mamx-int8
 LDLIBS  := -lm -pthread
 
 # Engine core: libc, libm, pthreads only. The server (libmicrohttpd + cJSON)
@@ -41,6 +42,9 @@ $(BUILD)/%_avx2.o: %_avx2.c
 $(BUILD)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(AVX512_FLAGS) -MMD -c $< -o $@
+$(BUILD)/%_amx.o: %_amx.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $(AMX_FLAGS) -MMD -c $< -o $@
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(TOOL_DEFS) -MMD -c $< -o $@

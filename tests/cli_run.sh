@@ -67,3 +67,29 @@ sys.exit(0 if ok else 1)
 PY
   then pass run_golden_cases_cli; else fail run_golden_cases_cli "ember run --json differs from ../shared/golden"; fi
 fi
+
+# The AMX Q4_0 prompt kernel, its tile instructions modelled in C
+# (EMBER_CPU=amx-emu, any AVX-512 machine): every synth-v512-Q4_0 golden
+# case through ember run (prompts of 10..28 tokens: one partial tile of 16
+# tokens or a full and a partial one)
+G="$S/golden/synth-v512-Q4_0.jsonl"
+if [ -f "$G" ] && command -v python3 >/dev/null 2>&1; then
+  path=$(EMBER_CPU=amx-emu "$E" info --cpu 2>/dev/null | awk '$1 == "path:" {print $2}')
+  if [ "$path" != "amx-emu" ]; then
+    echo "SKIP run_golden_amx_emulated: no AVX-512 for the modelled AMX kernel (path: $path)"
+  elif EMBER_CPU=amx-emu python3 - "$E" "$S" <<'PY'
+import json, subprocess, sys
+exe, shared = sys.argv[1], sys.argv[2]
+bad = []
+for i, line in enumerate(open(f"{shared}/golden/synth-v512-Q4_0.jsonl")):
+    c = json.loads(line)
+    r = subprocess.run([exe, "run", "-m", f"{shared}/models/{c['model']}", "-p", c["prompt"], "-n", str(c["n_predict"]),
+                        "--temp", "0", "--json"], capture_output=True, text=True)
+    d = json.loads(r.stdout)
+    if d["prompt_tokens"] != c["prompt_tokens"] or d["tokens"] != c["tokens"] or "warning" in r.stderr:
+        bad.append(i)
+if bad: print("cases", bad, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+  then pass run_golden_amx_emulated; else fail run_golden_amx_emulated "EMBER_CPU=amx-emu ember run differs from ../shared/golden"; fi
+fi

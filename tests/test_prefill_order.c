@@ -6,6 +6,7 @@
 #include "kernels/kernels.h"
 #include "runtime/cpu.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t rng = 88172645463325252ull;
@@ -193,9 +194,99 @@ static void q4_0_packed_bit_identical(void) {
     if (!tested) SKIP("no SIMD packed Q4_0 kernels on this CPU");
 }
 
+/* The matrix-engine Q4_0 GEMM (AMX; "amx-emu" runs the same kernel source
+ * with its tile instructions modelled in C): for any number of tokens
+ * (whole and partial tiles of 16), across its chunks of 64 blocks and odd
+ * block counts, equal bit for bit to the rows8 reference and to the same
+ * path's vec_dot_packed_tokens, on quantized data, raw random blocks and
+ * extremes; outputs written exactly where asked. */
+static void q4_0_gemm_bit_identical(void) {
+    enum { NT = 40, W = 20 };
+    static const int lens[] = {32, 96, 2048, 2080, 4128};
+    static const int nts[] = {1, 9, 15, 16, 17, 33, 40};
+    const char *paths[] = {"amx", "amx-emu"};
+    const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
+    int tested = 0;
+    for (int p = 0; p < 2; p++) {
+        if (!ember_cpu_path_supported(paths[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(paths[p], &ks);
+        CHECKF(ks.gemm_packed[EMBER_TYPE_Q4_0] != 0, "%s: no Q4_0 GEMM", paths[p]);
+        if (!ks.gemm_packed[EMBER_TYPE_Q4_0]) continue;
+        for (int mode = 0; mode < 3; mode++)
+            for (int li = 0; li < (int)(sizeof lens / sizeof lens[0]); li++) {
+                const int n = lens[li], nb = n / 32;
+                const size_t rb = (size_t)nb * sizeof(block_q4_0), yb = (size_t)nb * sizeof(block_q8_0);
+                const size_t ab = ember_q4_0_act_aux_size(n);
+                block_q4_0 *rows = malloc(16 * rb), *packed = malloc(16 * rb);
+                block_q8_0 *qy = malloc(NT * yb);
+                char *aux = malloc(NT * ab);
+                float *x = malloc(sizeof(float) * (size_t)n), *want = malloc(sizeof(float) * NT * 16);
+                float *out = malloc(sizeof(float) * NT * W);
+                for (int r = 0; r < 16; r++) {
+                    block_q4_0 *row = (block_q4_0 *)((char *)rows + r * rb);
+                    if (mode == 0) {
+                        for (int i = 0; i < n; i++) x[i] = frand();
+                        tr->from_float_ref(x, row, n);
+                    } else
+                        for (int b = 0; b < nb; b++) {
+                            for (int j = 0; j < 16; j++) {
+                                rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+                                row[b].qs[j] = mode == 2 ? (uint8_t)((rng & 1) ? 0xFF : 0x00) : (uint8_t)rng;
+                            }
+                            row[b].d = ember_fp32_to_fp16(mode == 2 ? 60000.0f * (frand() > 0 ? 1 : -1) : frand() * 4);
+                        }
+                }
+                for (int t = 0; t < NT; t++) {
+                    block_q8_0 *y = (block_q8_0 *)((char *)qy + t * yb);
+                    if (mode == 0) {
+                        for (int i = 0; i < n; i++) x[i] = frand() * 5;
+                        ember_quant_q8_0_act(x, y, n);
+                    } else
+                        for (int b = 0; b < nb; b++) {
+                            for (int j = 0; j < 32; j++) {
+                                rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+                                y[b].qs[j] = mode == 2 ? (int8_t)((rng & 1) ? 127 : -128) : (int8_t)rng;
+                            }
+                            y[b].d = ember_fp32_to_fp16(mode == 2 ? 0.5f : frand());
+                        }
+                    ember_q4_0_act_aux(y, aux + t * ab, n);
+                    for (int r = 0; r < 16; r++) tr->vec_dot_rows8_ref(n, &want[t * 16 + r], (char *)rows + r * rb, y);
+                }
+                ember_q4_0_pack16(n, packed, rows, rb);
+                /* the path's 1..8-token kernel agrees with the reference */
+                for (int t = 0; t < NT; t += 8) {
+                    float s8[8][16];
+                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, s8[0], 16, packed, (char *)qy + t * yb, yb, aux + t * ab, ab,
+                                                              8, 0);
+                    CHECKF(!memcmp(s8, &want[t * 16], sizeof s8), "%s tokens kernel differs from rows8 (n=%d mode %d)",
+                           paths[p], n, mode);
+                }
+                for (int ni = 0; ni < (int)(sizeof nts / sizeof nts[0]); ni++) {
+                    const int nt = nts[ni], t0 = NT - nt; /* the batch's last nt tokens */
+                    for (int i = 0; i < NT * W; i++) out[i] = -1234.5f;
+                    ks.gemm_packed[EMBER_TYPE_Q4_0](n, out + 2, W, packed, (char *)qy + t0 * yb, yb, aux + t0 * ab, ab, nt);
+                    int bad = 0, outside = 0;
+                    for (int t = 0; t < NT; t++)
+                        for (int c = 0; c < W; c++) {
+                            const float v = out[t * W + c];
+                            if (t < nt && c >= 2 && c < 18) bad += memcmp(&v, &want[(t0 + t) * 16 + c - 2], 4) != 0;
+                            else outside += v != -1234.5f;
+                        }
+                    CHECKF(bad == 0 && outside == 0, "%s gemm n=%d mode %d nt=%d: %d outputs differ, %d written outside",
+                           paths[p], n, mode, nt, bad, outside);
+                }
+                free(rows), free(packed), free(qy), free(aux), free(x), free(want), free(out);
+            }
+        tested++;
+    }
+    if (!tested) SKIP("no AMX and no AVX-512 for the modelled AMX kernel on this CPU");
+}
+
 int main(void) {
     RUN(q4_0_rows8_bit_identical);
     RUN(q4_0_packed_bit_identical);
+    RUN(q4_0_gemm_bit_identical);
     RUN(definition_matches_lane_order);
     RUN(simd_paths_bit_identical);
     TEST_EXIT();

@@ -36,6 +36,10 @@ typedef void (*ember_vec_dot_packed_tokens_fn)(int n, float *s, size_t s_stride,
 /* 16 weight rows (row_bytes apart) x nt (1..8) activation rows */
 typedef void (*ember_vec_dot_rows16_tokens_fn)(int n, float *s, size_t s_stride, const void *x, size_t row_bytes,
                                                const void *y, size_t y_stride, int nt);
+/* nt >= 1 activation rows (any count) against a packed group through a
+ * matrix engine: s[k*s_stride + r], as vec_dot_packed_tokens computes them */
+typedef void (*ember_gemm_packed_fn)(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
+                                     const void *aux, size_t aux_stride, int nt);
 typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 
@@ -82,6 +86,10 @@ typedef struct {
      * prompt; the kernel may order its loads for that. Same results.
      * NULL if not available (then nothing is repacked). */
     ember_vec_dot_packed_tokens_fn vec_dot_packed_tokens;
+    /* The same results for a whole prompt's tokens at once from a matrix
+     * engine (AMX: Q4_0, whose order is one exact integer per block). Used
+     * for prompt batches (more than 8 tokens); NULL if not available. */
+    ember_gemm_packed_fn gemm_packed;
     /* side data of an activation row for the packed kernels, built once per
      * matmul (act_aux_size bytes); NULL if the type needs none */
     size_t (*act_aux_size)(int64_t n);
@@ -111,7 +119,8 @@ size_t ember_row_size(int type, int64_t n);
 
 /* Picks SIMD kernels for the detected CPU path. Idempotent, thread-safe. */
 void ember_formats_init(void);
-/* Switches every type to the kernels of a path ("scalar", "avx2", "avx512")
+/* Switches every type to the kernels of a path ("scalar", "avx2", "avx512",
+ * "amx", "amx-emu")
  * the CPU supports. For tests comparing paths; not thread-safe. */
 void ember_formats_select_path(const char *path);
 

@@ -17,6 +17,7 @@ typedef struct {
     ember_vec_dot_packed_tokens_fn vec_dot_packed_tokens[EMBER_TYPE_COUNT];
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens[EMBER_TYPE_COUNT];
+    ember_gemm_packed_fn gemm_packed[EMBER_TYPE_COUNT];
     void (*vec_dot_prefill_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride,
                                                    int nr, const void *y, size_t y_stride, int nt);
     /* compute peaks for benchmarks: run iters rounds, return operations */
@@ -41,8 +42,11 @@ void ember_kernels_avx512_peak(ember_kernel_set *ks);    /* peak_avx512.c */
 void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_avx2.c */
 void ember_kernels_avx512_tokens_float(ember_kernel_set *ks); /* tokens_float_avx512.c */
 void ember_kernels_avx512_q4_0(ember_kernel_set *ks);    /* q4_0_avx512.c */
+void ember_kernels_amx_q4_0(ember_kernel_set *ks);       /* q4_0_amx.c */
+void ember_kernels_amx_emulated_q4_0(ember_kernel_set *ks); /* q4_0_amx_emulated_avx512.c */
 
-/* The kernel set for a named path ("scalar", "avx2", "avx512"); entries
+/* The kernel set for a named path ("scalar", "avx2", "avx512", "amx",
+ * "amx-emu": avx512 plus the AMX kernels, real or with modelled tiles); entries
  * not provided by that path are NULL. Used by tests to compare every path
  * the machine supports against the reference. */
 void ember_kernels_for_path(const char *path, ember_kernel_set *ks);

@@ -145,6 +145,14 @@ static void mm_rows(void *arg, int ith, int nth) {
              * x86; its kernels then sum in another order, for all tokens */
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
             const int pr = tr->pack_rows;
+            if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && tr->gemm_packed && t->n_tok > 8 && t->aux[m]) {
+                /* a matrix engine takes the whole prompt per group of rows */
+                for (int64_t r = lo; r < hi; r += pr)
+                    tr->gemm_packed(n, &t->y[m][r], t->y_stride[m], (const char *)w->packed + (size_t)r * w->row_bytes,
+                                    t->act[m], t->act_stride[m], t->aux[m], t->aux_stride[m], t->n_tok);
+                base += w->rows;
+                continue;
+            }
             if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && (t->aux[m] || !packed_needs_aux(tr, t->n_tok))) {
                 /* repacked copy: a group of rows per call from one stream, up
                  * to eight tokens per weight load (same results per token) */

@@ -87,18 +87,21 @@ static void detect(void) {
     const char *best = "scalar";
     if (path_ok(&g_cpu, "avx2")) best = "avx2";
     if (path_ok(&g_cpu, "avx512")) best = "avx512";
+    if (path_ok(&g_cpu, "amx")) best = "amx";
     g_path = best;
     const char *force = getenv("EMBER_CPU");
     if (force && *force) {
-        if (!strcmp(force, "scalar") || !strcmp(force, "avx2") || !strcmp(force, "avx512")) {
-            if (path_ok(&g_cpu, force)) g_path = force;
-            else fprintf(stderr, "ember: warning: EMBER_CPU=%s is not supported by this CPU, using %s\n", force, best);
-        } else if (!strcmp(force, "amx")) {
-            fprintf(stderr, "ember: warning: EMBER_CPU=amx: no AMX kernels in this build%s, using %s\n",
-                    g_cpu.amx_int8 ? "" : " and no AMX on this CPU", best);
-        } else {
-            fprintf(stderr, "ember: warning: unknown EMBER_CPU=%s (expected scalar|avx2|avx512|amx), using %s\n", force, best);
-        }
+        static const char *const known[] = {"scalar", "avx2", "avx512", "amx", "amx-emu"};
+        int k = 0;
+        while (k < 5 && strcmp(force, known[k])) k++;
+        if (k == 5)
+            fprintf(stderr, "ember: warning: unknown EMBER_CPU=%s (expected scalar|avx2|avx512|amx|amx-emu), using %s\n",
+                    force, best);
+        else if (!path_ok(&g_cpu, known[k]))
+            fprintf(stderr, "ember: warning: EMBER_CPU=%s is not supported by this CPU%s, using %s\n", force,
+                    !strcmp(force, "amx") && g_cpu.amx_int8 && !g_cpu.amx_permitted ? " (tile permission refused)" : "",
+                    best);
+        else g_path = known[k];
     }
 }
 
@@ -113,6 +116,11 @@ static int path_ok(const ember_cpu_features *f, const char *path) {
     if (!strcmp(path, "avx512"))
         return f->avx2 && f->fma && f->f16c && f->avx512f && f->avx512bw && f->avx512vl &&
                f->avx512dq && f->avx512_vnni && f->avx512_bf16;
+    /* avx512 plus AMX-INT8 tiles the OS saves and lets this process use */
+    if (!strcmp(path, "amx")) return path_ok(f, "avx512") && f->amx_tile && f->amx_int8 && f->amx_permitted;
+    /* the AMX kernels with their tile instructions modelled in C: for tests
+     * on machines without AMX (slow) */
+    if (!strcmp(path, "amx-emu")) return path_ok(f, "avx512");
     return 0;
 }
 

@@ -10,9 +10,11 @@ typedef struct {
 } ember_cpu_features;
 
 const ember_cpu_features *ember_cpu(void);
-/* Best supported path, or the one forced with EMBER_CPU=scalar|avx2|avx512
- * (a forced path the CPU lacks falls back to the best it has, with a
- * warning). Returns "scalar", "avx2" or "avx512". */
+/* Best supported path, or the one forced with
+ * EMBER_CPU=scalar|avx2|avx512|amx|amx-emu (a forced path the CPU lacks
+ * falls back to the best it has, with a warning). "amx" is avx512 plus the
+ * AMX tile kernels; "amx-emu" runs those kernels with the tile instructions
+ * modelled in C (tests; never chosen by itself). */
 const char *ember_cpu_path_name(void);
 int ember_cpu_path_supported(const char *path);
 
