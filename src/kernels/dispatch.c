@@ -36,6 +36,6 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx512_peak(ks);
     ember_kernels_avx512_tokens_float(ks);
     ember_kernels_avx512_q4_0(ks);
-    if (!strcmp(path, "amx")) ember_kernels_amx_q4_0(ks);
+    if (!strcmp(path, "amx")) ember_kernels_amx_q4_0(ks), ember_kernels_amx_peak(ks);
     else if (!strcmp(path, "amx-emu")) ember_kernels_amx_emulated_q4_0(ks);
 }

@@ -43,6 +43,7 @@ void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_av
 void ember_kernels_avx512_tokens_float(ember_kernel_set *ks); /* tokens_float_avx512.c */
 void ember_kernels_avx512_q4_0(ember_kernel_set *ks);    /* q4_0_avx512.c */
 void ember_kernels_amx_q4_0(ember_kernel_set *ks);       /* q4_0_amx.c */
+void ember_kernels_amx_peak(ember_kernel_set *ks);       /* peak_amx.c */
 void ember_kernels_amx_emulated_q4_0(ember_kernel_set *ks); /* q4_0_amx_emulated_avx512.c */
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512", "amx",
