@@ -6,7 +6,9 @@ CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Werror -Wno-unused-function -Wno-missing-field-initializers
 BASE    := -std=c11 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) -fno-finite-math-only -ffp-contract=off
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
-AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
+# A kernel file's suffix names the extensions it is built for; dispatch.c
+# registers its kernels only on CPUs that have them all.
+AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq
 AMX_FLAGS    := $(AVX512_FLAGS) -mamx-tile -mamx-int8
 LDLIBS  := -lm -pthread
 
@@ -42,6 +44,12 @@ $(BUILD)/%_avx2.o: %_avx2.c
 $(BUILD)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(AVX512_FLAGS) -MMD -c $< -o $@
+$(BUILD)/%_avx512vnni.o: %_avx512vnni.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $(AVX512_FLAGS) -mavx512vnni -MMD -c $< -o $@
+$(BUILD)/%_avx512bf16.o: %_avx512bf16.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $(AVX512_FLAGS) -mavx512bf16 -MMD -c $< -o $@
 $(BUILD)/%_amx.o: %_amx.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(AMX_FLAGS) -MMD -c $< -o $@

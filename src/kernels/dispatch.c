@@ -1,5 +1,7 @@
 /* Chooses kernels per CPU path. Paths are layered: avx512 starts from the
- * avx2 set and overrides what it implements better. */
+ * avx2 set and overrides what it implements better, amx adds its tile
+ * kernels to avx512. Within a path a kernel file is used only if the CPU has
+ * the extensions it is built for. */
 #include "kernels.h"
 #include "../runtime/cpu.h"
 #include <string.h>
@@ -28,14 +30,22 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx2_tokens_float(ks);
     if (!strcmp(path, "avx2")) return;
     ember_kernels_avx512_simple(ks);
-    ember_kernels_avx512_kquants(ks);
     ember_kernels_avx512_prefill(ks);
-    ember_kernels_avx512_q8_0(ks);
     ember_kernels_avx512_rowops(ks);
     ember_kernels_avx512_gemm_float(ks);
     ember_kernels_avx512_peak(ks);
     ember_kernels_avx512_tokens_float(ks);
-    ember_kernels_avx512_q4_0(ks);
+    /* without VNNI (Skylake-SP) the int8 kernels stay AVX2's, without BF16
+     * (Cascade Lake, Ice Lake) BF16's: every path gives the same results */
+    const ember_cpu_features *f = ember_cpu();
+    if (f->avx512_vnni) {
+        ember_kernels_avx512vnni_simple(ks);
+        ember_kernels_avx512vnni_kquants(ks);
+        ember_kernels_avx512vnni_q8_0(ks);
+        ember_kernels_avx512vnni_q4_0(ks);
+        ember_kernels_avx512vnni_peak(ks);
+    }
+    if (f->avx512_bf16) ember_kernels_avx512bf16_bf16(ks);
     if (!strcmp(path, "amx")) ember_kernels_amx_q4_0(ks), ember_kernels_amx_peak(ks);
     else if (!strcmp(path, "amx-emu")) ember_kernels_amx_emulated_q4_0(ks);
 }

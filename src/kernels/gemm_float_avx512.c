@@ -4,78 +4,12 @@
  * then the pairwise tree). The single dot is one fma chain, bound by its
  * latency; a tile runs 16 chains at once and converts each weight and
  * activation vector once for 4 partners. */
-#include "kernels.h"
-#include <immintrin.h>
-#include "reduce_x86.h"
+#include "float_tile_avx512.h"
 
-enum { F32, F16, BF16 };
-
-static inline __attribute__((always_inline)) void tile(const int kind, int n, float *s, size_t s_stride, const char *x,
-                                                       size_t x_stride, const int nr, const char *y, size_t y_stride,
-                                                       const int nt) {
-    __m512 acc[4][4];
-#pragma GCC unroll 4
-    for (int t = 0; t < nt; t++)
-#pragma GCC unroll 4
-        for (int r = 0; r < nr; r++) acc[t][r] = _mm512_setzero_ps();
-    if (kind == BF16) {
-        /* 32 elements per step, as dpbf16 pairs them */
-        for (int l = 0; l < n; l += 32) {
-            __m512bh xv[4];
-#pragma GCC unroll 4
-            for (int r = 0; r < nr; r++) xv[r] = (__m512bh)_mm512_loadu_si512(x + (size_t)r * x_stride + 2 * (size_t)l);
-#pragma GCC unroll 4
-            for (int t = 0; t < nt; t++) {
-                const __m512bh yv = (__m512bh)_mm512_loadu_si512(y + (size_t)t * y_stride + 2 * (size_t)l);
-#pragma GCC unroll 4
-                for (int r = 0; r < nr; r++) acc[t][r] = _mm512_dpbf16_ps(acc[t][r], xv[r], yv);
-            }
-        }
-    } else {
-        const size_t es = kind == F32 ? 4 : 2;
-        for (int l = 0; l < n; l += 16) {
-            __m512 xv[4];
-#pragma GCC unroll 4
-            for (int r = 0; r < nr; r++) {
-                const char *p = x + (size_t)r * x_stride + es * (size_t)l;
-                xv[r] = kind == F32 ? _mm512_loadu_ps(p) : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-            }
-#pragma GCC unroll 4
-            for (int t = 0; t < nt; t++) {
-                const char *p = y + (size_t)t * y_stride + es * (size_t)l;
-                const __m512 yv = kind == F32 ? _mm512_loadu_ps(p) : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-#pragma GCC unroll 4
-                for (int r = 0; r < nr; r++) acc[t][r] = _mm512_fmadd_ps(xv[r], yv, acc[t][r]);
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int t = 0; t < nt; t++)
-#pragma GCC unroll 4
-        for (int r = 0; r < nr; r++) s[(size_t)t * s_stride + r] = hsum16(acc[t][r]);
-}
-
-#define TILE_KIND(KIND, NAME)                                                                                 \
-    static void NAME##_r(int n, float *s, size_t ss, const void *x, size_t xs, const int nr, const void *y,  \
-                         size_t ys, const int nt) {                                                          \
-        if (nt == 4) tile(KIND, n, s, ss, x, xs, nr, y, ys, 4);                                              \
-        else if (nt == 3) tile(KIND, n, s, ss, x, xs, nr, y, ys, 3);                                         \
-        else if (nt == 2) tile(KIND, n, s, ss, x, xs, nr, y, ys, 2);                                         \
-        else tile(KIND, n, s, ss, x, xs, nr, y, ys, 1);                                                      \
-    }                                                                                                        \
-    static void NAME(int n, float *s, size_t ss, const void *x, size_t xs, int nr, const void *y, size_t ys, \
-                     int nt) {                                                                               \
-        if (nr == 4) NAME##_r(n, s, ss, x, xs, 4, y, ys, nt);                                                \
-        else if (nr == 3) NAME##_r(n, s, ss, x, xs, 3, y, ys, nt);                                           \
-        else if (nr == 2) NAME##_r(n, s, ss, x, xs, 2, y, ys, nt);                                           \
-        else NAME##_r(n, s, ss, x, xs, 1, y, ys, nt);                                                        \
-    }
 TILE_KIND(F32, tile_f32)
 TILE_KIND(F16, tile_f16)
-TILE_KIND(BF16, tile_bf16)
 
 void ember_kernels_avx512_gemm_float(ember_kernel_set *ks) {
     ks->vec_dot_prefill_tile[EMBER_TYPE_F32] = tile_f32;
     ks->vec_dot_prefill_tile[EMBER_TYPE_F16] = tile_f16;
-    ks->vec_dot_prefill_tile[EMBER_TYPE_BF16] = tile_bf16;
 }

@@ -28,26 +28,31 @@ typedef struct {
     double (*softmax_exp_sum)(float *x, int n, float mx);
 } ember_kernel_set;
 
-void ember_kernels_avx2_simple(ember_kernel_set *ks);   /* simple_avx2.c */
-void ember_kernels_avx2_kquants(ember_kernel_set *ks);  /* kquants_avx2.c */
-void ember_kernels_avx512_simple(ember_kernel_set *ks); /* simple_avx512.c */
-void ember_kernels_avx512_kquants(ember_kernel_set *ks);/* kquants_avx512.c */
-void ember_kernels_avx2_prefill(ember_kernel_set *ks);   /* prefill_avx2.c */
-void ember_kernels_avx512_prefill(ember_kernel_set *ks); /* prefill_avx512.c */
-void ember_kernels_avx512_q8_0(ember_kernel_set *ks);    /* q8_0_avx512.c */
-void ember_kernels_avx512_rowops(ember_kernel_set *ks);  /* rowops_avx512.c */
-void ember_kernels_avx512_gemm_float(ember_kernel_set *ks); /* gemm_float_avx512.c */
-void ember_kernels_avx2_peak(ember_kernel_set *ks);      /* peak_avx2.c */
-void ember_kernels_avx512_peak(ember_kernel_set *ks);    /* peak_avx512.c */
+/* per file; the suffix names the extensions a file is built for */
+void ember_kernels_avx2_simple(ember_kernel_set *ks);         /* simple_avx2.c */
+void ember_kernels_avx2_kquants(ember_kernel_set *ks);        /* kquants_avx2.c */
+void ember_kernels_avx2_prefill(ember_kernel_set *ks);        /* prefill_avx2.c */
+void ember_kernels_avx2_peak(ember_kernel_set *ks);           /* peak_avx2.c */
 void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_avx2.c */
+void ember_kernels_avx512_simple(ember_kernel_set *ks);       /* simple_avx512.c */
+void ember_kernels_avx512_prefill(ember_kernel_set *ks);      /* prefill_avx512.c */
+void ember_kernels_avx512_rowops(ember_kernel_set *ks);       /* rowops_avx512.c */
+void ember_kernels_avx512_gemm_float(ember_kernel_set *ks);   /* gemm_float_avx512.c */
+void ember_kernels_avx512_peak(ember_kernel_set *ks);         /* peak_avx512.c */
 void ember_kernels_avx512_tokens_float(ember_kernel_set *ks); /* tokens_float_avx512.c */
-void ember_kernels_avx512_q4_0(ember_kernel_set *ks);    /* q4_0_avx512.c */
-void ember_kernels_amx_q4_0(ember_kernel_set *ks);       /* q4_0_amx.c */
-void ember_kernels_amx_peak(ember_kernel_set *ks);       /* peak_amx.c */
-void ember_kernels_amx_emulated_q4_0(ember_kernel_set *ks); /* q4_0_amx_emulated_avx512.c */
+void ember_kernels_avx512vnni_simple(ember_kernel_set *ks);   /* simple_avx512vnni.c */
+void ember_kernels_avx512vnni_kquants(ember_kernel_set *ks);  /* kquants_avx512vnni.c */
+void ember_kernels_avx512vnni_q8_0(ember_kernel_set *ks);     /* q8_0_avx512vnni.c */
+void ember_kernels_avx512vnni_q4_0(ember_kernel_set *ks);     /* q4_0_avx512vnni.c */
+void ember_kernels_avx512vnni_peak(ember_kernel_set *ks);     /* peak_avx512vnni.c */
+void ember_kernels_avx512bf16_bf16(ember_kernel_set *ks);     /* bf16_avx512bf16.c */
+void ember_kernels_amx_q4_0(ember_kernel_set *ks);            /* q4_0_amx.c */
+void ember_kernels_amx_peak(ember_kernel_set *ks);            /* peak_amx.c */
+void ember_kernels_amx_emulated_q4_0(ember_kernel_set *ks);   /* q4_0_amx_emulated_avx512.c */
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512", "amx",
- * "amx-emu": avx512 plus the AMX kernels, real or with modelled tiles); entries
+ * "amx-emu": avx512 plus the AMX kernels, real or with modelled tiles; the
+ * avx512 sets needing VNNI or BF16 only where the CPU has them); entries
  * not provided by that path are NULL. Used by tests to compare every path
  * the machine supports against the reference. */
 void ember_kernels_for_path(const char *path, ember_kernel_set *ks);

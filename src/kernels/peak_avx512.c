@@ -1,5 +1,6 @@
-/* Compute peaks of the AVX-512 path for `ember bench`: independent chains
- * of the widest multiply-add instructions, nothing else, in registers.
+/* The float compute peak of the AVX-512 path for `ember bench` (int8's is
+ * in peak_avx512vnni.c): independent chains of the widest multiply-add
+ * instructions, nothing else, in registers.
  * Each returns the operations done (a multiply-add counts as 2). */
 #include "kernels.h"
 #include <immintrin.h>
@@ -19,22 +20,6 @@ static double peak_f32(long iters, float *sink) {
     return (double)iters * CHAINS * 16 * 2;
 }
 
-static double peak_i8(long iters, float *sink) {
-    __m512i a[CHAINS];
-    const __m512i x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-2);
-    for (int c = 0; c < CHAINS; c++) a[c] = _mm512_set1_epi32(c);
-    for (long i = 0; i < iters; i++)
-#pragma GCC unroll 12
-        for (int c = 0; c < CHAINS; c++) a[c] = _mm512_dpbusd_epi32(a[c], x, y);
-    __m512i s = a[0];
-    for (int c = 1; c < CHAINS; c++) s = _mm512_add_epi32(s, a[c]);
-    /* lane 0 keeps every chain live; a full reduction would overflow int
-     * (the lanes wrap, as intended, after many iterations) */
-    *sink = (float)_mm_cvtsi128_si32(_mm512_castsi512_si128(s));
-    return (double)iters * CHAINS * 64 * 2;
-}
-
 void ember_kernels_avx512_peak(ember_kernel_set *ks) {
     ks->peak_f32 = peak_f32;
-    ks->peak_i8 = peak_i8;
 }

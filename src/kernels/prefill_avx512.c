@@ -22,16 +22,7 @@ static void dot_f16(int n, float *s, const void *vx, const void *vy) {
     *s = hsum16(acc);
 }
 
-static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
-    const uint16_t *x = vx, *y = vy;
-    __m512 acc = _mm512_setzero_ps();
-    for (int l = 0; l < n; l += 32)
-        acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x + l), (__m512bh)_mm512_loadu_si512(y + l));
-    *s = hsum16(acc);
-}
-
 void ember_kernels_avx512_prefill(ember_kernel_set *ks) {
     ks->vec_dot_prefill[EMBER_TYPE_F32] = dot_f32;
     ks->vec_dot_prefill[EMBER_TYPE_F16] = dot_f16;
-    ks->vec_dot_prefill[EMBER_TYPE_BF16] = dot_bf16;
 }

@@ -19,6 +19,28 @@ static inline float hsum8(__m256 v) {
 static inline float hsum16(__m512 v) {
     return hsum8(_mm256_add_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v)));
 }
+
+/* Reduces v0..v(nt-1) (16 lanes each) as vec_dot reduces one accumulator:
+ * t8 = hi256 + lo256, t4 = hi128 + lo128 of t8, then (t0+t2) + (t1+t3).
+ * Returns the sums in r[0..nt). In the packed steps token j sits in 128-bit
+ * lane j; unused tokens are zeros. */
+static inline __attribute__((always_inline)) void hsum16_tokens(__m512 v0, __m512 v1, __m512 v2, __m512 v3, int nt,
+                                                                float *r) {
+    /* u01 = [v0.lo256 | v1.lo256], w01 = the hi256s */
+    const __m512 u01 = _mm512_shuffle_f32x4(v0, v1, 0x44), w01 = _mm512_shuffle_f32x4(v0, v1, 0xEE);
+    const __m512 u23 = _mm512_shuffle_f32x4(v2, v3, 0x44), w23 = _mm512_shuffle_f32x4(v2, v3, 0xEE);
+    const __m512 t01 = _mm512_add_ps(w01, u01); /* [t8 of v0 (2 x 128) | t8 of v1] */
+    const __m512 t23 = _mm512_add_ps(w23, u23);
+    /* t4: 128-bit lanes 0,2 of t01 and t23 against lanes 1,3 */
+    const __m512 lo = _mm512_shuffle_f32x4(t01, t23, 0x88), hi = _mm512_shuffle_f32x4(t01, t23, 0xDD);
+    const __m512 t4 = _mm512_add_ps(hi, lo); /* lane j = t4 of token j */
+    /* per lane: (t0+t2), (t1+t3), then their sum */
+    const __m512 h = _mm512_add_ps(t4, _mm512_permute_ps(t4, 0x4E)); /* [t0+t2, t1+t3, ...] */
+    const __m512 s = _mm512_add_ps(h, _mm512_permute_ps(h, 0xB1));   /* lane 0: (t0+t2)+(t1+t3) */
+    float out[16];
+    _mm512_storeu_ps(out, s);
+    for (int k = 0; k < nt; k++) r[k] = out[4 * k];
+}
 #endif
 
 #endif

@@ -1,22 +1,16 @@
-/* AVX-512 (F/BW/VL/DQ/VNNI/BF16) kernels for the non-K formats.
+/* AVX-512 (F/BW/VL/DQ) kernels for the float formats and the activation
+ * quantizers; the block-quant dots need VNNI (simple_avx512vnni.c), BF16's
+ * dot the BF16 extension (bf16_avx512bf16.c).
  *
  * Summation orders copy llama.cpp built for this ISA by GCC 12 at -O3 (which
  * contracts a*b+c into fma where it can), so this path gives the same float
  * results as that build:
- *  - block quants: llama.cpp keeps its 256-bit code here, so the order is
- *    the AVX2 one: per block 8 exact int32 lanes (lane k = elements
- *    4k..4k+3), acc[k] = fma(dx*dy, lane[k], acc[k]) in block order, lanes
- *    folded as ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)); Q4_1/Q5_1 then add
- *    summs = fma(m, s, summs) accumulated in block order. The integer part
- *    uses VNNI with an offset (u - off) so it is exact for every int8 input.
  *  - F32/F16: 4 accumulators of 16 lanes over steps of 64 elements (fma),
  *    folded (0+2),(1+3), then both; the 16 lanes as hi256+lo256, then
  *    hi128+lo128, then ((r0+r2) + (r1+r3)). The tail (n mod 64) is added
  *    element by element: F16 in double, F32 in float with the products
  *    rounded except for the last (tail mod 8), which GCC's vectorised tail
  *    fuses.
- *  - BF16: two dpbf16 accumulators over steps of 64, each folded like the
- *    F32 lanes, added into a double (c1 then c2), then the tail in double.
  * Activation quantizers are bit-identical to ember_quant_q8_*_act. */
 #include "kernels.h"
 #include "../formats/fp16.h"
@@ -28,98 +22,6 @@
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
-
-static inline __m256i nibbles32(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
-
-/* Byte j = 0x10 where bit j of the little-endian qh word is set. */
-static inline __m256i fifth_bits32(const uint8_t *qh) {
-    uint32_t w;
-    memcpy(&w, qh, 4);
-    return _mm256_maskz_mov_epi8((__mmask32)w, _mm256_set1_epi8(0x10));
-}
-
-static inline __m256i load32(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
-
-/* Lane k = sum over j in 4k..4k+3 of (u[j] - off) * y[j], u unsigned. */
-static inline __m256i dot_off(__m256i u, __m256i off, __m256i y) {
-    const __m256i z = _mm256_setzero_si256();
-    return _mm256_sub_epi32(_mm256_dpbusd_epi32(z, u, y), _mm256_dpbusd_epi32(z, off, y));
-}
-
-static void dot_q4_0(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const __m256i eight = _mm256_set1_epi8(8);
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK8_0; i++) {
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        const __m256i q = dot_off(nibbles32(x[i].qs), eight, load32(y[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
-    }
-    *s = hsum8(acc);
-}
-
-static void dot_q4_1(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_1 *x = vx;
-    const block_q8_1 *y = vy;
-    const __m256i z = _mm256_setzero_si256();
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0.0f;
-    for (int i = 0; i < n / QK8_1; i++) {
-        summs = fmaf(h2f(x[i].m), h2f(y[i].s), summs);
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        const __m256i q = _mm256_dpbusd_epi32(z, nibbles32(x[i].qs), load32(y[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
-    }
-    *s = hsum8(acc) + summs;
-}
-
-static void dot_q5_0(int n, float *s, const void *vx, const void *vy) {
-    const block_q5_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const __m256i sixteen = _mm256_set1_epi8(16);
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK8_0; i++) {
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32(x[i].qh));
-        const __m256i q = dot_off(u, sixteen, load32(y[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
-    }
-    *s = hsum8(acc);
-}
-
-static void dot_q5_1(int n, float *s, const void *vx, const void *vy) {
-    const block_q5_1 *x = vx;
-    const block_q8_1 *y = vy;
-    const __m256i z = _mm256_setzero_si256();
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0.0f;
-    for (int i = 0; i < n / QK8_1; i++) {
-        summs = fmaf(h2f(x[i].m), h2f(y[i].s), summs);
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32(x[i].qh));
-        const __m256i q = _mm256_dpbusd_epi32(z, u, load32(y[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
-    }
-    *s = hsum8(acc) + summs;
-}
-
-/* x + 128 is unsigned, so (x+128)*y - 128*y is exact for all int8 pairs. */
-static void dot_q8_0(int n, float *s, const void *vx, const void *vy) {
-    const block_q8_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const __m256i bias = _mm256_set1_epi8((char)0x80);
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK8_0; i++) {
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        const __m256i q = dot_off(_mm256_xor_si256(load32(x[i].qs), bias), bias, load32(y[i].qs));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
-    }
-    *s = hsum8(acc);
-}
 
 static void dot_f32(int n, float *s, const void *vx, const void *vy) {
     const float *x = vx, *y = vy;
@@ -166,21 +68,6 @@ static void dot_f16(int n, float *s, const void *vx, const void *vy) {
         for (int j = 0; j < 16; j++) sum += (double)p[j];
     }
     for (; i < n; i++) sum += (double)(h2f(x[i]) * h2f(y[i]));
-    *s = (float)sum;
-}
-
-static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
-    const ember_bf16 *x = vx, *y = vy;
-    __m512 c1 = _mm512_setzero_ps(), c2 = c1;
-    int i = 0;
-    for (; i + 64 <= n; i += 64) {
-        c1 = _mm512_dpbf16_ps(c1, (__m512bh)_mm512_loadu_si512(x + i), (__m512bh)_mm512_loadu_si512(y + i));
-        c2 = _mm512_dpbf16_ps(c2, (__m512bh)_mm512_loadu_si512(x + i + 32), (__m512bh)_mm512_loadu_si512(y + i + 32));
-    }
-    double sum = 0.0;
-    sum += (double)hsum16(c1);
-    sum += (double)hsum16(c2);
-    for (; i < n; i++) sum += (double)(ember_bf16_to_fp32(x[i]) * ember_bf16_to_fp32(y[i]));
     *s = (float)sum;
 }
 
@@ -232,12 +119,6 @@ static void f16_from_float(const float *x, void *vy, int64_t n) {
 void ember_kernels_avx512_simple(ember_kernel_set *ks) {
     ks->vec_dot[EMBER_TYPE_F32] = dot_f32;
     ks->vec_dot[EMBER_TYPE_F16] = dot_f16;
-    ks->vec_dot[EMBER_TYPE_BF16] = dot_bf16;
-    ks->vec_dot[EMBER_TYPE_Q4_0] = dot_q4_0;
-    ks->vec_dot[EMBER_TYPE_Q4_1] = dot_q4_1;
-    ks->vec_dot[EMBER_TYPE_Q5_0] = dot_q5_0;
-    ks->vec_dot[EMBER_TYPE_Q5_1] = dot_q5_1;
-    ks->vec_dot[EMBER_TYPE_Q8_0] = dot_q8_0;
     ks->from_float[EMBER_TYPE_Q8_0] = quant_q8_0;
     ks->from_float[EMBER_TYPE_Q8_1] = quant_q8_1;
     ks->from_float[EMBER_TYPE_F16] = f16_from_float;

@@ -1,4 +1,5 @@
-/* AVX-512 multi-token dots for F32/F16/BF16 weights: one weight row against
+/* AVX-512 multi-token dots for F32/F16 weights (BF16's are in
+ * bf16_avx512bf16.c): one weight row against
  * nt (1..4) activation rows, each result bit-identical to this path's
  * vec_dot (simple_avx512.c) on that row, i.e. to the order of
  * formats/lane_order.c. Batched decoding (speculative verification, server
@@ -17,6 +18,7 @@
 #include "../formats/fp16.h"
 #include <immintrin.h>
 #include <math.h>
+#include "reduce_x86.h"
 
 static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
 
@@ -26,28 +28,6 @@ static inline const void *row(const void *vy, size_t y_stride, int k) {
 
 static inline __m512 load_f16x16(const ember_f16 *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-}
-
-/* Reduces v0..v(nt-1) (16 lanes each) as vec_dot reduces one accumulator:
- * t8 = hi256 + lo256, t4 = hi128 + lo128 of t8, then (t0+t2) + (t1+t3).
- * Returns the sums in r[0..nt). In the packed steps token j sits in 128-bit
- * lane j; unused tokens are zeros. */
-static inline __attribute__((always_inline)) void reduce16(__m512 v0, __m512 v1, __m512 v2, __m512 v3, int nt,
-                                                           float *r) {
-    /* u01 = [v0.lo256 | v1.lo256], w01 = the hi256s */
-    const __m512 u01 = _mm512_shuffle_f32x4(v0, v1, 0x44), w01 = _mm512_shuffle_f32x4(v0, v1, 0xEE);
-    const __m512 u23 = _mm512_shuffle_f32x4(v2, v3, 0x44), w23 = _mm512_shuffle_f32x4(v2, v3, 0xEE);
-    const __m512 t01 = _mm512_add_ps(w01, u01); /* [t8 of v0 (2 x 128) | t8 of v1] */
-    const __m512 t23 = _mm512_add_ps(w23, u23);
-    /* t4: 128-bit lanes 0,2 of t01 and t23 against lanes 1,3 */
-    const __m512 lo = _mm512_shuffle_f32x4(t01, t23, 0x88), hi = _mm512_shuffle_f32x4(t01, t23, 0xDD);
-    const __m512 t4 = _mm512_add_ps(hi, lo); /* lane j = t4 of token j */
-    /* per lane: (t0+t2), (t1+t3), then their sum */
-    const __m512 h = _mm512_add_ps(t4, _mm512_permute_ps(t4, 0x4E)); /* [t0+t2, t1+t3, ...] */
-    const __m512 s = _mm512_add_ps(h, _mm512_permute_ps(h, 0xB1));   /* lane 0: (t0+t2)+(t1+t3) */
-    float out[16];
-    _mm512_storeu_ps(out, s);
-    for (int k = 0; k < nt; k++) r[k] = out[4 * k];
 }
 
 /* 16 elements from e on, as floats (F16 converted) */
@@ -78,7 +58,7 @@ static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s,
     /* vec_dot's fold (a0+a2) + (a1+a3) */
 #define FOLD(K) _mm512_add_ps(_mm512_add_ps(a##K##0, a##K##2), _mm512_add_ps(a##K##1, a##K##3))
     float red[4];
-    reduce16(FOLD(0), FOLD(1), FOLD(2), FOLD(3), nt, red);
+    hsum16_tokens(FOLD(0), FOLD(1), FOLD(2), FOLD(3), nt, red);
 #undef FOLD
     for (int k = 0; k < nt; k++) {
         if (f16) {
@@ -112,48 +92,7 @@ static void dot_f16_tokens(int n, float *s, const void *vx, const void *vy, size
     else f32f16_tokens(n, s, vx, vy, y_stride, 1, 1);
 }
 
-static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, const void *vx, const void *vy,
-                                                              size_t y_stride, const int nt) {
-    const ember_bf16 *x = vx;
-    const ember_bf16 *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
-    const __m512 z = _mm512_setzero_ps();
-    __m512 c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
-#define TOK(K)                                                                                        \
-    {                                                                                                 \
-        c1##K = _mm512_dpbf16_ps(c1##K, w1, (__m512bh)_mm512_loadu_si512(y##K + i));                 \
-        c2##K = _mm512_dpbf16_ps(c2##K, w2, (__m512bh)_mm512_loadu_si512(y##K + i + 32));            \
-    }
-    int i = 0;
-    for (; i + 64 <= n; i += 64) {
-        const __m512bh w1 = (__m512bh)_mm512_loadu_si512(x + i), w2 = (__m512bh)_mm512_loadu_si512(x + i + 32);
-        TOK(0)
-        if (nt > 1) TOK(1)
-        if (nt > 2) TOK(2)
-        if (nt > 3) TOK(3)
-    }
-#undef TOK
-    float r1[4], r2[4];
-    reduce16(c10, c11, c12, c13, nt, r1);
-    reduce16(c20, c21, c22, c23, nt, r2);
-    for (int k = 0; k < nt; k++) {
-        const ember_bf16 *y = row(vy, y_stride, k);
-        double sum = 0.0;
-        sum += (double)r1[k];
-        sum += (double)r2[k];
-        for (int j = i; j < n; j++) sum += (double)(ember_bf16_to_fp32(x[j]) * ember_bf16_to_fp32(y[j]));
-        s[k] = (float)sum;
-    }
-}
-
-static void dot_bf16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {
-    if (nt == 4) bf16_tokens(n, s, vx, vy, y_stride, 4);
-    else if (nt == 3) bf16_tokens(n, s, vx, vy, y_stride, 3);
-    else if (nt == 2) bf16_tokens(n, s, vx, vy, y_stride, 2);
-    else bf16_tokens(n, s, vx, vy, y_stride, 1);
-}
-
 void ember_kernels_avx512_tokens_float(ember_kernel_set *ks) {
     ks->vec_dot_tokens[EMBER_TYPE_F32] = dot_f32_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_F16] = dot_f16_tokens;
-    ks->vec_dot_tokens[EMBER_TYPE_BF16] = dot_bf16_tokens;
 }

@@ -463,7 +463,7 @@ static void quant_q8_K(const float *x, void *vy, int64_t n) {
     }
 }
 
-void ember_kernels_avx512_kquants(ember_kernel_set *ks) {
+void ember_kernels_avx512vnni_kquants(ember_kernel_set *ks) {
     ks->vec_dot[EMBER_TYPE_Q2_K] = dot_q2_K;
     ks->vec_dot[EMBER_TYPE_Q3_K] = dot_q3_K;
     ks->vec_dot[EMBER_TYPE_Q4_K] = dot_q4_K;

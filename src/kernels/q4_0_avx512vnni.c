@@ -173,7 +173,7 @@ static void dot_q4_0_packed16(int n, float *s, const void *group, const void *y)
     dot_q4_0_packed8(n, s + 8, (const uint8_t *)group + HALF(n), y);
 }
 
-void ember_kernels_avx512_q4_0(ember_kernel_set *ks) {
+void ember_kernels_avx512vnni_q4_0(ember_kernel_set *ks) {
     ks->vec_dot_packed[EMBER_TYPE_Q4_0] = dot_q4_0_packed16;
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed16_tokens;
 }

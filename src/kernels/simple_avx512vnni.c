@@ -1,0 +1,117 @@
+/* AVX-512 VNNI dots for the 32-element block quants (Q4_0, Q4_1, Q5_0,
+ * Q5_1, Q8_0), one weight row against one token.
+ *
+ * llama.cpp keeps its 256-bit code for these on AVX-512, so the order is
+ * the AVX2 one: per block 8 exact int32 lanes (lane k = elements 4k..4k+3),
+ * acc[k] = fma(dx*dy, lane[k], acc[k]) in block order, lanes folded as
+ * ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)); Q4_1/Q5_1 then add
+ * summs = fma(m, s, summs) accumulated in block order. The integer part
+ * uses VNNI with an offset (u - off) so it is exact for every int8 input. */
+#include "kernels.h"
+#include "../formats/fp16.h"
+#include <immintrin.h>
+#include "reduce_x86.h"
+#include <math.h>
+#include <string.h>
+
+static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
+
+static inline __m256i nibbles32(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
+}
+
+/* Byte j = 0x10 where bit j of the little-endian qh word is set. */
+static inline __m256i fifth_bits32(const uint8_t *qh) {
+    uint32_t w;
+    memcpy(&w, qh, 4);
+    return _mm256_maskz_mov_epi8((__mmask32)w, _mm256_set1_epi8(0x10));
+}
+
+static inline __m256i load32(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Lane k = sum over j in 4k..4k+3 of (u[j] - off) * y[j], u unsigned. */
+static inline __m256i dot_off(__m256i u, __m256i off, __m256i y) {
+    const __m256i z = _mm256_setzero_si256();
+    return _mm256_sub_epi32(_mm256_dpbusd_epi32(z, u, y), _mm256_dpbusd_epi32(z, off, y));
+}
+
+static void dot_q4_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const __m256i eight = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK8_0; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i q = dot_off(nibbles32(x[i].qs), eight, load32(y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8(acc);
+}
+
+static void dot_q4_1(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_1 *x = vx;
+    const block_q8_1 *y = vy;
+    const __m256i z = _mm256_setzero_si256();
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int i = 0; i < n / QK8_1; i++) {
+        summs = fmaf(h2f(x[i].m), h2f(y[i].s), summs);
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i q = _mm256_dpbusd_epi32(z, nibbles32(x[i].qs), load32(y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8(acc) + summs;
+}
+
+static void dot_q5_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK8_0; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32(x[i].qh));
+        const __m256i q = dot_off(u, sixteen, load32(y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8(acc);
+}
+
+static void dot_q5_1(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_1 *x = vx;
+    const block_q8_1 *y = vy;
+    const __m256i z = _mm256_setzero_si256();
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int i = 0; i < n / QK8_1; i++) {
+        summs = fmaf(h2f(x[i].m), h2f(y[i].s), summs);
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32(x[i].qh));
+        const __m256i q = _mm256_dpbusd_epi32(z, u, load32(y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8(acc) + summs;
+}
+
+/* x + 128 is unsigned, so (x+128)*y - 128*y is exact for all int8 pairs. */
+static void dot_q8_0(int n, float *s, const void *vx, const void *vy) {
+    const block_q8_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK8_0; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        const __m256i q = dot_off(_mm256_xor_si256(load32(x[i].qs), bias), bias, load32(y[i].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
+    }
+    *s = hsum8(acc);
+}
+
+void ember_kernels_avx512vnni_simple(ember_kernel_set *ks) {
+    ks->vec_dot[EMBER_TYPE_Q4_0] = dot_q4_0;
+    ks->vec_dot[EMBER_TYPE_Q4_1] = dot_q4_1;
+    ks->vec_dot[EMBER_TYPE_Q5_0] = dot_q5_0;
+    ks->vec_dot[EMBER_TYPE_Q5_1] = dot_q5_1;
+    ks->vec_dot[EMBER_TYPE_Q8_0] = dot_q8_0;
+}
