@@ -135,33 +135,46 @@ static void kv_f16_close_to_f32(void) {
     ember_model_free(m);
 }
 
-/* Repacked Q4_0 weights give bit-identical logits to the file layout. */
+/* Repacked Q4_0 and Q8_0 weights give bit-identical logits to the file
+ * layout, whether one thread or several did the repacking. */
 static void repack_is_invisible(void) {
-    const char *p = test_shared_path("models/synth-v512-Q4_0.gguf");
-    if (!p) SKIP("synth-v512-Q4_0 not found");
-    float *ref = 0;
-    for (int k = 0; k < 2; k++) {
-        ember_model_params mp = ember_model_default_params();
-        mp.no_repack = k;
-        ember_model *m;
-        CHECK(ember_model_load(p, &mp, &m) == EMBER_OK);
-        if (k == 0 && ember_cpu_path_supported_public()) CHECK(ember_model_repacked_bytes(m) > 0);
-        if (k == 1) CHECK(ember_model_repacked_bytes(m) == 0);
-        ember_ctx *c;
-        ember_ctx_create(m, 0, &c);
-        ember_token t[6] = {1, 100, 200, 300, 400, 5};
-        int8_t pf[6] = {1, 1, 1, 1, 1, 1};
-        ember_batch b = {6, t, 0, 0, pf};
-        CHECK(ember_decode(c, &b) == EMBER_OK);
-        ember_batch b2 = {1, t + 2, 0, 0, 0};
-        CHECK(ember_decode(c, &b2) == EMBER_OK);
-        const int nv = ember_model_n_vocab(m);
-        if (!k) { ref = malloc((size_t)nv * 4); memcpy(ref, ember_get_logits(c, 0), (size_t)nv * 4); }
-        else CHECK(!memcmp(ref, ember_get_logits(c, 0), (size_t)nv * 4));
-        ember_ctx_free(c);
-        ember_model_free(m);
+    const char *models[] = {"models/synth-v512-Q4_0.gguf", "models/synth-v512-Q8_0.gguf"};
+    int found = 0;
+    for (int mi = 0; mi < 2; mi++) {
+        const char *p = test_shared_path(models[mi]);
+        if (!p) continue;
+        found++;
+        float *ref = 0;
+        const int no_repack[3] = {1, 0, 0}, threads[3] = {0, 1, 3};
+        for (int k = 0; k < 3; k++) {
+            ember_model_params mp = ember_model_default_params();
+            mp.no_repack = no_repack[k], mp.n_threads = threads[k];
+            ember_model *m;
+            CHECK(ember_model_load(p, &mp, &m) == EMBER_OK);
+            if (!no_repack[k] && ember_cpu_path_supported_public() && mi == 0) CHECK(ember_model_repacked_bytes(m) > 0);
+            if (no_repack[k]) CHECK(ember_model_repacked_bytes(m) == 0);
+            ember_ctx *c;
+            ember_ctx_create(m, 0, &c);
+            ember_token t[6] = {1, 100, 200, 300, 400, 5};
+            int8_t pf[6] = {1, 1, 1, 1, 1, 1};
+            ember_batch b = {6, t, 0, 0, pf};
+            CHECK(ember_decode(c, &b) == EMBER_OK);
+            ember_batch b2 = {1, t + 2, 0, 0, 0};
+            CHECK(ember_decode(c, &b2) == EMBER_OK);
+            const int nv = ember_model_n_vocab(m);
+            if (!k) { ref = malloc((size_t)nv * 4); memcpy(ref, ember_get_logits(c, 0), (size_t)nv * 4); }
+            else CHECKF(!memcmp(ref, ember_get_logits(c, 0), (size_t)nv * 4), "%s: repacked by %d threads differs", models[mi],
+                        threads[k]);
+            ember_ctx_free(c);
+            ember_model_free(m);
+        }
+        free(ref);
     }
-    free(ref);
+    if (!found) SKIP("synth-v512-Q4_0/Q8_0 not found");
+    ember_model_params mp = ember_model_default_params();
+    mp.n_threads = -1;
+    ember_model *m = 0;
+    CHECK(ember_model_load("x.gguf", &mp, &m) == EMBER_ERR_INVALID_ARG && m == 0);
 }
 
 int main(void) {

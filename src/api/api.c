@@ -49,6 +49,7 @@ ember_status ember_model_load(const char *path, const ember_model_params *params
     if (!out) return set_err(EMBER_ERR_INVALID_ARG, "ember_model_load: out is NULL");
     *out = 0;
     if (!path || !*path) return set_err(EMBER_ERR_INVALID_ARG, "no model path given");
+    if (params && params->n_threads < 0) return set_err(EMBER_ERR_INVALID_ARG, "n_threads must be >= 0 (0: all cores)");
     ember_formats_init();
     char err[400] = "";
     ember_status st = ember_model_load_impl(path, params, out, err, sizeof err);

@@ -28,8 +28,12 @@ void ember_q8_0_pack16(int n, void *dst, const void *rows, size_t row_bytes) {
     for (int b = 0; b < nb; b++) {
         for (int r = 0; r < 16; r++) {
             const block_q8_0 *x = (const block_q8_0 *)((const char *)rows + (size_t)r * row_bytes) + b;
-            for (int k = 0; k < 8; k++)
-                for (int j = 0; j < 4; j++) q[(size_t)b * 512 + 64 * k + 4 * r + j] = (uint8_t)x->qs[4 * k + j] ^ 0x80;
+            for (int k = 0; k < 8; k++) { /* four bytes at a time: loading is bound by this copy */
+                uint32_t v;
+                memcpy(&v, x->qs + 4 * k, 4);
+                v ^= 0x80808080u;
+                memcpy(q + (size_t)b * 512 + 64 * k + 4 * r, &v, 4);
+            }
             memcpy(sc + (size_t)b * 32 + 2 * r, &x->d, 2);
         }
     }

@@ -4,6 +4,7 @@
  * the mapping (no copies). */
 #include "model.h"
 #include "../formats/formats.h"
+#include "../runtime/threadpool.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,6 +117,32 @@ static const char *ftype_name(uint32_t ft) {
     case 15: return "Q4_K_M"; case 16: return "Q5_K_S"; case 17: return "Q5_K_M"; case 18: return "Q6_K";
     case 32: return "BF16";
     default: return 0;
+    }
+}
+
+/* The repacking work: every group of pack_rows rows of the listed
+ * matrices, numbered across matrices; thread ith packs groups ith, ith +
+ * nth, ... in interleaved runs of 16 groups. */
+typedef struct {
+    ember_weight **w;
+    int n, cap;
+    int64_t total;
+} repack_job;
+
+static void repack_groups(void *arg, int ith, int nth) {
+    const repack_job *job = arg;
+    const int64_t run = 16;
+    int64_t first = 0; /* number of the first group of matrix i */
+    for (int i = 0; i < job->n; i++) {
+        const ember_weight *w = job->w[i];
+        const ember_type_traits *tr = ember_type_get(w->type);
+        const int64_t ng = w->rows / tr->pack_rows;
+        const size_t group = (size_t)tr->pack_rows * w->row_bytes;
+        for (int64_t g = 0; g < ng; g++)
+            if (((first + g) / run) % nth == ith)
+                tr->pack((int)w->cols, (char *)w->packed + (size_t)g * group, (const char *)w->data + (size_t)g * group,
+                         w->row_bytes);
+        first += ng;
     }
 }
 
@@ -233,14 +260,17 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
     }
     if (s.failed) goto done;
 
-    /* Repack the matrices of types with a packed form (Q4_0: 8 rows, Q8_0:
-     * 16 rows interleaved; same results, one memory stream instead of one
-     * per row, and kernels that need no horizontal sums). */
+    /* Repack the matrices of types with a packed form (Q4_0, Q8_0: groups
+     * of 16 rows interleaved; same results, one memory stream instead of
+     * one per row, and kernels that need no horizontal sums). Buffers are
+     * allocated first, then the groups of all matrices are packed by
+     * p->n_threads threads (first touch of the new pages included). */
     if (!(p && p->no_repack)) {
-        ember_weight *all[16];
+        repack_job job = {0};
         for (int l = -1; l < hp->n_layer; l++) {
+            ember_weight *all[7];
             int nw = 0;
-            if (l < 0) { all[nw++] = &m->output; }
+            if (l < 0) all[nw++] = &m->output;
             else {
                 ember_layer *L = &m->layers[l];
                 ember_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -250,18 +280,28 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
                 ember_weight *w = all[i];
                 const ember_type_traits *tr = ember_type_get(w->type);
                 if (!w->data || w->packed || !tr || !tr->pack_rows || w->rows % tr->pack_rows) continue;
-                const size_t group = (size_t)tr->pack_rows * w->row_bytes;
-                /* 64-byte aligned groups when the group size allows: whole
-                 * cache lines per vector load */
+                /* 64-byte aligned: whole cache lines per vector load */
                 const size_t bytes = ((size_t)w->rows * w->row_bytes + 63) & ~(size_t)63;
                 char *dst = aligned_alloc(64, bytes);
-                if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); goto done; }
-                for (int64_t g = 0; g < w->rows / tr->pack_rows; g++)
-                    tr->pack((int)w->cols, dst + (size_t)g * group, (const char *)w->data + (size_t)g * group, w->row_bytes);
+                if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); free(job.w); goto done; }
                 w->packed = dst;
                 m->repacked_bytes += (uint64_t)w->rows * w->row_bytes;
+                if (job.n == job.cap) {
+                    const int cap = job.cap ? 2 * job.cap : 64;
+                    ember_weight **ws = realloc(job.w, (size_t)cap * sizeof *ws);
+                    if (!ws) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); free(job.w); goto done; }
+                    job.w = ws, job.cap = cap;
+                }
+                job.w[job.n++] = w;
+                job.total += w->rows / tr->pack_rows;
             }
         }
+        if (job.n) {
+            ember_pool *pool = ember_pool_create(p ? p->n_threads : 0);
+            if (pool) ember_pool_run(pool, repack_groups, &job), ember_pool_free(pool);
+            else repack_groups(&job, 0, 1);
+        }
+        free(job.w);
         if (m->output.packed && m->output.data == m->tok_embd.data) m->tok_embd.packed = m->output.packed;
     }
 
