@@ -13,7 +13,9 @@
  * Each kernel is written once for nt activation rows (1..4) against one
  * weight row: the weights are unpacked once per super-block and reused by
  * every token; vec_dot is the nt == 1 instance, so vec_dot_tokens gives the
- * same bits as vec_dot for each token (tests/test_kquants.c checks both). */
+ * same bits as vec_dot for each token (tests/test_kquants.c checks both).
+ * For prompts, Q4_K and Q6_K also have 16-row x 1..8-token kernels that
+ * reuse the same unpack and give the same bits (rows16_tokens). */
 #include "kernels.h"
 #include <immintrin.h>
 #include "reduce_x86.h"
@@ -157,6 +159,18 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
  * tokens share each row's unpacked super-block (tl-q4_k: ~1.1x over four). */
 #define ROWS16_MAX_SB 64 /* n up to 16384: the table lives on the stack */
 
+/* rows16 past the tables' limit: per row, up to four tokens a call */
+static void rows16_by_tokens(void (*dot_tokens)(int, float *, const void *, const void *, size_t, int), int n, float *s,
+                             size_t s_stride, const void *x, size_t row_bytes, const void *y, size_t y_stride, int nt) {
+    for (int k0 = 0; k0 < nt; k0 += 4)
+        for (int r = 0; r < 16; r++) {
+            float s4[4];
+            const int nk = nt - k0 < 4 ? nt - k0 : 4;
+            dot_tokens(n, s4, (const char *)x + (size_t)r * row_bytes, (const char *)y + (size_t)k0 * y_stride, y_stride, nk);
+            for (int k = 0; k < nk; k++) s[(size_t)(k0 + k) * s_stride + r] = s4[k];
+        }
+}
+
 static inline __attribute__((always_inline)) void q4k_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
                                                                 size_t row_bytes, const void *vy, size_t ys, const int nt) {
     const int nb = n / QK_K;
@@ -219,15 +233,8 @@ static inline __attribute__((always_inline)) void q4k_rows16_nt(int n, float *s,
 
 static void dot_q4_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
                                    size_t y_stride, int nt) {
-    if (n / QK_K > ROWS16_MAX_SB) { /* per row, up to four tokens a call */
-        for (int k0 = 0; k0 < nt; k0 += 4)
-            for (int r = 0; r < 16; r++) {
-                float s4[4];
-                const int nk = nt - k0 < 4 ? nt - k0 : 4;
-                dot_q4_K_tokens(n, s4, (const char *)x + (size_t)r * row_bytes, (const char *)y + (size_t)k0 * y_stride, y_stride, nk);
-                for (int k = 0; k < nk; k++) s[(size_t)(k0 + k) * s_stride + r] = s4[k];
-            }
-    } else if (nt == 8) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
+    if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q4_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
+    else if (nt == 8) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
     else if (nt == 7) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7);
     else if (nt == 6) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6);
     else if (nt == 5) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5);
@@ -237,50 +244,63 @@ static void dot_q4_K_rows16_tokens(int n, float *s, size_t s_stride, const void 
     else q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1);
 }
 
+/* A Q6_K super-block's 6-bit values: w[r] the unsigned values of 32-element
+ * run r, scv[r] its two sub-block scales (2r in the low 128-bit lane, 2r+1
+ * in the high one) in every int16 lane */
+static inline __attribute__((always_inline)) void q6_unpack(const block_q6_K *x, __m256i w[8], __m256i scv[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
+    const __m128i s8 = _mm_loadu_si128((const __m128i *)x->scales);
+    /* int16 scales 0..7 in both lanes of sc_lo, 8..15 in sc_hi */
+    const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(s8));
+    const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(s8, s8)));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
+        const __m256i b2 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
+        const __m256i bh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        w[4 * h + 0] = _mm256_ternarylogic_epi32(_mm256_and_si256(b1, m4), _mm256_slli_epi16(bh, 4), m30, 0xF8);
+        w[4 * h + 1] = _mm256_ternarylogic_epi32(_mm256_and_si256(b2, m4), _mm256_slli_epi16(bh, 2), m30, 0xF8);
+        w[4 * h + 2] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), bh, m30, 0xF8);
+        w[4 * h + 3] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4), _mm256_srli_epi16(bh, 2), m30, 0xF8);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        scv[r] = _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi,
+                                     _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
+                                                      _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
+}
+
+/* vec_dot's super-block for one token: the 8 exact lanes of
+ * sum(scale * (w - 32) . q8), fma'd with d into acc */
+static inline __attribute__((always_inline)) __m256 q6_main(const __m256i w[8], const __m256i scv[8], const int8_t *q8,
+                                                            float d, __m256 acc) {
+    const __m256i m32 = _mm256_set1_epi8(32);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int r = 0; r < 8; r += 2) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)(q8 + 32 * r));
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(q8 + 32 * r + 32));
+        /* (q - 32) * a = q*a - 32*a in 16-bit pairs */
+        s0 = _mm256_dpwssd_epi32(s0, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r], a0), _mm256_maddubs_epi16(m32, a0)), scv[r]);
+        s1 = _mm256_dpwssd_epi32(s1, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r + 1], a1), _mm256_maddubs_epi16(m32, a1)),
+                                 scv[r + 1]);
+    }
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
+}
+
 /* Q6_K, nt tokens */
 static inline __attribute__((always_inline)) void q6_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                             const int nt) {
     const block_q6_K *x = vx;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30), m32 = _mm256_set1_epi8(32);
     __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
         const float xd = h2f(x[i].d);
-        const __m128i s8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-        /* int16 scales 0..7 in both lanes of sc_lo, 8..15 in sc_hi */
-        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(s8));
-        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(s8, s8)));
-        /* w[r]: 6-bit values of 32-element run r; scv[r]: its two scales */
         __m256i w[8], scv[8];
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
-            const __m256i bh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
-            w[4 * h + 0] = _mm256_ternarylogic_epi32(_mm256_and_si256(b1, m4), _mm256_slli_epi16(bh, 4), m30, 0xF8);
-            w[4 * h + 1] = _mm256_ternarylogic_epi32(_mm256_and_si256(b2, m4), _mm256_slli_epi16(bh, 2), m30, 0xF8);
-            w[4 * h + 2] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), bh, m30, 0xF8);
-            w[4 * h + 3] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4), _mm256_srli_epi16(bh, 2), m30, 0xF8);
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++)
-            scv[r] = _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi,
-                                         _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
-                                                          _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
+        q6_unpack(&x[i], w, scv);
 #pragma GCC unroll 4
         for (int k = 0; k < nt; k++) {
             const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
-            const float d = y->d * xd;
-            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-#pragma GCC unroll 4
-            for (int r = 0; r < 8; r += 2) {
-                const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r));
-                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r + 32));
-                /* (q - 32) * a = q*a - 32*a in 16-bit pairs */
-                s0 = _mm256_dpwssd_epi32(s0, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r], a0), _mm256_maddubs_epi16(m32, a0)), scv[r]);
-                s1 = _mm256_dpwssd_epi32(s1, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r + 1], a1), _mm256_maddubs_epi16(m32, a1)),
-                                         scv[r + 1]);
-            }
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+            acc[k] = q6_main(w, scv, y->qs, y->d * xd, acc[k]);
         }
     }
     for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
@@ -292,6 +312,69 @@ static void dot_q6_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else if (nt == 3) q6_tokens(n, s, vx, vy, ys, 3);
     else if (nt == 2) q6_tokens(n, s, vx, vy, ys, 2);
     else q6_tokens(n, s, vx, vy, ys, 1);
+}
+
+/* Q6_K, 16 rows x nt (1..8) tokens: vec_dot's results with the "- 32"
+ * moved from the tokens to the rows. Lane m of vec_dot's super-block sum
+ * is, over runs r, scale(r, m) * (w - 32) . a on elements 4m..4m+3 of run
+ * r, an exact integer. Here the weights are made signed once per row
+ * (w - 32) and the activations unsigned (a + 128, a flip of the top bit),
+ * which leaves one 16-bit multiply-add per run and token as for Q4_K; the
+ * extra 128 * (w - 32) terms, which depend on the row only, are computed
+ * once per super-block and row, with the same scales and lanes, and start
+ * each token's sum negated. The int32 lanes are vec_dot's exactly (no
+ * 16-bit product pair overflows: |(a + 128) * (w - 32)| * 2 <= 16320),
+ * then vec_dot's fma per lane and tree sum. */
+static inline __attribute__((always_inline)) void q6_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
+                                                               size_t row_bytes, const void *vy, size_t ys, const int nt) {
+    const int nb = n / QK_K;
+    const __m256i m32 = _mm256_set1_epi8(32), m80 = _mm256_set1_epi8((char)0x80);
+    for (int r = 0; r < 16; r++) {
+        const block_q6_K *x = (const block_q6_K *)((const char *)vx + (size_t)r * row_bytes);
+        __m256 acc[8];
+        for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
+        for (int i = 0; i < nb; i++) {
+            const float xd = h2f(x[i].d);
+            __m256i w[8], scv[8];
+            q6_unpack(&x[i], w, scv);
+            __m256i c0 = _mm256_setzero_si256(), c1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int j = 0; j < 8; j += 2) {
+                w[j] = _mm256_sub_epi8(w[j], m32);
+                w[j + 1] = _mm256_sub_epi8(w[j + 1], m32);
+                c0 = _mm256_dpwssd_epi32(c0, _mm256_maddubs_epi16(m80, w[j]), scv[j]);
+                c1 = _mm256_dpwssd_epi32(c1, _mm256_maddubs_epi16(m80, w[j + 1]), scv[j + 1]);
+            }
+            const __m256i nc = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_add_epi32(c0, c1));
+#pragma GCC unroll 8
+            for (int k = 0; k < nt; k++) {
+                const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+                __m256i s0 = nc, s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int j = 0; j < 8; j += 2) {
+                    const __m256i a0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)), m80);
+                    const __m256i a1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(y->qs + 32 * j + 32)), m80);
+                    s0 = _mm256_dpwssd_epi32(s0, _mm256_maddubs_epi16(a0, w[j]), scv[j]);
+                    s1 = _mm256_dpwssd_epi32(s1, _mm256_maddubs_epi16(a1, w[j + 1]), scv[j + 1]);
+                }
+                acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * xd), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+            }
+        }
+        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(acc[k]);
+    }
+}
+
+static void dot_q6_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q6_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
+    else if (nt == 8) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
+    else if (nt == 7) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7);
+    else if (nt == 6) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6);
+    else if (nt == 5) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5);
+    else if (nt == 4) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4);
+    else if (nt == 3) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3);
+    else if (nt == 2) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2);
+    else q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1);
 }
 
 /* int16 scales of 16-element sub-blocks 2r (low lane) and 2r+1 (high lane)
@@ -475,5 +558,6 @@ void ember_kernels_avx512_kquants(ember_kernel_set *ks) {
     ks->vec_dot_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_tokens;
     ks->vec_dot_rows16_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_rows16_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_rows16_tokens;
     ks->from_float[EMBER_TYPE_Q8_K] = quant_q8_K;
 }
