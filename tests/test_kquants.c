@@ -212,7 +212,7 @@ static void tokens_bit_identical(void) {
 
 /* vec_dot_rows16_tokens (16 weight rows x nt = 1..8 activation rows) gives
  * exactly vec_dot's result for every row and token, on every path that has
- * it (Q4_K, Q6_K on AVX-512): n from one super-block to past the kernels'
+ * it (Q4_K, Q5_K, Q6_K on AVX-512): n from one super-block to past the kernels'
  * table limit, rows and activations padded, rows mixing extreme and random
  * blocks (Q6_K also with its scales at -128 / 127), activations at +-127
  * and -128, and nothing written outside the 16 x nt outputs. */
