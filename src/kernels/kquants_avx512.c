@@ -402,7 +402,7 @@ static void dot_q6_K_tokens(int n, float *s, const void *vx, const void *vy, siz
  * once per super-block and row, with the same scales and lanes, and start
  * each token's sum negated. The int32 lanes are vec_dot's exactly (no
  * 16-bit product pair overflows: |(a + 128) * (w - 32)| * 2 <= 16320),
- * then vec_dot's fma per lane and tree sum. */
+ * then vec_dot's fma per lane and tree sum. No tables: any n. */
 static inline __attribute__((always_inline)) void q6_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
                                                                size_t row_bytes, const void *vy, size_t ys, const int nt) {
     const int nb = n / QK_K;
@@ -444,8 +444,7 @@ static inline __attribute__((always_inline)) void q6_rows16_nt(int n, float *s, 
 
 static void dot_q6_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
                                    size_t y_stride, int nt) {
-    if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q6_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
-    else if (nt == 8) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
+    if (nt == 8) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
     else if (nt == 7) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7);
     else if (nt == 6) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6);
     else if (nt == 5) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5);
