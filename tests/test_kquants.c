@@ -114,7 +114,9 @@ static void extreme_acts(block_q8_K *a, int nblocks, int variant) {
         a[b].d = 0.5f + (float)b;
         for (int e = 0; e < QK_K; e++) {
             const int v = variant == 0 ? 127 : variant == 1 ? -127 : (e & 1 ? 127 : -127);
-            a[b].qs[e] = (int8_t)((variant == 3 && next32() % 2) ? -v : v);
+            /* variant 4: -128, which the quantizer never makes but the
+             * kernels' ranges allow, next to 127 */
+            a[b].qs[e] = (int8_t)(variant == 4 ? ((e & 1) || next32() % 2 ? -128 : 127) : (variant == 3 && next32() % 2) ? -v : v);
         }
         for (int j = 0; j < QK_K / 16; j++) {
             int sum = 0;
@@ -210,9 +212,10 @@ static void tokens_bit_identical(void) {
 
 /* vec_dot_rows16_tokens (16 weight rows x nt = 1..8 activation rows) gives
  * exactly vec_dot's result for every row and token, on every path that has
- * it: n from one super-block to past the kernels' table limit, rows and
- * activations padded, rows mixing extreme and random blocks, and nothing
- * written outside the 16 x nt outputs. */
+ * it (Q4_K, Q5_K, Q6_K on AVX-512): n from one super-block to past the kernels'
+ * table limit, rows and activations padded, rows mixing extreme and random
+ * blocks (Q6_K also with its scales at -128 / 127), activations at +-127
+ * and -128, and nothing written outside the 16 x nt outputs. */
 static void rows16_tokens_bit_identical(void) {
     const char *paths[] = {"scalar", "avx2", "avx512"};
     const int nbs[] = {1, 2, 8, 22, 64, 65};
@@ -236,11 +239,14 @@ static void rows16_tokens_bit_identical(void) {
                     uint8_t *row = w + (size_t)r * row_bytes;
                     if ((r + trial) % 3 == 0) extreme_blocks(t, row, nb, r / 3 + trial);
                     else random_blocks(t, row, nb);
+                    if (t == EMBER_TYPE_Q6_K && r % 4 == 1) /* scales at -128 / 127 (the all-set and cleared blocks have -1 / 0) */
+                        for (int b = 0; b < nb; b++)
+                            for (int j = 0; j < 16; j++) row[(size_t)b * tr->type_size + 192 + j] = (j + r + b) & 1 ? 0x80 : 0x7F;
                 }
                 for (int k = 0; k < 8; k++) {
                     block_q8_K *row = (block_q8_K *)((char *)a + (size_t)k * stride);
                     if ((k + trial) % 2 == 0) {
-                        extreme_acts(row, nb, (trial + k) % 4);
+                        extreme_acts(row, nb, (trial + k) % 5);
                     } else {
                         for (int i = 0; i < n; i++) x[i] = frand() * (1 + trial);
                         ember_quant_q8_K_ref(x, row, n);

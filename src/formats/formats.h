@@ -101,7 +101,8 @@ typedef struct {
     void (*vec_dot_tokens)(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
     /* vec_dot's exact order, 16 weight rows x nt (1..8) activation rows:
      * s[k*s_stride + r] = dot(row r, token k); the kernel may share work
-     * across the rows (Q4_K: the min term, four rows per register). Prompt
+     * across the rows (Q4_K/Q5_K: the min term, several rows per register;
+     * Q6_K: the -32 offset moved to a per-row term). Prompt
      * batches use it when every token takes vec_dot. NULL if not available. */
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens;
     /* vec_dot_prefill's exact order for a tile of up to 4 rows x 4 tokens

@@ -13,7 +13,9 @@
  * Each kernel is written once for nt activation rows (1..4) against one
  * weight row: the weights are unpacked once per super-block and reused by
  * every token; vec_dot is the nt == 1 instance, so vec_dot_tokens gives the
- * same bits as vec_dot for each token (tests/test_kquants.c checks both). */
+ * same bits as vec_dot for each token (tests/test_kquants.c checks both).
+ * For prompts, Q4_K, Q5_K and Q6_K also have 16-row x 1..8-token kernels that
+ * reuse the same unpack and give the same bits (rows16_tokens). */
 #include "kernels.h"
 #include <immintrin.h>
 #include "reduce_x86.h"
@@ -75,6 +77,15 @@ static inline __attribute__((always_inline)) __m256 k4_main(const __m256i w[8], 
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
 }
 
+/* Q5_K: adds the fifth bits to k4_unpack's values; that of run r is bit r
+ * of each qh byte */
+static inline __attribute__((always_inline)) void k5_fifth(const uint8_t *qh, __m256i w[8]) {
+    const __m256i hb = _mm256_loadu_si256((const __m256i *)qh), sixteen = _mm256_set1_epi8(16);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        w[r] = _mm256_mask_add_epi8(w[r], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << r))), w[r], sixteen);
+}
+
 #define ZERO8 {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}
 
 /* Q4_K or Q5_K (q5 != 0), nt tokens: the super-block loop is the same but
@@ -82,7 +93,6 @@ static inline __attribute__((always_inline)) __m256 k4_main(const __m256i w[8], 
 static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                              const int nt, const int q5) {
     const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    const __m256i sixteen = _mm256_set1_epi8(16);
     __m256 acc[4] = ZERO8;
     __m128 acc_m[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     float summs[4] = {0, 0, 0, 0};
@@ -94,14 +104,9 @@ static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, co
         const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scmn));
         const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn));
         const uint8_t *qs = q5 ? b5->qs : b4->qs;
-        __m256i hb = _mm256_setzero_si256();
-        if (q5) hb = _mm256_loadu_si256((const __m256i *)b5->qh);
         __m256i w[8], scv[8];
         k4_unpack(qs, sc16, w, scv);
-        if (q5) /* Q5_K: the fifth bit of run r is bit r of each qh byte */
-#pragma GCC unroll 8
-            for (int r = 0; r < 8; r++)
-                w[r] = _mm256_mask_add_epi8(w[r], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << r))), w[r], sixteen);
+        if (q5) k5_fifth(b5->qh, w);
 #pragma GCC unroll 4
         for (int k = 0; k < nt; k++) {
             const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
@@ -146,35 +151,105 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else q45_tokens(n, s, vx, vy, ys, 1, 1);
 }
 
-/* Q4_K, 16 rows x nt (1..8) tokens: vec_dot's results, with the min term
- * computed across rows. The per-row pass does vec_dot's main part (8 int32
- * lanes, fma per lane with d, tree sum) and leaves each row's mins (8
- * int16) and dmin in a table; the min pass then takes four rows per 512-bit
- * register, lane (row, l) = min lane l of that row: one multiply-add for
- * four rows gives the same exact int32 as k4_min_prod, and the per-lane fma
- * with dmin and the fold (l0+l2)+(l1+l3) are vec_dot's. Float additions
- * are commutative, so main + min is vec_dot's hsum8(acc) + min. Up to eight
- * tokens share each row's unpacked super-block (tl-q4_k: ~1.1x over four). */
+/* Q4_K and Q5_K, 16 rows x nt (1..8) tokens: vec_dot's results, with the
+ * min term computed across rows. The per-row pass does vec_dot's main part
+ * (8 int32 lanes, fma per lane with d, tree sum) and leaves each row's
+ * mins (8 int16) and dmin in a table; the min pass then reproduces
+ * vec_dot's min term for several rows per 512-bit register. Q4_K: four
+ * rows per register, lane (row, l) = min lane l of that row: one
+ * multiply-add for four rows gives the same exact int32 as k4_min_prod, and
+ * the per-lane fma with dmin and the fold (l0+l2)+(l1+l3) are vec_dot's.
+ * Q5_K: its vec_dot sums the min products exactly to one integer per
+ * super-block and fma's it with dmin into a float, so sixteen rows per
+ * register (lane = row, the mins' int16 pairs transposed) take four
+ * vpdpwssd, then the same fma per lane. Float additions are commutative,
+ * so main + min is vec_dot's hsum8(acc) + min. Up to eight tokens share
+ * each row's unpacked super-block (tl-q4_k: ~1.1x over four). */
 #define ROWS16_MAX_SB 64 /* n up to 16384: the table lives on the stack */
 
-static inline __attribute__((always_inline)) void q4k_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
-                                                                size_t row_bytes, const void *vy, size_t ys, const int nt) {
+/* rows16 past the tables' limit: per row, up to four tokens a call */
+static void rows16_by_tokens(void (*dot_tokens)(int, float *, const void *, const void *, size_t, int), int n, float *s,
+                             size_t s_stride, const void *x, size_t row_bytes, const void *y, size_t y_stride, int nt) {
+    for (int k0 = 0; k0 < nt; k0 += 4)
+        for (int r = 0; r < 16; r++) {
+            float s4[4];
+            const int nk = nt - k0 < 4 ? nt - k0 : 4;
+            dot_tokens(n, s4, (const char *)x + (size_t)r * row_bytes, (const char *)y + (size_t)k0 * y_stride, y_stride, nk);
+            for (int k = 0; k < nk; k++) s[(size_t)(k0 + k) * s_stride + r] = s4[k];
+        }
+}
+
+/* Q5_K's min pass: p16[row] = the min products of a super-block summed
+ * (exact), fma'd with each row's dmin */
+static inline __attribute__((always_inline)) void q5k_min_pass(int nb, float *s, size_t s_stride, const float hs[8][16],
+                                                               const uint32_t mins[][4][16], const float xdm[][16],
+                                                               const void *vy, size_t ys, const int nt) {
+    __m512 summs[8];
+    for (int k = 0; k < nt; k++) summs[k] = _mm512_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        const __m512 xdm16 = _mm512_loadu_ps(xdm[i]);
+        const __m512i m0 = _mm512_loadu_si512(mins[i][0]), m1 = _mm512_loadu_si512(mins[i][1]);
+        const __m512i m2 = _mm512_loadu_si512(mins[i][2]), m3 = _mm512_loadu_si512(mins[i][3]);
+#pragma GCC unroll 8
+        for (int k = 0; k < nt; k++) {
+            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+            const __m256i q8sums = _mm256_loadu_si256((const __m256i *)y->bsums);
+            /* int16 sums of sub-blocks 2j, 2j+1 as int32 lane j */
+            const __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
+            __m512i p = _mm512_madd_epi16(m0, _mm512_broadcastd_epi32(q8s));
+            p = _mm512_dpwssd_epi32(p, m1, _mm512_broadcastd_epi32(_mm_shuffle_epi32(q8s, 0x55)));
+            p = _mm512_dpwssd_epi32(p, m2, _mm512_broadcastd_epi32(_mm_shuffle_epi32(q8s, 0xAA)));
+            p = _mm512_dpwssd_epi32(p, m3, _mm512_broadcastd_epi32(_mm_shuffle_epi32(q8s, 0xFF)));
+            summs[k] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(-y->d), xdm16), _mm512_cvtepi32_ps(p), summs[k]);
+        }
+    }
+    for (int k = 0; k < nt; k++) _mm512_storeu_ps(s + (size_t)k * s_stride, _mm512_add_ps(_mm512_loadu_ps(hs[k]), summs[k]));
+}
+
+static inline __attribute__((always_inline)) void q45_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
+                                                                size_t row_bytes, const void *vy, size_t ys, const int nt,
+                                                                const int q5) {
     const int nb = n / QK_K;
-    _Alignas(64) int16_t mins[ROWS16_MAX_SB][16][8]; /* [sb][row][sub-block] */
-    _Alignas(64) float xdm4[ROWS16_MAX_SB][16][4];   /* [sb][row][4 copies] */
+    const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    _Alignas(64) union {
+        struct {
+            int16_t mins[ROWS16_MAX_SB][16][8]; /* [sb][row][sub-block] */
+            float xdm4[ROWS16_MAX_SB][16][4];   /* [sb][row][4 copies] */
+        } q4;
+        struct {
+            uint32_t mins[ROWS16_MAX_SB][4][16]; /* [sb][sub-block pair][row] */
+            float xdm[ROWS16_MAX_SB][16];        /* [sb][row] */
+        } q5;
+    } t;
+    int16_t(*mins)[16][8] = t.q4.mins;
+    float(*xdm4)[16][4] = t.q4.xdm4;
+    uint32_t(*mins5)[4][16] = t.q5.mins;
+    float(*xdm5)[16] = t.q5.xdm;
     float hs[8][16];
     for (int r = 0; r < 16; r++) {
-        const block_q4_K *x = (const block_q4_K *)((const char *)vx + (size_t)r * row_bytes);
+        const char *xr = (const char *)vx + (size_t)r * row_bytes;
         __m256 acc[8];
         for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
         for (int i = 0; i < nb; i++) {
-            const float xd = h2f(x[i].d);
-            _mm_store_ps(xdm4[i][r], _mm_set1_ps(h2f(x[i].dmin)));
-            const __m128i scmn = k4_scales(x[i].scales);
+            const block_q4_K *b4 = (const block_q4_K *)(xr + (size_t)i * bx);
+            const block_q5_K *b5 = (const block_q5_K *)b4;
+            const float xd = h2f(b4->d);
+            const __m128i scmn = k4_scales(b4->scales);
             const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scmn));
-            _mm_store_si128((__m128i *)mins[i][r], _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn)));
+            const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn));
+            if (q5) {
+                xdm5[i][r] = h2f(b4->dmin);
+                mins5[i][0][r] = (uint32_t)_mm_extract_epi32(mins16, 0);
+                mins5[i][1][r] = (uint32_t)_mm_extract_epi32(mins16, 1);
+                mins5[i][2][r] = (uint32_t)_mm_extract_epi32(mins16, 2);
+                mins5[i][3][r] = (uint32_t)_mm_extract_epi32(mins16, 3);
+            } else {
+                _mm_store_ps(xdm4[i][r], _mm_set1_ps(h2f(b4->dmin)));
+                _mm_store_si128((__m128i *)mins[i][r], mins16);
+            }
             __m256i w[8], scv[8];
-            k4_unpack(x[i].qs, sc16, w, scv);
+            k4_unpack(q5 ? b5->qs : b4->qs, sc16, w, scv);
+            if (q5) k5_fifth(b5->qh, w);
 #pragma GCC unroll 8
             for (int k = 0; k < nt; k++) {
                 const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
@@ -183,8 +258,12 @@ static inline __attribute__((always_inline)) void q4k_rows16_nt(int n, float *s,
         }
         for (int k = 0; k < nt; k++) hs[k][r] = hsum8(acc[k]);
     }
-    /* min pass, up to four tokens at a time: accm[k][g] lane 4l' + l = lane
-     * l of row 4g + l' */
+    if (q5) {
+        q5k_min_pass(nb, s, s_stride, hs, (const uint32_t(*)[4][16])mins5, (const float(*)[16])xdm5, vy, ys, nt);
+        return;
+    }
+    /* Q4_K min pass, up to four tokens at a time: accm[k][g] lane 4l' + l =
+     * lane l of row 4g + l' */
     for (int k0 = 0; k0 < nt; k0 += 4) {
     const int nk = nt - k0 < 4 ? nt - k0 : 4;
     __m512 accm[4][4];
@@ -219,68 +298,87 @@ static inline __attribute__((always_inline)) void q4k_rows16_nt(int n, float *s,
 
 static void dot_q4_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
                                    size_t y_stride, int nt) {
-    if (n / QK_K > ROWS16_MAX_SB) { /* per row, up to four tokens a call */
-        for (int k0 = 0; k0 < nt; k0 += 4)
-            for (int r = 0; r < 16; r++) {
-                float s4[4];
-                const int nk = nt - k0 < 4 ? nt - k0 : 4;
-                dot_q4_K_tokens(n, s4, (const char *)x + (size_t)r * row_bytes, (const char *)y + (size_t)k0 * y_stride, y_stride, nk);
-                for (int k = 0; k < nk; k++) s[(size_t)(k0 + k) * s_stride + r] = s4[k];
-            }
-    } else if (nt == 8) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
-    else if (nt == 7) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7);
-    else if (nt == 6) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6);
-    else if (nt == 5) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5);
-    else if (nt == 4) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4);
-    else if (nt == 3) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3);
-    else if (nt == 2) q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2);
-    else q4k_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1);
+    if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q4_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
+    else if (nt == 8) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8, 0);
+    else if (nt == 7) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7, 0);
+    else if (nt == 6) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6, 0);
+    else if (nt == 5) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5, 0);
+    else if (nt == 4) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4, 0);
+    else if (nt == 3) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3, 0);
+    else if (nt == 2) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2, 0);
+    else q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1, 0);
+}
+
+static void dot_q5_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q5_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
+    else if (nt == 8) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8, 1);
+    else if (nt == 7) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7, 1);
+    else if (nt == 6) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6, 1);
+    else if (nt == 5) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5, 1);
+    else if (nt == 4) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4, 1);
+    else if (nt == 3) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3, 1);
+    else if (nt == 2) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2, 1);
+    else q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1, 1);
+}
+
+/* A Q6_K super-block's 6-bit values: w[r] the unsigned values of 32-element
+ * run r, scv[r] its two sub-block scales (2r in the low 128-bit lane, 2r+1
+ * in the high one) in every int16 lane */
+static inline __attribute__((always_inline)) void q6_unpack(const block_q6_K *x, __m256i w[8], __m256i scv[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
+    const __m128i s8 = _mm_loadu_si128((const __m128i *)x->scales);
+    /* int16 scales 0..7 in both lanes of sc_lo, 8..15 in sc_hi */
+    const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(s8));
+    const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(s8, s8)));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
+        const __m256i b2 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
+        const __m256i bh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        w[4 * h + 0] = _mm256_ternarylogic_epi32(_mm256_and_si256(b1, m4), _mm256_slli_epi16(bh, 4), m30, 0xF8);
+        w[4 * h + 1] = _mm256_ternarylogic_epi32(_mm256_and_si256(b2, m4), _mm256_slli_epi16(bh, 2), m30, 0xF8);
+        w[4 * h + 2] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), bh, m30, 0xF8);
+        w[4 * h + 3] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4), _mm256_srli_epi16(bh, 2), m30, 0xF8);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        scv[r] = _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi,
+                                     _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
+                                                      _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
+}
+
+/* vec_dot's super-block for one token: the 8 exact lanes of
+ * sum(scale * (w - 32) . q8), fma'd with d into acc */
+static inline __attribute__((always_inline)) __m256 q6_main(const __m256i w[8], const __m256i scv[8], const int8_t *q8,
+                                                            float d, __m256 acc) {
+    const __m256i m32 = _mm256_set1_epi8(32);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int r = 0; r < 8; r += 2) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)(q8 + 32 * r));
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(q8 + 32 * r + 32));
+        /* (q - 32) * a = q*a - 32*a in 16-bit pairs */
+        s0 = _mm256_dpwssd_epi32(s0, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r], a0), _mm256_maddubs_epi16(m32, a0)), scv[r]);
+        s1 = _mm256_dpwssd_epi32(s1, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r + 1], a1), _mm256_maddubs_epi16(m32, a1)),
+                                 scv[r + 1]);
+    }
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
 }
 
 /* Q6_K, nt tokens */
 static inline __attribute__((always_inline)) void q6_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                             const int nt) {
     const block_q6_K *x = vx;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30), m32 = _mm256_set1_epi8(32);
     __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
         const float xd = h2f(x[i].d);
-        const __m128i s8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-        /* int16 scales 0..7 in both lanes of sc_lo, 8..15 in sc_hi */
-        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(s8));
-        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(s8, s8)));
-        /* w[r]: 6-bit values of 32-element run r; scv[r]: its two scales */
         __m256i w[8], scv[8];
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
-            const __m256i bh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
-            w[4 * h + 0] = _mm256_ternarylogic_epi32(_mm256_and_si256(b1, m4), _mm256_slli_epi16(bh, 4), m30, 0xF8);
-            w[4 * h + 1] = _mm256_ternarylogic_epi32(_mm256_and_si256(b2, m4), _mm256_slli_epi16(bh, 2), m30, 0xF8);
-            w[4 * h + 2] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), bh, m30, 0xF8);
-            w[4 * h + 3] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4), _mm256_srli_epi16(bh, 2), m30, 0xF8);
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < 8; r++)
-            scv[r] = _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi,
-                                         _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
-                                                          _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
+        q6_unpack(&x[i], w, scv);
 #pragma GCC unroll 4
         for (int k = 0; k < nt; k++) {
             const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
-            const float d = y->d * xd;
-            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-#pragma GCC unroll 4
-            for (int r = 0; r < 8; r += 2) {
-                const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r));
-                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * r + 32));
-                /* (q - 32) * a = q*a - 32*a in 16-bit pairs */
-                s0 = _mm256_dpwssd_epi32(s0, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r], a0), _mm256_maddubs_epi16(m32, a0)), scv[r]);
-                s1 = _mm256_dpwssd_epi32(s1, _mm256_sub_epi16(_mm256_maddubs_epi16(w[r + 1], a1), _mm256_maddubs_epi16(m32, a1)),
-                                         scv[r + 1]);
-            }
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+            acc[k] = q6_main(w, scv, y->qs, y->d * xd, acc[k]);
         }
     }
     for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
@@ -292,6 +390,68 @@ static void dot_q6_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else if (nt == 3) q6_tokens(n, s, vx, vy, ys, 3);
     else if (nt == 2) q6_tokens(n, s, vx, vy, ys, 2);
     else q6_tokens(n, s, vx, vy, ys, 1);
+}
+
+/* Q6_K, 16 rows x nt (1..8) tokens: vec_dot's results with the "- 32"
+ * moved from the tokens to the rows. Lane m of vec_dot's super-block sum
+ * is, over runs r, scale(r, m) * (w - 32) . a on elements 4m..4m+3 of run
+ * r, an exact integer. Here the weights are made signed once per row
+ * (w - 32) and the activations unsigned (a + 128, a flip of the top bit),
+ * which leaves one 16-bit multiply-add per run and token as for Q4_K; the
+ * extra 128 * (w - 32) terms, which depend on the row only, are computed
+ * once per super-block and row, with the same scales and lanes, and start
+ * each token's sum negated. The int32 lanes are vec_dot's exactly (no
+ * 16-bit product pair overflows: |(a + 128) * (w - 32)| * 2 <= 16320),
+ * then vec_dot's fma per lane and tree sum. No tables: any n. */
+static inline __attribute__((always_inline)) void q6_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
+                                                               size_t row_bytes, const void *vy, size_t ys, const int nt) {
+    const int nb = n / QK_K;
+    const __m256i m32 = _mm256_set1_epi8(32), m80 = _mm256_set1_epi8((char)0x80);
+    for (int r = 0; r < 16; r++) {
+        const block_q6_K *x = (const block_q6_K *)((const char *)vx + (size_t)r * row_bytes);
+        __m256 acc[8];
+        for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
+        for (int i = 0; i < nb; i++) {
+            const float xd = h2f(x[i].d);
+            __m256i w[8], scv[8];
+            q6_unpack(&x[i], w, scv);
+            __m256i c0 = _mm256_setzero_si256(), c1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int j = 0; j < 8; j += 2) {
+                w[j] = _mm256_sub_epi8(w[j], m32);
+                w[j + 1] = _mm256_sub_epi8(w[j + 1], m32);
+                c0 = _mm256_dpwssd_epi32(c0, _mm256_maddubs_epi16(m80, w[j]), scv[j]);
+                c1 = _mm256_dpwssd_epi32(c1, _mm256_maddubs_epi16(m80, w[j + 1]), scv[j + 1]);
+            }
+            const __m256i nc = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_add_epi32(c0, c1));
+#pragma GCC unroll 8
+            for (int k = 0; k < nt; k++) {
+                const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+                __m256i s0 = nc, s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int j = 0; j < 8; j += 2) {
+                    const __m256i a0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)), m80);
+                    const __m256i a1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(y->qs + 32 * j + 32)), m80);
+                    s0 = _mm256_dpwssd_epi32(s0, _mm256_maddubs_epi16(a0, w[j]), scv[j]);
+                    s1 = _mm256_dpwssd_epi32(s1, _mm256_maddubs_epi16(a1, w[j + 1]), scv[j + 1]);
+                }
+                acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * xd), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
+            }
+        }
+        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(acc[k]);
+    }
+}
+
+static void dot_q6_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    if (nt == 8) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
+    else if (nt == 7) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7);
+    else if (nt == 6) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6);
+    else if (nt == 5) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5);
+    else if (nt == 4) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4);
+    else if (nt == 3) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3);
+    else if (nt == 2) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2);
+    else q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1);
 }
 
 /* int16 scales of 16-element sub-blocks 2r (low lane) and 2r+1 (high lane)
@@ -475,5 +635,7 @@ void ember_kernels_avx512vnni_kquants(ember_kernel_set *ks) {
     ks->vec_dot_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_tokens;
     ks->vec_dot_rows16_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_rows16_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_rows16_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_rows16_tokens;
     ks->from_float[EMBER_TYPE_Q8_K] = quant_q8_K;
 }
