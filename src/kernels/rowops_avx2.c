@@ -1,0 +1,83 @@
+/* AVX2 row operations, lane for lane the scalar references in
+ * formats/rowops.c (same fma chain). AVX2 has no scalef: ldexp(j, n) is two
+ * exact-or-once-rounded multiplies by powers of two, 2^(n>>1) then
+ * 2^(n - (n>>1)), both normal for |n| <= 192; the first product stays
+ * normal, so only the second rounds, as ldexpf does once. */
+#include "kernels.h"
+#include <immintrin.h>
+#include <math.h>
+#include "reduce_x86.h"
+
+static inline __m256 pow2i(__m256i k) { /* 2^k, |k| <= 126 */
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
+}
+
+/* expf_poly on 8 lanes */
+static inline __m256 expf_poly8(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    const __m256 absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 big = _mm256_cmp_ps(absn, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    /* n is an integer in float; clamp so the powers stay in range where the
+     * result is replaced below anyway */
+    const __m256i ni = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(n, _mm256_set1_ps(-192.0f)), _mm256_set1_ps(192.0f)));
+    const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256 e = _mm256_mul_ps(_mm256_mul_ps(j, pow2i(n1)), pow2i(n2));
+    if (_mm256_movemask_ps(big)) { /* |n| > 192: 0 below, infinity above */
+        const __m256 neg = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ);
+        e = _mm256_blendv_ps(e, _mm256_blendv_ps(_mm256_set1_ps(INFINITY), _mm256_setzero_ps(), neg), big);
+    }
+    return e;
+}
+
+static void swiglu(float *g, const float *u, int n) {
+    const int vec_end = n & ~15;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int i = 0; i < vec_end; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = expf_poly8(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    for (int i = vec_end; i < n; i++) g[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+}
+
+/* each 16-wide chunk summed as the reference's pairwise tree: (k, k+8),
+ * then hsum8's order */
+static double softmax_exp_sum(float *x, int n, float mx) {
+    const __m256 m = _mm256_set1_ps(mx);
+    double sum = 0.0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 lo = expf_poly8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        const __m256 hi = expf_poly8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m));
+        _mm256_storeu_ps(x + i, lo);
+        _mm256_storeu_ps(x + i + 8, hi);
+        sum += (double)hsum8(_mm256_add_ps(lo, hi));
+    }
+    if (i < n) { /* the padded tail contributes exact zeros */
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i klo = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), lane);
+        const __m256i khi = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i - 8), lane);
+        const __m256 lo = _mm256_and_ps(_mm256_castsi256_ps(klo),
+                                        expf_poly8(_mm256_sub_ps(_mm256_maskload_ps(x + i, klo), m)));
+        const __m256 hi = _mm256_and_ps(_mm256_castsi256_ps(khi),
+                                        expf_poly8(_mm256_sub_ps(_mm256_maskload_ps(x + i + 8, khi), m)));
+        _mm256_maskstore_ps(x + i, klo, lo);
+        _mm256_maskstore_ps(x + i + 8, khi, hi);
+        sum += (double)hsum8(_mm256_add_ps(lo, hi));
+    }
+    return sum;
+}
+
+void ember_kernels_avx2_rowops(ember_kernel_set *ks) {
+    ks->swiglu = swiglu;
+    ks->softmax_exp_sum = softmax_exp_sum;
+}
