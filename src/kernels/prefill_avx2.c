@@ -164,7 +164,9 @@ static void dot_q4_0_packed16(int n, float *s, const void *group, const void *y)
  * Lane order of a half's 8 outputs: rows 0 1 4 5 | 2 3 6 7 (what HADDW of
  * rows 0..3 and 4..7 then MADDWD give); the accumulators keep it and are
  * put back in row order at the store (the permutation is its own inverse). */
-#define Q4_CHUNK 32 /* blocks unpacked per pass: 20 KiB */
+#ifndef Q4_CHUNK
+#define Q4_CHUNK 16 /* blocks unpacked per pass: 10 KiB */
+#endif
 #define Q4_GROUP_BYTES (8 * sizeof(block_q4_0))
 
 typedef struct {
@@ -228,26 +230,6 @@ static inline void q4_0_token_chunk(const q4_0_scratch *w, int nc, const uint8_t
     accp[0] = acc0, accp[1] = acc1;
 }
 
-/* two tokens: each scratch load feeds both */
-static inline void q4_0_token2_chunk(const q4_0_scratch *w, int nc, const uint8_t *au, const uint8_t *bu, const float *da,
-                                     const float *db, __m256 *accp, __m256 *accq) {
-    __m256 acc0 = accp[0], acc1 = accp[1], bcc0 = accq[0], bcc1 = accq[1];
-    for (int i = 0; i < nc; i++, au += QK8_0, bu += QK8_0) {
-        const __m256i a0 = bcast8((const int8_t *)au), a1 = bcast8((const int8_t *)au + 8);
-        const __m256i a2 = bcast8((const int8_t *)au + 16), a3 = bcast8((const int8_t *)au + 24);
-        const __m256i b0 = bcast8((const int8_t *)bu), b1 = bcast8((const int8_t *)bu + 8);
-        const __m256i b2 = bcast8((const int8_t *)bu + 16), b3 = bcast8((const int8_t *)bu + 24);
-        const __m256 dy = _mm256_broadcast_ss(da + i), dz = _mm256_broadcast_ss(db + i);
-        acc0 = q4_0_half(w, i, 0, a0, a1, a2, a3, dy, acc0);
-        bcc0 = q4_0_half(w, i, 0, b0, b1, b2, b3, dz, bcc0);
-        acc1 = q4_0_half(w, i, 1, a0, a1, a2, a3, dy, acc1);
-        bcc1 = q4_0_half(w, i, 1, b0, b1, b2, b3, dz, bcc1);
-    }
-    accp[0] = acc0, accp[1] = acc1, accq[0] = bcc0, accq[1] = bcc1;
-}
-
-#define Q4_TPASS 1 /* tokens per pass over a chunk */
-
 static void dot_q4_0_packed16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
                                      size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
     (void)y, (void)y_stride, (void)stream; /* the side data carries the activations */
@@ -266,11 +248,9 @@ static void dot_q4_0_packed16_tokens(int n, float *s, size_t s_stride, const voi
             au[t] = (const uint8_t *)at + (size_t)QK8_0 * b0;
             da[t] = (const float *)(at + (size_t)QK8_0 * nb) + b0;
         }
-        int t = 0;
-#if Q4_TPASS >= 2
-        for (; t + 2 <= nt; t += 2) q4_0_token2_chunk(&w, nc, au[t], au[t + 1], da[t], da[t + 1], acc[t], acc[t + 1]);
-#endif
-        for (; t < nt; t++) q4_0_token_chunk(&w, nc, au[t], da[t], acc[t]);
+        /* one token per pass: two would share each weight load, but their
+         * registers do not fit (spills made it slower) */
+        for (int t = 0; t < nt; t++) q4_0_token_chunk(&w, nc, au[t], da[t], acc[t]);
     }
     for (int t = 0; t < nt; t++)
         for (int h = 0; h < 2; h++)
