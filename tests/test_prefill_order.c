@@ -104,7 +104,11 @@ static void q4_0_rows8_bit_identical(void) {
  * of an 8-row group equals rows8 per row, and every SIMD kernel (one
  * token, and 1..8 tokens per call, 16 rows each) equals it bit for bit, on
  * quantized data and on raw random blocks (every nibble, -128..127
- * activations, extreme scales). */
+ * activations, extreme scales), and on blocks at the integer bounds
+ * (every nibble 0 or 15 against every activation 127 or -128: the
+ * largest partial sums the 16-bit stages of the AVX2 kernel hold). The
+ * kernels that read the side data (act_aux) get it; lengths span several
+ * of the AVX2 kernel's chunks of 16 blocks, whole and partial. */
 static void q4_0_packed_bit_identical(void) {
     const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
     static block_q4_0 rows[16][176], packed[16 * 176];
@@ -115,7 +119,7 @@ static void q4_0_packed_bit_identical(void) {
     static const int long_n[] = {4064, 4096, 4128, 4192, 4224, 5600, 5632};
     const char *paths[] = {"avx2", "avx512"};
     int tested = 0;
-    for (int mode = 0; mode < 3; mode++) {
+    for (int mode = 0; mode < 4; mode++) {
         const int n_short = 2048 / (32 * (mode ? 5 : 3)) + 1, n_cases = n_short + (int)(sizeof long_n / sizeof long_n[0]);
         for (int ci = 0; ci < n_cases; ci++) {
             const int n = ci < n_short ? 32 + ci * 32 * (mode ? 5 : 3) : long_n[ci - n_short];
@@ -129,7 +133,9 @@ static void q4_0_packed_bit_identical(void) {
                     for (int b = 0; b < nb; b++) {
                         for (int j = 0; j < 16; j++) {
                             rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-                            rows[r][b].qs[j] = mode == 2 ? (uint8_t)((rng & 1) ? 0xFF : 0x00) : (uint8_t)rng;
+                            rows[r][b].qs[j] = mode == 3   ? (uint8_t)(r % 4 == 0 ? 0x00 : r % 4 == 1 ? 0xFF : r % 4 == 2 ? 0x0F : 0xF0)
+                                               : mode == 2 ? (uint8_t)((rng & 1) ? 0xFF : 0x00)
+                                                           : (uint8_t)rng;
                         }
                         rows[r][b].d = ember_fp32_to_fp16(mode == 2 ? 60000.0f * (frand() > 0 ? 1 : -1) : frand() * 4);
                     }
@@ -143,7 +149,9 @@ static void q4_0_packed_bit_identical(void) {
                     for (int b = 0; b < nb; b++) {
                         for (int j = 0; j < 32; j++) {
                             rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-                            qy[t][b].qs[j] = mode == 2 ? (int8_t)((rng & 1) ? 127 : -128) : (int8_t)rng;
+                            qy[t][b].qs[j] = mode == 3   ? (int8_t)(t % 2 ? 127 : -128)
+                                             : mode == 2 ? (int8_t)((rng & 1) ? 127 : -128)
+                                                         : (int8_t)rng;
                         }
                         qy[t][b].d = ember_fp32_to_fp16(mode == 2 ? 0.5f : frand());
                     }

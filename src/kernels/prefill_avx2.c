@@ -150,20 +150,111 @@ static void dot_q4_0_packed16(int n, float *s, const void *group, const void *y)
     packed8_nt(n, s + 8, 0, (const uint8_t *)group + HALF(n), y, 0, 1);
 }
 
+/* Prompt batches: 16 rows x nt tokens from the activation side data
+ * (act_aux: per block the 32 bytes a + 128, unsigned, then the float
+ * scales). The weights go in as the signed operand (q - 8), so
+ * dot(q - 8, a) = dot(q - 8, a + 128) - 128 * sum(q - 8), and the second
+ * term is the weights' alone: taken once per block for all tokens. Each
+ * 16-bit lane of a MADDUBS sum over the four 8-element pieces covers 8
+ * products: |.| <= 8 * 255 * 8 = 16320, so two lanes still add in 16 bits
+ * (HADDW), then MADDWD widens; all exact. A chunk of blocks is unpacked
+ * once into an L1 scratch (signed weights, the correction and the row
+ * scales in the lane order below) and every token reads it from there.
+ *
+ * Lane order of a half's 8 outputs: rows 0 1 4 5 | 2 3 6 7 (what HADDW of
+ * rows 0..3 and 4..7 then MADDWD give); the accumulators keep it and are
+ * put back in row order at the store (the permutation is its own inverse). */
+#ifndef Q4_CHUNK
+#define Q4_CHUNK 16 /* blocks unpacked per pass: 10 KiB */
+#endif
+#define Q4_GROUP_BYTES (8 * sizeof(block_q4_0))
+
+typedef struct {
+    _Alignas(32) int8_t w[Q4_CHUNK][4][4][32]; /* block, rows 4i..4i+3, piece j: lane k = row 4i+k's q - 8 */
+    _Alignas(32) int32_t c[Q4_CHUNK][2][8];   /* per half: 32768 - 128 * sum(q) = -128 * sum(q - 8), lane order */
+    _Alignas(32) float d[Q4_CHUNK][2][8];     /* per half: row scales, lane order */
+} q4_0_scratch;
+
+/* blocks [b0, b0 + nc) of the 16-row group into the scratch */
+static inline void q4_0_unpack(q4_0_scratch *w, const uint8_t *group, int nb, int b0, int nc) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8), z = _mm256_setzero_si256();
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7), k = _mm256_set1_epi32(32768);
+    for (int i = 0; i < nc; i++)
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *g = group + ((size_t)h * nb + (size_t)(b0 + i)) * Q4_GROUP_BYTES;
+            __m256i sum[2];
+            for (int q = 0; q < 2; q++) { /* rows 4q..4q+3 of the half */
+                const __m256i v0 = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * q));
+                const __m256i v1 = _mm256_loadu_si256((const __m256i *)(g + 80 + 32 * q));
+                const __m256i n[4] = {_mm256_and_si256(v0, m4), _mm256_and_si256(v1, m4),
+                                      _mm256_and_si256(_mm256_srli_epi16(v0, 4), m4),
+                                      _mm256_and_si256(_mm256_srli_epi16(v1, 4), m4)};
+                for (int j = 0; j < 4; j++) _mm256_store_si256((__m256i *)w->w[i][2 * h + q][j], _mm256_sub_epi8(n[j], eight));
+                /* per 64-bit lane: the row's 32 nibbles summed (each byte <= 60) */
+                sum[q] = _mm256_sad_epu8(_mm256_add_epi8(_mm256_add_epi8(n[0], n[1]), _mm256_add_epi8(n[2], n[3])), z);
+            }
+            /* dwords [r0 r4 r1 r5 | r2 r6 r3 r7] -> [r0 r1 r4 r5 | r2 r3 r6 r7] */
+            const __m256i s = _mm256_shuffle_epi32(_mm256_or_si256(sum[0], _mm256_slli_epi64(sum[1], 32)), 0xD8);
+            _mm256_store_si256((__m256i *)w->c[i][h], _mm256_sub_epi32(k, _mm256_slli_epi32(s, 7)));
+            _mm256_store_ps(w->d[i][h], _mm256_permutevar8x32_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)), order));
+        }
+}
+
+/* rows 4q..4q+3 of the block (scratch pieces wq): 16-bit lanes, 4 per row */
+static inline __attribute__((always_inline)) __m256i q4_0_rows4(const int8_t (*wq)[32], __m256i a0, __m256i a1, __m256i a2,
+                                                                 __m256i a3) {
+    return _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(a0, _mm256_load_si256((const __m256i *)wq[0])),
+                                             _mm256_maddubs_epi16(a1, _mm256_load_si256((const __m256i *)wq[1]))),
+                            _mm256_add_epi16(_mm256_maddubs_epi16(a2, _mm256_load_si256((const __m256i *)wq[2])),
+                                             _mm256_maddubs_epi16(a3, _mm256_load_si256((const __m256i *)wq[3]))));
+}
+
+/* half h of block i for one token: acc = fma(isum, d_w * d_a, acc) in lane order */
+static inline __attribute__((always_inline)) __m256 q4_0_half(const q4_0_scratch *w, int i, int h, __m256i a0, __m256i a1,
+                                                              __m256i a2, __m256i a3, __m256 dy, __m256 acc) {
+    const __m256i p = _mm256_hadd_epi16(q4_0_rows4(w->w[i][2 * h], a0, a1, a2, a3), q4_0_rows4(w->w[i][2 * h + 1], a0, a1, a2, a3));
+    const __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)), _mm256_load_si256((const __m256i *)w->c[i][h]));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(_mm256_load_ps(w->d[i][h]), dy), acc);
+}
+
+/* one token over the chunk's nc blocks; acc[h] carries half h */
+static inline void q4_0_token_chunk(const q4_0_scratch *w, int nc, const uint8_t *au, const float *da, __m256 *accp) {
+    __m256 acc0 = accp[0], acc1 = accp[1];
+    for (int i = 0; i < nc; i++, au += QK8_0) {
+        const __m256i a0 = bcast8((const int8_t *)au), a1 = bcast8((const int8_t *)au + 8);
+        const __m256i a2 = bcast8((const int8_t *)au + 16), a3 = bcast8((const int8_t *)au + 24);
+        const __m256 dy = _mm256_broadcast_ss(da + i);
+        acc0 = q4_0_half(w, i, 0, a0, a1, a2, a3, dy, acc0);
+        acc1 = q4_0_half(w, i, 1, a0, a1, a2, a3, dy, acc1);
+    }
+    accp[0] = acc0, accp[1] = acc1;
+}
+
 static void dot_q4_0_packed16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
                                      size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)aux, (void)aux_stride, (void)stream; /* this kernel reads the activations themselves */
-    /* four tokens per pass: more accumulators would spill */
-    for (; nt > 0; nt -= 4, s += 4 * s_stride, y = (const char *)y + 4 * y_stride)
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *g = (const uint8_t *)group + h * HALF(n);
-            switch (nt) {
-            case 1: packed8_nt(n, s + 8 * h, s_stride, g, y, y_stride, 1); break;
-            case 2: packed8_nt(n, s + 8 * h, s_stride, g, y, y_stride, 2); break;
-            case 3: packed8_nt(n, s + 8 * h, s_stride, g, y, y_stride, 3); break;
-            default: packed8_nt(n, s + 8 * h, s_stride, g, y, y_stride, 4); break;
-            }
+    (void)y, (void)y_stride, (void)stream; /* the side data carries the activations */
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    const int nb = n / QK4_0;
+    q4_0_scratch w;
+    __m256 acc[8][2];
+    for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int b0 = 0; b0 < nb; b0 += Q4_CHUNK) {
+        const int nc = nb - b0 < Q4_CHUNK ? nb - b0 : Q4_CHUNK;
+        q4_0_unpack(&w, group, nb, b0, nc);
+        const uint8_t *au[8];
+        const float *da[8];
+        for (int t = 0; t < nt; t++) {
+            const char *at = (const char *)aux + (size_t)t * aux_stride;
+            au[t] = (const uint8_t *)at + (size_t)QK8_0 * b0;
+            da[t] = (const float *)(at + (size_t)QK8_0 * nb) + b0;
         }
+        /* one token per pass: two would share each weight load, but their
+         * registers do not fit (spills made it slower) */
+        for (int t = 0; t < nt; t++) q4_0_token_chunk(&w, nc, au[t], da[t], acc[t]);
+    }
+    for (int t = 0; t < nt; t++)
+        for (int h = 0; h < 2; h++)
+            _mm256_storeu_ps(s + (size_t)t * s_stride + 8 * h, _mm256_permutevar8x32_ps(acc[t][h], order));
 }
 
 void ember_kernels_avx2_prefill(ember_kernel_set *ks) {
