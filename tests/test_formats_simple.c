@@ -628,6 +628,91 @@ static void check_path_packed(const char *path) {
     }
 }
 
+/* Q8_0's 16-row x 1..8-token prompt kernel (vec_dot_rows16_tokens) equals
+ * the path's vec_dot, the portable lane order and the order model bit for
+ * bit for every row and token: quantized rows, raw random int8 blocks
+ * (weights -128..127, activations -127..127: the activation quantizer never
+ * makes -128), -128 / 127 weights against +-127 activations, extreme and
+ * random fp16 scales (largest, subnormal, zero, negative), n from one block
+ * past the kernels' chunk of scales (64 blocks) to 5632, padded rows and
+ * activation rows, output strides, and nothing written outside. */
+static void check_path_rows16(const char *path, int *ran) {
+    ember_kernel_set ks;
+    ember_kernels_for_path(path, &ks);
+    if (!ks.vec_dot_rows16_tokens[EMBER_TYPE_Q8_0]) return;
+    const int lens[] = { 32, 64, 96, 2048, 2080, 4128, 5632 };
+    const uint16_t scales[] = { 0x7BFF, 0xFBFF, 0x0001, 0x8001, 0x0000, 0x3C00, 0x0400, 0x5BFF };
+    for (int li = 0; li < NELEM(lens); li++) {
+        const int n = lens[li], nb = n / 32;
+        const size_t rb = ember_row_size(EMBER_TYPE_Q8_0, n) + (size_t)(li % 2) * sizeof(block_q8_0); /* padded rows */
+        const size_t ys = ember_row_size(EMBER_TYPE_Q8_0, n) + (size_t)(li % 3 == 1) * sizeof(block_q8_0);
+        char *x = malloc(16 * rb), *y = malloc(8 * ys);
+        float *tmp = malloc(sizeof(float) * (size_t)n);
+        for (int mode = 0; mode < 4; mode++) {
+            for (int r = 0; r < 16; r++) {
+                block_q8_0 *bx = (block_q8_0 *)(x + r * rb);
+                make_row(EMBER_TYPE_Q8_0, n, bx, tmp, r == 3 ? 1e4f : 0.5f + r, 0);
+                for (int b = 0; b < nb; b++) {
+                    for (int j = 0; j < 32; j++) {
+                        if (mode == 1 && r % 5 == 2) bx[b].qs[j] = (j + b) % 3 ? -128 : 127;
+                        if (mode >= 2) bx[b].qs[j] = (int8_t)(rnd_u32() & 0xFF);
+                    }
+                    if (mode == 2) bx[b].d = (uint16_t)(rnd_u32() % 0x7C00 | (rnd_u32() & 0x8000)); /* finite */
+                    if (mode == 3) bx[b].d = scales[(b + r) % NELEM(scales)];
+                }
+            }
+            for (int k = 0; k < 8; k++) {
+                block_q8_0 *by = (block_q8_0 *)(y + k * ys);
+                make_row(EMBER_TYPE_Q8_0, n, by, tmp, 1.0f + 3 * k, 1);
+                for (int b = 0; b < nb; b++) {
+                    for (int j = 0; j < 32; j++) {
+                        if (mode == 1 && k == 3) by[b].qs[j] = j % 2 ? -127 : 127;
+                        if (mode >= 2) by[b].qs[j] = (int8_t)((int)(rnd_u32() % 255) - 127);
+                        if (mode == 3 && (k + b) % 4 == 0) by[b].qs[j] = (j + k) % 2 ? -127 : 127;
+                    }
+                    if (mode == 2) by[b].d = (uint16_t)(rnd_u32() % 0x7C00 | (rnd_u32() & 0x8000));
+                    if (mode == 3) by[b].d = scales[(3 * b + k) % NELEM(scales)];
+                }
+            }
+            float want[8][16];
+            for (int k = 0; k < 8; k++)
+                for (int r = 0; r < 16; r++) {
+                    const float model = model_quant_dot(EMBER_TYPE_Q8_0, n, x + r * rb, y + k * ys);
+                    float lanes;
+                    ember_vec_dot_q8_0_lanes(n, &lanes, x + r * rb, y + k * ys);
+                    ks.vec_dot[EMBER_TYPE_Q8_0](n, &want[k][r], x + r * rb, y + k * ys);
+                    CHECKF(bits(want[k][r]) == bits(model) && bits(lanes) == bits(model),
+                           "%s Q8_0 n=%d mode %d row %d token %d: dot %.9g lanes %.9g model %.9g", path, n, mode, r, k,
+                           want[k][r], lanes, model);
+                }
+            for (int nt = 1; nt <= 8; nt++) {
+                float out[8][21];
+                memset(out, 0x7F, sizeof out);
+                /* tokens from the end of the batch, outputs at column 3 of rows 21 apart */
+                ks.vec_dot_rows16_tokens[EMBER_TYPE_Q8_0](n, out[0] + 3, 21, x, rb, y + (8 - nt) * ys, ys, nt);
+                for (int t = 0; t < 8; t++)
+                    for (int c = 0; c < 21; c++) {
+                        if (t < nt && c >= 3 && c < 19) {
+                            CHECKF(bits(out[t][c]) == bits(want[8 - nt + t][c - 3]),
+                                   "%s Q8_0 rows16 n=%d mode %d nt=%d t=%d r=%d: %.9g vs dot %.9g", path, n, mode, nt, t,
+                                   c - 3, out[t][c], want[8 - nt + t][c - 3]);
+                            (*ran)++;
+                        } else
+                            CHECKF(out[t][c] > 1e38f, "%s Q8_0 rows16 nt=%d wrote outside (t=%d c=%d)", path, nt, t, c);
+                    }
+            }
+        }
+        free(x); free(y); free(tmp);
+    }
+}
+
+static void test_q8_0_rows16(void) {
+    int ran = 0;
+    for (int p = 0; p < NELEM(PATHS); p++)
+        if (ember_cpu_path_supported(PATHS[p])) check_path_rows16(PATHS[p], &ran);
+    if (!ran) printf("note: no Q8_0 rows16 kernel on this CPU (needs AVX2)\n");
+}
+
 /* Prompt-order tiles of the float formats: bit-identical to the same
  * path's prompt-order dot and to the portable reference. */
 static void check_path_prefill_tiles(const char *path) {
@@ -750,6 +835,7 @@ int main(void) {
     RUN(test_ref_dot_float_exact);
     RUN(test_simd_paths);
     RUN(test_tiles);
+    RUN(test_q8_0_rows16);
     RUN(test_rowops);
     RUN(test_traits_selected);
     TEST_EXIT();

@@ -29,6 +29,7 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx2_peak(ks);
     ember_kernels_avx2_tokens_float(ks);
     ember_kernels_avx2_rowops(ks);
+    ember_kernels_avx2_q8_0(ks);
     if (!strcmp(path, "avx2")) return;
     ember_kernels_avx512_simple(ks);
     ember_kernels_avx512_prefill(ks);

@@ -35,6 +35,7 @@ void ember_kernels_avx2_prefill(ember_kernel_set *ks);        /* prefill_avx2.c 
 void ember_kernels_avx2_peak(ember_kernel_set *ks);           /* peak_avx2.c */
 void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_avx2.c */
 void ember_kernels_avx2_rowops(ember_kernel_set *ks);         /* rowops_avx2.c */
+void ember_kernels_avx2_q8_0(ember_kernel_set *ks);           /* q8_0_avx2.c */
 void ember_kernels_avx512_simple(ember_kernel_set *ks);       /* simple_avx512.c */
 void ember_kernels_avx512_prefill(ember_kernel_set *ks);      /* prefill_avx512.c */
 void ember_kernels_avx512_rowops(ember_kernel_set *ks);       /* rowops_avx512.c */
