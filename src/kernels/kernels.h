@@ -28,6 +28,23 @@ typedef struct {
     double (*softmax_exp_sum)(float *x, int n, float mx);
 } ember_kernel_set;
 
+/* Runs STMT with the constant NT equal to nt (1..8, the token counts of
+ * the tokens/rows16 traits; others run as 8), so a kernel written for a
+ * constant token count gets its token loops unrolled at each count. */
+#define EMBER_WITH_NT8(nt, STMT)                                                                  \
+    do {                                                                                          \
+        switch (nt) {                                                                             \
+        case 1: { enum { NT = 1 }; STMT; } break;                                                 \
+        case 2: { enum { NT = 2 }; STMT; } break;                                                 \
+        case 3: { enum { NT = 3 }; STMT; } break;                                                 \
+        case 4: { enum { NT = 4 }; STMT; } break;                                                 \
+        case 5: { enum { NT = 5 }; STMT; } break;                                                 \
+        case 6: { enum { NT = 6 }; STMT; } break;                                                 \
+        case 7: { enum { NT = 7 }; STMT; } break;                                                 \
+        default: { enum { NT = 8 }; STMT; } break;                                                \
+        }                                                                                         \
+    } while (0)
+
 /* per file; the suffix names the extensions a file is built for */
 void ember_kernels_avx2_simple(ember_kernel_set *ks);         /* simple_avx2.c */
 void ember_kernels_avx2_kquants(ember_kernel_set *ks);        /* kquants_avx2.c */

@@ -299,27 +299,13 @@ static inline __attribute__((always_inline)) void q45_rows16_nt(int n, float *s,
 static void dot_q4_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
                                    size_t y_stride, int nt) {
     if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q4_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
-    else if (nt == 8) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8, 0);
-    else if (nt == 7) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7, 0);
-    else if (nt == 6) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6, 0);
-    else if (nt == 5) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5, 0);
-    else if (nt == 4) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4, 0);
-    else if (nt == 3) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3, 0);
-    else if (nt == 2) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2, 0);
-    else q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1, 0);
+    else EMBER_WITH_NT8(nt, q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT, 0));
 }
 
 static void dot_q5_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
                                    size_t y_stride, int nt) {
     if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q5_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
-    else if (nt == 8) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8, 1);
-    else if (nt == 7) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7, 1);
-    else if (nt == 6) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6, 1);
-    else if (nt == 5) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5, 1);
-    else if (nt == 4) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4, 1);
-    else if (nt == 3) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3, 1);
-    else if (nt == 2) q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2, 1);
-    else q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1, 1);
+    else EMBER_WITH_NT8(nt, q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT, 1));
 }
 
 /* A Q6_K super-block's 6-bit values: w[r] the unsigned values of 32-element
@@ -444,14 +430,7 @@ static inline __attribute__((always_inline)) void q6_rows16_nt(int n, float *s, 
 
 static void dot_q6_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
                                    size_t y_stride, int nt) {
-    if (nt == 8) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
-    else if (nt == 7) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7);
-    else if (nt == 6) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6);
-    else if (nt == 5) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5);
-    else if (nt == 4) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4);
-    else if (nt == 3) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3);
-    else if (nt == 2) q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2);
-    else q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1);
+    EMBER_WITH_NT8(nt, q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT));
 }
 
 /* int16 scales of 16-element sub-blocks 2r (low lane) and 2r+1 (high lane)

@@ -86,16 +86,7 @@ static inline __attribute__((always_inline)) void packed16_nt(int n, float *s, s
 static void dot_q4_0_packed16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
                                      size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
     (void)y, (void)y_stride, (void)stream; /* the side data carries the activations */
-    switch (nt) {
-    case 1: packed16_nt(n, s, s_stride, group, aux, aux_stride, 1); break;
-    case 2: packed16_nt(n, s, s_stride, group, aux, aux_stride, 2); break;
-    case 3: packed16_nt(n, s, s_stride, group, aux, aux_stride, 3); break;
-    case 4: packed16_nt(n, s, s_stride, group, aux, aux_stride, 4); break;
-    case 5: packed16_nt(n, s, s_stride, group, aux, aux_stride, 5); break;
-    case 6: packed16_nt(n, s, s_stride, group, aux, aux_stride, 6); break;
-    case 7: packed16_nt(n, s, s_stride, group, aux, aux_stride, 7); break;
-    default: packed16_nt(n, s, s_stride, group, aux, aux_stride, 8); break;
-    }
+    EMBER_WITH_NT8(nt, packed16_nt(n, s, s_stride, group, aux, aux_stride, NT));
 }
 
 /* One token: the weight nibbles go in as the unsigned operand and the

@@ -92,14 +92,7 @@ static inline __attribute__((always_inline)) void q8_0_rows16_nt(int n, float *s
 
 static void dot_q8_0_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
                                    size_t y_stride, int nt) {
-    if (nt == 8) q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 8);
-    else if (nt == 7) q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 7);
-    else if (nt == 6) q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 6);
-    else if (nt == 5) q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 5);
-    else if (nt == 4) q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 4);
-    else if (nt == 3) q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 3);
-    else if (nt == 2) q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 2);
-    else q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, 1);
+    EMBER_WITH_NT8(nt, q8_0_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT));
 }
 
 void ember_kernels_avx2_q8_0(ember_kernel_set *ks) { ks->vec_dot_rows16_tokens[EMBER_TYPE_Q8_0] = dot_q8_0_rows16_tokens; }
