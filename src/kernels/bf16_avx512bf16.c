@@ -9,10 +9,6 @@
 #include "../formats/fp16.h"
 #include "float_tile_avx512.h"
 
-static inline const void *row(const void *vy, size_t y_stride, int k) {
-    return (const char *)vy + (size_t)k * y_stride;
-}
-
 /* vec_dot */
 static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
     const ember_bf16 *x = vx, *y = vy;
@@ -33,7 +29,7 @@ static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
 static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, const void *vx, const void *vy,
                                                               size_t y_stride, const int nt) {
     const ember_bf16 *x = vx;
-    const ember_bf16 *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
+    const ember_bf16 *y0 = vy, *y1 = ember_batch_row(vy, y_stride, 1), *y2 = ember_batch_row(vy, y_stride, 2), *y3 = ember_batch_row(vy, y_stride, 3);
     const __m512 z = _mm512_setzero_ps();
     __m512 c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
 #define TOK(K)                                                                                        \
@@ -54,7 +50,7 @@ static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, c
     hsum16_tokens(c10, c11, c12, c13, nt, r1);
     hsum16_tokens(c20, c21, c22, c23, nt, r2);
     for (int k = 0; k < nt; k++) {
-        const ember_bf16 *y = row(vy, y_stride, k);
+        const ember_bf16 *y = ember_batch_row(vy, y_stride, k);
         double sum = 0.0;
         sum += (double)r1[k];
         sum += (double)r2[k];

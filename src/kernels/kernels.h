@@ -45,6 +45,11 @@ typedef struct {
         }                                                                                         \
     } while (0)
 
+/* activation row k of a batch whose rows are stride bytes apart */
+static inline const void *ember_batch_row(const void *base, size_t stride, int k) {
+    return (const char *)base + (size_t)k * stride;
+}
+
 /* per file; the suffix names the extensions a file is built for */
 void ember_kernels_avx2_simple(ember_kernel_set *ks);         /* simple_avx2.c */
 void ember_kernels_avx2_kquants(ember_kernel_set *ks);        /* kquants_avx2.c */

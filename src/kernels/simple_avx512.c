@@ -17,7 +17,6 @@
 #include <immintrin.h>
 #include "reduce_x86.h"
 #include <math.h>
-#include <string.h>
 
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 

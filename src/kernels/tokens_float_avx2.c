@@ -18,10 +18,6 @@
 
 static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
 
-static inline const void *row(const void *vy, size_t y_stride, int k) {
-    return (const char *)vy + (size_t)k * y_stride;
-}
-
 /* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), as simple_avx2.c reduces */
 static inline float hsum8_halves(__m256 v) {
     __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
@@ -40,7 +36,7 @@ static inline __m256 load8(const void *base, int e, const int f16) {
  * away and the 2 x 4 accumulators stay in registers. */
 static inline __attribute__((always_inline)) void pass2(int np, const void *vx, const void *vy, size_t y_stride,
                                                         const int nt, const int f16, int o1, int o2, __m256 *r) {
-    const void *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
+    const void *y0 = vy, *y1 = ember_batch_row(vy, y_stride, 1), *y2 = ember_batch_row(vy, y_stride, 2), *y3 = ember_batch_row(vy, y_stride, 3);
     const __m256 z = _mm256_setzero_ps();
     __m256 A0 = z, A1 = z, A2 = z, A3 = z, B0 = z, B1 = z, B2 = z, B3 = z;
 #define TOK(K)                                                              \
@@ -75,12 +71,12 @@ static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s,
     for (int k = 0; k < nt; k++) {
         const float red = hsum8_halves(_mm256_add_ps(_mm256_add_ps(hi[k], t[k]), lo[k]));
         if (f16) {
-            const ember_f16 *x = vx, *y = row(vy, y_stride, k);
+            const ember_f16 *x = vx, *y = ember_batch_row(vy, y_stride, k);
             double sum = (double)red;
             for (int i = np; i < n; i++) sum += (double)(h2f(x[i]) * h2f(y[i]));
             s[k] = (float)sum;
         } else {
-            const float *x = vx, *y = row(vy, y_stride, k);
+            const float *x = vx, *y = ember_batch_row(vy, y_stride, k);
             float sum = red;
             const int nf = n - (n - np) % 8;
             for (int i = np; i < nf; i++) {
@@ -119,7 +115,7 @@ static inline void bf16_pairs(const ember_bf16 *p, __m256 *odd, __m256 *even) {
  * every 64-step), pair fma odd element first; returns its tree sums. */
 static inline __attribute__((always_inline)) void bf16_pass(int np, const ember_bf16 *x, const void *vy,
                                                             size_t y_stride, const int nt, int o, float *r) {
-    const ember_bf16 *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
+    const ember_bf16 *y0 = vy, *y1 = ember_batch_row(vy, y_stride, 1), *y2 = ember_batch_row(vy, y_stride, 2), *y3 = ember_batch_row(vy, y_stride, 3);
     const __m256 z = _mm256_setzero_ps();
     __m256 L0 = z, L1 = z, L2 = z, L3 = z, H0 = z, H1 = z, H2 = z, H3 = z;
 #define TOK(K)                                                                  \
@@ -153,7 +149,7 @@ static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, c
     bf16_pass(np, x, vy, y_stride, nt, 0, r1);
     bf16_pass(np, x, vy, y_stride, nt, 32, r2);
     for (int k = 0; k < nt; k++) {
-        const ember_bf16 *y = row(vy, y_stride, k);
+        const ember_bf16 *y = ember_batch_row(vy, y_stride, k);
         double sum = 0.0;
         sum += (double)r1[k];
         sum += (double)r2[k];

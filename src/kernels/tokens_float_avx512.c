@@ -22,10 +22,6 @@
 
 static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
 
-static inline const void *row(const void *vy, size_t y_stride, int k) {
-    return (const char *)vy + (size_t)k * y_stride;
-}
-
 static inline __m512 load_f16x16(const ember_f16 *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
@@ -39,7 +35,7 @@ static inline __m512 load_f16x16(const ember_f16 *p) {
 static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s, const void *vx, const void *vy,
                                                                 size_t y_stride, const int nt, const int f16) {
     const int np = n & ~63;
-    const void *y0 = vy, *y1 = row(vy, y_stride, 1), *y2 = row(vy, y_stride, 2), *y3 = row(vy, y_stride, 3);
+    const void *y0 = vy, *y1 = ember_batch_row(vy, y_stride, 1), *y2 = ember_batch_row(vy, y_stride, 2), *y3 = ember_batch_row(vy, y_stride, 3);
     const __m512 z = _mm512_setzero_ps();
     __m512 a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
     __m512 a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
@@ -62,12 +58,12 @@ static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s,
 #undef FOLD
     for (int k = 0; k < nt; k++) {
         if (f16) {
-            const ember_f16 *x = vx, *y = row(vy, y_stride, k);
+            const ember_f16 *x = vx, *y = ember_batch_row(vy, y_stride, k);
             double sum = (double)red[k];
             for (int i = np; i < n; i++) sum += (double)(h2f(x[i]) * h2f(y[i]));
             s[k] = (float)sum;
         } else {
-            const float *x = vx, *y = row(vy, y_stride, k);
+            const float *x = vx, *y = ember_batch_row(vy, y_stride, k);
             float sum = red[k];
             const int nf = n - (n - np) % 8;
             for (int i = np; i < nf; i++) sum += x[i] * y[i];
