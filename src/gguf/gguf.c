@@ -105,7 +105,7 @@ static int rd(cursor *c, void *dst, size_t n, const char *what) {
 static int rd_u32(cursor *c, uint32_t *v, const char *what) { return rd(c, v, 4, what); }
 static int rd_u64(cursor *c, uint64_t *v, const char *what) { return rd(c, v, 8, what); }
 
-static size_t vtype_size(gguf_vtype t) {
+size_t gguf_vtype_size(gguf_vtype t) {
     switch (t) {
     case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
     case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
@@ -202,7 +202,7 @@ static int rd_value(cursor *c, gguf_vtype type, gguf_value *out, int depth, cons
         out->type = type;
     } else if (type != GGUF_VT_ARRAY) {
         uint8_t b[8];
-        if (rd(c, b, vtype_size(type), "value")) return -1;
+        if (rd(c, b, gguf_vtype_size(type), "value")) return -1;
         if (type == GGUF_VT_BOOL && b[0] > 1) return fail(c, 2, "key '%s': bool value %u is not 0 or 1", key, b[0]);
         scalar_decode(type, b, out);
         out->type = type;
@@ -216,7 +216,7 @@ static int rd_value(cursor *c, gguf_vtype type, gguf_value *out, int depth, cons
         out->v.arr.elem = (gguf_vtype)et;
         /* Every element takes at least min_elem bytes of the file, so this
          * bounds every allocation below by a small multiple of the file. */
-        size_t min_elem = et == GGUF_VT_STRING ? 8 : et == GGUF_VT_ARRAY ? 12 : vtype_size((gguf_vtype)et);
+        size_t min_elem = et == GGUF_VT_STRING ? 8 : et == GGUF_VT_ARRAY ? 12 : gguf_vtype_size((gguf_vtype)et);
         if (n > (c->size - c->pos) / min_elem)
             return fail(c, 2, "key '%s': array of %llu elements does not fit in the file", key, (unsigned long long)n);
         out->v.arr.n = n;
@@ -229,7 +229,7 @@ static int rd_value(cursor *c, gguf_vtype type, gguf_value *out, int depth, cons
             for (uint64_t i = 0; i < n; i++)
                 if (rd_value(c, GGUF_VT_ARRAY, &out->v.arr.items[i], depth + 1, key)) return -1;
         } else {
-            size_t bytes = (size_t)n * vtype_size((gguf_vtype)et);
+            size_t bytes = (size_t)n * gguf_vtype_size((gguf_vtype)et);
             if (need(c, bytes, "array data")) return -1;
             /* A copy: metadata is not aligned in the file, and callers may
              * read the elements as float/int32 arrays. */
@@ -603,7 +603,7 @@ const char *gguf_get_arr_str(const gguf_file *f, const char *key, uint64_t i, ui
 
 const void *gguf_get_arr_data(const gguf_file *f, const char *key) {
     const gguf_value *v = find(f, key);
-    if (!v || v->type != GGUF_VT_ARRAY || !vtype_size(v->v.arr.elem)) return 0;
+    if (!v || v->type != GGUF_VT_ARRAY || !gguf_vtype_size(v->v.arr.elem)) return 0;
     return v->v.arr.data;
 }
 
@@ -682,7 +682,7 @@ static void sb_value(sbuf *b, const gguf_value *v, int top) {
                 gguf_value e;
                 memset(&e, 0, sizeof e);
                 e.type = et;
-                scalar_decode(et, v->v.arr.data + i * vtype_size(et), &e);
+                scalar_decode(et, v->v.arr.data + i * gguf_vtype_size(et), &e);
                 sb_value(b, &e, 0);
             }
         }

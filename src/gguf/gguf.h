@@ -38,6 +38,9 @@ int gguf_open(const char *path, gguf_file **out, char *err, size_t errlen);
 int gguf_open_memory(const void *data, size_t size, gguf_file **out, char *err, size_t errlen);
 void gguf_close(gguf_file *f);
 
+/* bytes of one fixed-size value (0 for strings, arrays, unknown types) */
+size_t gguf_vtype_size(gguf_vtype t);
+
 uint32_t gguf_version(const gguf_file *f);
 size_t gguf_alignment(const gguf_file *f);
 size_t gguf_data_offset(const gguf_file *f);

@@ -68,16 +68,6 @@ void gguf_writer_free(gguf_writer *w) {
     free(w);
 }
 
-static size_t vt_size(gguf_vtype t) {
-    switch (t) {
-    case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
-    case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
-    case GGUF_VT_UINT32: case GGUF_VT_INT32: case GGUF_VT_FLOAT32: return 4;
-    case GGUF_VT_UINT64: case GGUF_VT_INT64: case GGUF_VT_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 /* Stores key = (type, payload); takes ownership of payload. A key that is
  * already set keeps its position and gets the new value. */
 static void put_kv(gguf_writer *w, const char *key, gguf_vtype type, uint8_t *payload, size_t len) {
@@ -105,7 +95,7 @@ static void put_kv(gguf_writer *w, const char *key, gguf_vtype type, uint8_t *pa
 }
 
 static void put_scalar(gguf_writer *w, const char *key, gguf_vtype type, const void *v) {
-    size_t n = vt_size(type);
+    size_t n = gguf_vtype_size(type);
     uint8_t *p = malloc(n);
     if (p) memcpy(p, v, n);
     put_kv(w, key, type, p, n);
@@ -129,7 +119,7 @@ void gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
 }
 
 void gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_vtype elem, const void *data, uint64_t n) {
-    size_t es = vt_size(elem);
+    size_t es = gguf_vtype_size(elem);
     if (!es) { werr(w, 4, "key '%s': gguf_writer_set_arr needs a numeric element type", key ? key : ""); return; }
     if (n && !data) { werr(w, 4, "key '%s': NULL array data", key ? key : ""); return; }
     if (n > (SIZE_MAX - 12) / es) { werr(w, 4, "key '%s': array too large", key ? key : ""); return; }

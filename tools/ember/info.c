@@ -18,16 +18,6 @@ static const char *vt_name(gguf_vtype t) {
     return (unsigned)t < GGUF_VT_COUNT ? names[t] : "?";
 }
 
-static size_t vt_size(gguf_vtype t) {
-    switch (t) {
-    case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
-    case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
-    case GGUF_VT_UINT32: case GGUF_VT_INT32: case GGUF_VT_FLOAT32: return 4;
-    case GGUF_VT_UINT64: case GGUF_VT_INT64: case GGUF_VT_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 /* ---- JSON output ---- */
 
 /* Length of the valid UTF-8 sequence at s (0 if invalid), per RFC 3629. */
@@ -92,7 +82,7 @@ static void json_double(FILE *out, double v, int is_f32) {
  * advanced to the end, so only the outermost array may be cut. */
 static int json_value(FILE *out, gguf_vtype t, const uint8_t **p, const uint8_t *end, uint64_t limit) {
     const uint8_t *q = *p;
-    size_t sz = vt_size(t);
+    size_t sz = gguf_vtype_size(t);
     if (sz) {
         if ((size_t)(end - q) < sz) return -1;
         union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32; float f32;
