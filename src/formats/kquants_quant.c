@@ -188,6 +188,92 @@ static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     }
 }
 
+/* ---- packing of the chosen levels, shared by the plain and the
+ * importance-weighted quantizers ---- */
+
+/* four 2-bit levels per byte: byte l of each 32-byte run holds elements
+ * l, l+32, l+64, l+96 of its 128 */
+static void pack_2bit(uint8_t *qs, const uint8_t *L) {
+    for (int j = 0; j < QK_K; j += 128)
+        for (int l = 0; l < 32; l++)
+            qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+}
+
+/* Q2_K: levels 0..3 from the block's scales and mins, packed */
+static void q2_K_levels(const float *x, block_q2_K *y, uint8_t *L) {
+    for (int j = 0; j < QK_K / 16; j++) {
+        const float d = ember_fp16_to_fp32(y->d) * (y->scales[j] & 0xF);
+        if (!d) continue;
+        const float dm = ember_fp16_to_fp32(y->dmin) * (y->scales[j] >> 4);
+        for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (uint8_t)MAXI(0, MINI(3, nearest_int((x[16 * j + ii] + dm) / d)));
+    }
+    pack_2bit(y->qs, L);
+}
+
+/* Q3_K's 6-bit scale j (0..63): low nibbles in bytes 0..7, top two bits
+ * in bytes 8..11 (scales must start zeroed) */
+static void q3_K_put_scale(uint8_t *scales, int j, int l) {
+    if (j < 8) scales[j] = (uint8_t)(l & 0xF);
+    else scales[j - 8] |= (uint8_t)((l & 0xF) << 4);
+    scales[j % 4 + 8] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
+}
+
+/* Q3_K: levels -4..3 from the block's scales, the high bit into hmask, the
+ * low two bits packed */
+static void q3_K_levels(const float *x, block_q3_K *y, int8_t *L) {
+    for (int j = 0; j < QK_K / 16; j++) {
+        int8_t sc = (int8_t)(j < 8 ? y->scales[j] & 0xF : y->scales[j - 8] >> 4);
+        sc = (int8_t)((sc | (((y->scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
+        const float d = ember_fp16_to_fp32(y->d) * sc;
+        if (!d) continue;
+        for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (int8_t)(MAXI(-4, MINI(3, nearest_int(x[16 * j + ii] / d))) + 4);
+    }
+    memset(y->hmask, 0, QK_K / 8);
+    int m = 0;
+    uint8_t hm = 1;
+    for (int j = 0; j < QK_K; j++) {
+        if (L[j] > 3) { y->hmask[m] |= hm; L[j] -= 4; }
+        if (++m == QK_K / 8) { m = 0; hm <<= 1; }
+    }
+    pack_2bit(y->qs, (const uint8_t *)L); /* 0..3 now */
+}
+
+/* Q4_K/Q5_K scale j and min j (6 bits each) into the 12 packed bytes
+ * (which must start zeroed) */
+static void k4_put_scale_min(uint8_t *out, int j, uint8_t ls, uint8_t lm) {
+    if (j < 4) {
+        out[j] = ls;
+        out[j + 4] = lm;
+    } else {
+        out[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+        out[j - 4] |= (uint8_t)((ls >> 4) << 6);
+        out[j] |= (uint8_t)((lm >> 4) << 6);
+    }
+}
+
+/* Q4_K: two 4-bit levels per byte (elements l and l+32 of each 64) */
+static void q4_K_levels(uint8_t *qs, const uint8_t *L) {
+    for (int j = 0; j < QK_K; j += 64, qs += 32)
+        for (int l = 0; l < 32; l++) qs[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+}
+
+/* Q5_K: the same nibbles, the fifth bits in qh */
+static void q5_K_levels(block_q5_K *y, const uint8_t *L) {
+    uint8_t *qh = y->qh, *ql = y->qs;
+    memset(qh, 0, QK_K / 8);
+    uint8_t m1 = 1, m2 = 2;
+    for (int n = 0; n < QK_K; n += 64, ql += 32) {
+        for (int j = 0; j < 32; j++) {
+            int l1 = L[n + j], l2 = L[n + j + 32];
+            if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
+            if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
+            ql[j] = (uint8_t)(l1 | (l2 << 4));
+        }
+        m1 <<= 2;
+        m2 <<= 2;
+    }
+}
+
 void ember_quant_q2_K_ref(const float *x, void *vy, int64_t k) {
     block_q2_K *y = vy;
     uint8_t L[QK_K], Laux[16];
@@ -216,15 +302,7 @@ void ember_quant_q2_K_ref(const float *x, void *vy, int64_t k) {
         } else {
             y[i].dmin = ember_fp32_to_fp16(0.f);
         }
-        for (int j = 0; j < QK_K / 16; j++) {
-            const float d = ember_fp16_to_fp32(y[i].d) * (y[i].scales[j] & 0xF);
-            if (!d) continue;
-            const float dm = ember_fp16_to_fp32(y[i].dmin) * (y[i].scales[j] >> 4);
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (uint8_t)MAXI(0, MINI(3, nearest_int((x[16 * j + ii] + dm) / d)));
-        }
-        for (int j = 0; j < QK_K; j += 128)
-            for (int l = 0; l < 32; l++)
-                y[i].qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+        q2_K_levels(x, &y[i], L);
     }
 }
 
@@ -244,33 +322,13 @@ void ember_quant_q3_K_ref(const float *x, void *vy, int64_t k) {
             const float iscale = -32.f / max_scale;
             for (int j = 0; j < QK_K / 16; j++) {
                 int8_t l = (int8_t)nearest_int(iscale * scales[j]);
-                l = (int8_t)(MAXI(-32, MINI(31, l)) + 32);
-                if (j < 8) y[i].scales[j] = l & 0xF;
-                else y[i].scales[j - 8] |= (uint8_t)((l & 0xF) << 4);
-                l >>= 4;
-                y[i].scales[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
+                q3_K_put_scale(y[i].scales, j, MAXI(-32, MINI(31, l)) + 32);
             }
             y[i].d = ember_fp32_to_fp16(1 / iscale);
         } else {
             y[i].d = ember_fp32_to_fp16(0.f);
         }
-        for (int j = 0; j < QK_K / 16; j++) {
-            int8_t sc = (int8_t)(j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4);
-            sc = (int8_t)((sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
-            const float d = ember_fp16_to_fp32(y[i].d) * sc;
-            if (!d) continue;
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (int8_t)(MAXI(-4, MINI(3, nearest_int(x[16 * j + ii] / d))) + 4);
-        }
-        memset(y[i].hmask, 0, QK_K / 8);
-        int m = 0;
-        uint8_t hm = 1;
-        for (int j = 0; j < QK_K; j++) {
-            if (L[j] > 3) { y[i].hmask[m] |= hm; L[j] -= 4; }
-            if (++m == QK_K / 8) { m = 0; hm <<= 1; }
-        }
-        for (int j = 0; j < QK_K; j += 128)
-            for (int l = 0; l < 32; l++)
-                y[i].qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+        q3_K_levels(x, &y[i], L);
     }
 }
 
@@ -281,14 +339,7 @@ static void k4_pack_scales(uint8_t *out, const float *scales, const float *mins,
         uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]), lm = (uint8_t)nearest_int(inv_min * mins[j]);
         ls = MINI(63, ls);
         lm = MINI(63, lm);
-        if (j < 4) {
-            out[j] = ls;
-            out[j + 4] = lm;
-        } else {
-            out[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-            out[j - 4] |= (uint8_t)((ls >> 4) << 6);
-            out[j] |= (uint8_t)((lm >> 4) << 6);
-        }
+        k4_put_scale_min(out, j, ls, lm);
     }
 }
 
@@ -331,9 +382,7 @@ void ember_quant_q4_K_ref(const float *x, void *vy, int64_t k) {
         y[i].d = ember_fp32_to_fp16(max_scale / 63.f);
         y[i].dmin = ember_fp32_to_fp16(max_min / 63.f);
         k4_requant(x, y[i].scales, y[i].d, y[i].dmin, 15, L);
-        uint8_t *q = y[i].qs;
-        for (int j = 0; j < QK_K; j += 64, q += 32)
-            for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+        q4_K_levels(y[i].qs, L);
     }
 }
 
@@ -348,19 +397,7 @@ void ember_quant_q5_K_ref(const float *x, void *vy, int64_t k) {
         y[i].d = ember_fp32_to_fp16(max_scale / 63.f);
         y[i].dmin = ember_fp32_to_fp16(max_min / 63.f);
         k4_requant(x, y[i].scales, y[i].d, y[i].dmin, 31, L);
-        uint8_t *qh = y[i].qh, *ql = y[i].qs;
-        memset(qh, 0, QK_K / 8);
-        uint8_t m1 = 1, m2 = 2;
-        for (int n = 0; n < QK_K; n += 64, ql += 32) {
-            for (int j = 0; j < 32; j++) {
-                int l1 = L[n + j], l2 = L[n + j + 32];
-                if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
-                if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
-                ql[j] = (uint8_t)(l1 | (l2 << 4));
-            }
-            m1 <<= 2;
-            m2 <<= 2;
-        }
+        q5_K_levels(&y[i], L);
     }
 }
 
@@ -556,17 +593,8 @@ static void q2_K_row_w(const float *x, block_q2_K *y, int64_t n, const float *qw
         }
         y[i].d = ember_fp32_to_fp16(qp_quants(QK_K / 16, 15, scales, Ls, sw));
         y[i].dmin = ember_fp32_to_fp16(qp_quants(QK_K / 16, 15, mins, Lm, sw));
-        const float dm = ember_fp16_to_fp32(y[i].d), mm = ember_fp16_to_fp32(y[i].dmin);
         for (int j = 0; j < QK_K / 16; j++) y[i].scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
-        for (int j = 0; j < QK_K / 16; j++) {
-            const float d = dm * (y[i].scales[j] & 0xF);
-            if (!d) continue;
-            const float m = mm * (y[i].scales[j] >> 4);
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (uint8_t)MAXI(0, MINI(3, nearest_int((x[16 * j + ii] + m) / d)));
-        }
-        for (int j = 0; j < QK_K; j += 128)
-            for (int l = 0; l < 32; l++)
-                y[i].qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+        q2_K_levels(x, &y[i], L);
     }
 }
 
@@ -581,31 +609,9 @@ static void q3_K_row_w(const float *x, block_q3_K *y, int64_t n, const float *qw
         }
         memset(y[i].scales, 0, 12);
         const float d_block = qx_quants(QK_K / 16, 32, scales, Ls, sw);
-        for (int j = 0; j < QK_K / 16; j++) {
-            int l = Ls[j];
-            if (j < 8) y[i].scales[j] = (uint8_t)(l & 0xF);
-            else y[i].scales[j - 8] |= (uint8_t)((l & 0xF) << 4);
-            l >>= 4;
-            y[i].scales[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
-        }
+        for (int j = 0; j < QK_K / 16; j++) q3_K_put_scale(y[i].scales, j, Ls[j]);
         y[i].d = ember_fp32_to_fp16(d_block);
-        for (int j = 0; j < QK_K / 16; j++) {
-            int8_t sc = (int8_t)(j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4);
-            sc = (int8_t)((sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
-            const float d = ember_fp16_to_fp32(y[i].d) * sc;
-            if (!d) continue;
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (int8_t)(MAXI(-4, MINI(3, nearest_int(x[16 * j + ii] / d))) + 4);
-        }
-        memset(y[i].hmask, 0, QK_K / 8);
-        int m = 0;
-        uint8_t hm = 1;
-        for (int j = 0; j < QK_K; j++) {
-            if (L[j] > 3) { y[i].hmask[m] |= hm; L[j] -= 4; }
-            if (++m == QK_K / 8) { m = 0; hm <<= 1; }
-        }
-        for (int j = 0; j < QK_K; j += 128)
-            for (int l = 0; l < 32; l++)
-                y[i].qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+        q3_K_levels(x, &y[i], L);
     }
 }
 
@@ -629,14 +635,7 @@ static void k4_block_w(const float *x, const float *qw, int nmax, int clamp63, u
             ls = MINI(63, ls);
             lm = MINI(63, lm);
         }
-        if (j < 4) {
-            scales_out[j] = ls;
-            scales_out[j + 4] = lm;
-        } else {
-            scales_out[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-            scales_out[j - 4] |= (uint8_t)((ls >> 4) << 6);
-            scales_out[j] |= (uint8_t)((lm >> 4) << 6);
-        }
+        k4_put_scale_min(scales_out, j, ls, lm);
     }
     *d16 = ember_fp32_to_fp16(d_block);
     *dmin16 = ember_fp32_to_fp16(m_block);
@@ -647,9 +646,7 @@ static void q4_K_row_w(const float *x, block_q4_K *y, int64_t n, const float *qw
     uint8_t L[QK_K];
     for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
         k4_block_w(x, qw + QK_K * i, 15, 0, y[i].scales, &y[i].d, &y[i].dmin, L);
-        uint8_t *q = y[i].qs;
-        for (int j = 0; j < QK_K; j += 64, q += 32)
-            for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+        q4_K_levels(y[i].qs, L);
     }
 }
 
@@ -657,19 +654,7 @@ static void q5_K_row_w(const float *x, block_q5_K *y, int64_t n, const float *qw
     uint8_t L[QK_K];
     for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
         k4_block_w(x, qw + QK_K * i, 31, 1, y[i].scales, &y[i].d, &y[i].dmin, L);
-        uint8_t *qh = y[i].qh, *ql = y[i].qs;
-        memset(qh, 0, QK_K / 8);
-        uint8_t m1 = 1, m2 = 2;
-        for (int b = 0; b < QK_K; b += 64, ql += 32) {
-            for (int j = 0; j < 32; j++) {
-                int l1 = L[b + j], l2 = L[b + j + 32];
-                if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
-                if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
-                ql[j] = (uint8_t)(l1 | (l2 << 4));
-            }
-            m1 <<= 2;
-            m2 <<= 2;
-        }
+        q5_K_levels(&y[i], L);
     }
 }
 
