@@ -106,6 +106,11 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else q45_tokens(n, s, vx, vy, ys, 1, 1);
 }
 
+/* Keeps v in a register as it is at this point: stops the compiler
+ * reassociating a chain of integer sums into a tree of many live
+ * products (gcc did, spilling them); no instruction */
+#define KEEP_REG(v) __asm__("" : "+x"(v))
+
 /* Q4_K and Q5_K, 16 rows x nt (1..8) tokens: vec_dot's results. Per row
  * and super-block the 4-bit values are unpacked once, two 32-element runs
  * at a time, and each pair serves every token while it sits in registers
@@ -141,9 +146,11 @@ static inline __attribute__((always_inline)) void q45_rows16_nt(int n, float *s,
     }
     for (int r = 0; r < 16; r++) {
         const char *xr = (const char *)vx + (size_t)r * row_bytes;
-        __m256 acc[8];
-        for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
-        __m256 accm[4] = ZERO8, summs = _mm256_setzero_ps(); /* lane = token */
+        /* float accumulators live in memory: one load and store per
+         * super-block, the registers go to the integer sums */
+        _Alignas(32) float acc[8][8], accm[4][8]; /* [token][lane]; min: [pair l][token] (Q5_K: [0]) */
+        for (int k = 0; k < nt; k++) _mm256_store_ps(acc[k], _mm256_setzero_ps());
+        for (int l = 0; l < 4; l++) _mm256_store_ps(accm[l], _mm256_setzero_ps());
         for (int i = 0; i < nb; i++) {
             const block_q4_K *b4 = (const block_q4_K *)(xr + (size_t)i * bx);
             const block_q5_K *b5 = (const block_q5_K *)b4;
@@ -151,33 +158,31 @@ static inline __attribute__((always_inline)) void q45_rows16_nt(int n, float *s,
             const __m128i scmn = k4_scales(b4->scales);
             _Alignas(16) int16_t sc[8];
             _mm_store_si128((__m128i *)sc, _mm_cvtepu8_epi16(scmn));
-            const __m256i mins = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn)));
             const uint8_t *qs = q5 ? b5->qs : b4->qs;
             __m256i isum[8];
             for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-                __m256i w0 = _mm256_and_si256(bits, m4), w1 = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-                if (q5) { /* bits 2j and 2j+1 of qh moved to bit 4 */
+            /* run ru: low (even) or high (odd) nibbles of chunk ru/2, fifth bit = bit ru of qh moved to bit 4 */
+#pragma GCC unroll 8
+            for (int ru = 0; ru < 8; ru++) {
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * (ru / 2)));
+                __m256i w = _mm256_and_si256(ru & 1 ? _mm256_srli_epi16(bits, 4) : bits, m4);
+                if (q5) {
                     const __m256i hb = _mm256_loadu_si256((const __m256i *)b5->qh);
-                    const __m256i h0 = j < 2 ? _mm256_slli_epi16(hb, 4 - 2 * j) : _mm256_srli_epi16(hb, 2 * j - 4);
-                    const __m256i h1 = j < 2 ? _mm256_slli_epi16(hb, 3 - 2 * j) : _mm256_srli_epi16(hb, 2 * j - 3);
-                    w0 = or_and(w0, h0, m16);
-                    w1 = or_and(w1, h1, m16);
+                    w = or_and(w, ru < 4 ? _mm256_slli_epi16(hb, 4 - ru) : ru > 4 ? _mm256_srli_epi16(hb, ru - 4) : hb, m16);
                 }
-                const __m256i sc0 = _mm256_set1_epi16(sc[2 * j]), sc1 = _mm256_set1_epi16(sc[2 * j + 1]);
+                const __m256i scv = _mm256_set1_epi16(sc[ru]);
 #pragma GCC unroll 8
                 for (int k = 0; k < nt; k++) {
-                    const int8_t *q8 = yk[k][i].qs + 64 * j;
-                    const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(w0, _mm256_loadu_si256((const __m256i *)q8)), sc0);
-                    const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(w1, _mm256_loadu_si256((const __m256i *)(q8 + 32))), sc1);
-                    isum[k] = _mm256_add_epi32(isum[k], _mm256_add_epi32(p0, p1));
+                    const __m256i a = _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru));
+                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(w, a), scv);
+                    KEEP_REG(isum[k]);
                 }
             }
 #pragma GCC unroll 8
             for (int k = 0; k < nt; k++)
-                acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]), acc[k]);
+                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]),
+                                                        _mm256_load_ps(acc[k])));
+            const __m256i mins = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn)));
             const __m256 dm = _mm256_mul_ps(_mm256_load_ps(nyd[i]), _mm256_set1_ps(h2f(b4->dmin)));
             const __m256i p0 = _mm256_madd_epi16(_mm256_shuffle_epi32(mins, 0x00), _mm256_load_si256((const __m256i *)q8s[i][0]));
             const __m256i p1 = _mm256_madd_epi16(_mm256_shuffle_epi32(mins, 0x55), _mm256_load_si256((const __m256i *)q8s[i][1]));
@@ -185,18 +190,21 @@ static inline __attribute__((always_inline)) void q45_rows16_nt(int n, float *s,
             const __m256i p3 = _mm256_madd_epi16(_mm256_shuffle_epi32(mins, 0xFF), _mm256_load_si256((const __m256i *)q8s[i][3]));
             if (q5) {
                 const __m256i p = _mm256_add_epi32(_mm256_add_epi32(p0, p2), _mm256_add_epi32(p1, p3));
-                summs = _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p), summs);
+                _mm256_store_ps(accm[0], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p), _mm256_load_ps(accm[0])));
             } else {
-                accm[0] = _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p0), accm[0]);
-                accm[1] = _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p1), accm[1]);
-                accm[2] = _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p2), accm[2]);
-                accm[3] = _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p3), accm[3]);
+                _mm256_store_ps(accm[0], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p0), _mm256_load_ps(accm[0])));
+                _mm256_store_ps(accm[1], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p1), _mm256_load_ps(accm[1])));
+                _mm256_store_ps(accm[2], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p2), _mm256_load_ps(accm[2])));
+                _mm256_store_ps(accm[3], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p3), _mm256_load_ps(accm[3])));
             }
         }
+        /* Q4_K: vec_dot's fold (l0+l2)+(l1+l3), per token lane */
         _Alignas(32) float m[8];
-        if (q5) _mm256_store_ps(m, summs);
-        else _mm256_store_ps(m, _mm256_add_ps(_mm256_add_ps(accm[0], accm[2]), _mm256_add_ps(accm[1], accm[3])));
-        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(acc[k]) + m[k];
+        if (q5) _mm256_store_ps(m, _mm256_load_ps(accm[0]));
+        else
+            _mm256_store_ps(m, _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(accm[0]), _mm256_load_ps(accm[2])),
+                                             _mm256_add_ps(_mm256_load_ps(accm[1]), _mm256_load_ps(accm[3]))));
+        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(acc[k])) + m[k];
     }
 }
 
@@ -287,15 +295,18 @@ static inline __attribute__((always_inline)) void q6_rows16_nt(int n, float *s, 
     for (int k = 0; k < nt; k++) yk[k] = (const block_q8_K *)((const char *)vy + (size_t)k * ys);
     for (int r = 0; r < 16; r++) {
         const block_q6_K *x = (const block_q6_K *)((const char *)vx + (size_t)r * row_bytes);
-        __m256 acc[8];
-        for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
+        _Alignas(32) float acc[8][8]; /* [token][lane], in memory as for Q4_K */
+        for (int k = 0; k < nt; k++) _mm256_store_ps(acc[k], _mm256_setzero_ps());
         for (int i = 0; i < nb; i++) {
             const float xd = h2f(x[i].d);
             _Alignas(32) int16_t sc[16];
             const __m128i s8 = _mm_loadu_si128((const __m128i *)x[i].scales);
             _mm256_store_si256((__m256i *)sc, _mm256_cvtepi8_epi16(s8));
-            __m256i isum[8], c = _mm256_setzero_si256();
-            for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
+            /* unpack: the signed runs and their scales staged in memory
+             * (read back as operands of the token loop, which keeps its
+             * registers for the eight sums), the row's 128 * (w - 32) terms */
+            _Alignas(32) __m256i wv[8], scv[8];
+            __m256i c = _mm256_setzero_si256();
 #pragma GCC unroll 8
             for (int ru = 0; ru < 8; ru++) {
                 const int h = ru / 4, v = ru % 4;
@@ -304,21 +315,30 @@ static inline __attribute__((always_inline)) void q6_rows16_nt(int n, float *s, 
                 const __m256i lo = v < 2 ? _mm256_and_si256(b, m4) : _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
                 const __m256i hi = v == 0 ? _mm256_slli_epi16(bh, 4) : v == 1 ? _mm256_slli_epi16(bh, 2)
                                  : v == 2 ? bh : _mm256_srli_epi16(bh, 2);
-                const __m256i w = _mm256_sub_epi8(or_and(lo, hi, m30), m32);
+                wv[ru] = _mm256_sub_epi8(or_and(lo, hi, m30), m32);
                 /* scales of sub-blocks 2ru (low 128-bit lane) and 2ru+1 */
-                const __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * ru + 1]), _mm_set1_epi16(sc[2 * ru]));
-                c = dpwssd(c, _mm256_maddubs_epi16(m80, w), scv);
+                scv[ru] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * ru + 1]), _mm_set1_epi16(sc[2 * ru]));
+                c = dpwssd(c, _mm256_maddubs_epi16(m80, wv[ru]), scv[ru]);
+            }
+            __asm__ volatile("" ::: "memory"); /* wv, scv stay in memory */
+            __m256i isum[8];
+            for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int ru = 0; ru < 8; ru++) {
+                const __m256i w = _mm256_load_si256(&wv[ru]);
 #pragma GCC unroll 8
                 for (int k = 0; k < nt; k++) {
                     const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru)), m80);
-                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(a, w), scv);
+                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(a, w), _mm256_load_si256(&scv[ru]));
+                    KEEP_REG(isum[k]);
                 }
             }
 #pragma GCC unroll 8
             for (int k = 0; k < nt; k++)
-                acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[k], c)), acc[k]);
+                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[k], c)),
+                                                        _mm256_load_ps(acc[k])));
         }
-        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(acc[k]);
+        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(acc[k]));
     }
 }
 
