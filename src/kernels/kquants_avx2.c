@@ -6,7 +6,9 @@
  * AVX-512 instructions spelled in AVX2 (multiply-add then add for vpdpwssd,
  * and/or for ternary logic, compare for the byte-mask test): the integers
  * are the same. Each is written for nt activation rows against one weight
- * row; vec_dot is the nt == 1 instance. */
+ * row; vec_dot is the nt == 1 instance. For prompts, Q4_K, Q5_K and Q6_K
+ * also have 16-row x 1..8-token kernels (rows16_tokens) giving the same
+ * bits, laid out for 16 ymm registers. */
 #include "kernels.h"
 #include <immintrin.h>
 #include <string.h>
