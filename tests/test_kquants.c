@@ -212,7 +212,7 @@ static void tokens_bit_identical(void) {
 
 /* vec_dot_rows16_tokens (16 weight rows x nt = 1..8 activation rows) gives
  * exactly vec_dot's result for every row and token, on every path that has
- * it (Q4_K, Q5_K, Q6_K on AVX-512): n from one super-block to past the kernels'
+ * it (Q4_K, Q5_K, Q6_K on AVX2 and AVX-512; both must have all three): n from one super-block to past the kernels'
  * table limit, rows and activations padded, rows mixing extreme and random
  * blocks (Q6_K also with its scales at -128 / 127), activations at +-127
  * and -128, and nothing written outside the 16 x nt outputs. */
@@ -224,6 +224,10 @@ static void rows16_tokens_bit_identical(void) {
         if (strcmp(paths[p], "scalar") && !ember_cpu_path_supported(paths[p])) continue;
         ember_kernel_set ks;
         ember_kernels_for_path(paths[p], &ks);
+        if (strcmp(paths[p], "scalar"))
+            CHECKF(ks.vec_dot_rows16_tokens[EMBER_TYPE_Q4_K] && ks.vec_dot_rows16_tokens[EMBER_TYPE_Q5_K] &&
+                       ks.vec_dot_rows16_tokens[EMBER_TYPE_Q6_K],
+                   "%s: no rows16 kernel for Q4_K/Q5_K/Q6_K", paths[p]);
         for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
             const int t = k_types[ti];
             if (!ks.vec_dot_rows16_tokens[t]) continue;

@@ -101,8 +101,9 @@ typedef struct {
     void (*vec_dot_tokens)(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
     /* vec_dot's exact order, 16 weight rows x nt (1..8) activation rows:
      * s[k*s_stride + r] = dot(row r, token k); the kernel may share work
-     * across the rows (Q4_K/Q5_K: the min term, several rows per register;
-     * Q6_K: the -32 offset moved to a per-row term; Q8_0 on AVX2: register
+     * across the rows (Q4_K/Q5_K: the min term, several rows per register
+     * on AVX-512, eight tokens per register on AVX2; Q6_K: the -32 offset
+     * moved to a per-row term, both paths; Q8_0 on AVX2: register
      * tiles of rows x tokens, scales converted once per call). Prompt
      * batches use it when every token takes vec_dot. NULL if not available. */
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens;

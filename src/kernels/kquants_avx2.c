@@ -6,10 +6,14 @@
  * AVX-512 instructions spelled in AVX2 (multiply-add then add for vpdpwssd,
  * and/or for ternary logic, compare for the byte-mask test): the integers
  * are the same. Each is written for nt activation rows against one weight
- * row; vec_dot is the nt == 1 instance. */
+ * row; vec_dot is the nt == 1 instance. For prompts, Q4_K, Q5_K and Q6_K
+ * also have 16-row x 1..8-token kernels (rows16_tokens) giving the same
+ * bits, laid out for 16 ymm registers. */
 #include "kernels.h"
 #include <immintrin.h>
 #include <string.h>
+#include "reduce_x86.h"
+#include "kquants_x86.h"
 
 /* s + int16 pair products of a and b (what vpdpwssd does) */
 static inline __m256i dpwssd(__m256i s, __m256i a, __m256i b) { return _mm256_add_epi32(s, _mm256_madd_epi16(a, b)); }
@@ -19,42 +23,6 @@ static inline __m256i or_and(__m256i a, __m256i b, __m256i c) { return _mm256_or
 static inline __m256i add_bit(__m256i w, __m256i hb, __m256i sel, __m256i add) {
     return _mm256_or_si256(w, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, sel), sel), add));
 }
-
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-static inline float hsum8(__m256 x) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-/* byte-shuffle control selecting int16 word w of a 128-bit lane */
-static inline int word_bytes(int w) { return (2 * w) | ((2 * w + 1) << 8); }
-
-/* Scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K block from
- * its 12 packed bytes, in 32-bit lanes u0 u1 u2: scales 0..3 = u0 & 0x3f..,
- * 4..7 = low nibbles of u2 with the top bits of u0 above them; mins the
- * same from u1 and the high nibbles of u2. Reads 16 bytes (the block
- * continues after the scales). */
-static inline __m128i k4_scales(const uint8_t *packed) {
-    const __m128i v = _mm_loadu_si128((const __m128i *)packed);
-    const __m128i lo = _mm_and_si128(v, _mm_set1_epi32(0x3f3f3f3f));
-    const __m128i u2 = _mm_srlv_epi32(_mm_shuffle_epi32(v, 0xAA), _mm_set_epi32(0, 0, 4, 0));
-    const __m128i hi = _mm_or_si128(_mm_and_si128(u2, _mm_set1_epi32(0x0f0f0f0f)),
-                                    _mm_and_si128(_mm_srli_epi32(v, 2), _mm_set1_epi32(0x30303030)));
-    return _mm_unpacklo_epi32(lo, hi);
-}
-
-/* min * (sum of q8 over each 32-element sub-block), pairs of sub-blocks
- * added as the 16-bit multiply-add does: 4 int32 */
-static inline __m128i k4_min_prod(__m128i mins16, const int16_t *bsums) {
-    const __m256i q8sums = _mm256_loadu_si256((const __m256i *)bsums);
-    const __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
-    return _mm_madd_epi16(mins16, q8s);
-}
-
-#define ZERO8 {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}
 
 /* Q4_K or Q5_K (q5 != 0), nt tokens: the super-block loop is the same but
  * for the fifth bit and how the min term accumulates. */
@@ -140,6 +108,120 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else q45_tokens(n, s, vx, vy, ys, 1, 1);
 }
 
+/* Keeps v in a register as it is at this point: stops the compiler
+ * reassociating a chain of integer sums into a tree of many live
+ * products (gcc did, spilling them); no instruction */
+#define KEEP_REG(v) __asm__("" : "+x"(v))
+
+/* Q4_K and Q5_K, 16 rows x nt (1..8) tokens: vec_dot's results. Per row
+ * and super-block the 4-bit values are unpacked once, two 32-element runs
+ * at a time, and each pair serves every token while it sits in registers
+ * (one int32 accumulator per token: the integer lanes are exact, so adding
+ * the runs in another grouping gives vec_dot's lanes), then vec_dot's fma
+ * per lane with d. The min term has the tokens in the lanes: a per-call
+ * table holds, per super-block and sub-block pair l, every token's int16
+ * pair of q8 sums, so one multiply-add against row's min pair l gives
+ * lane l of k4_min_prod for eight tokens. Q4_K then does vec_dot's fma per
+ * lane l with dmin and the fold (l0+l2)+(l1+l3); Q5_K sums the four
+ * products exactly and does its one fma. Float additions are commutative,
+ * so main + min is vec_dot's hsum8(acc) + min. */
+static inline __attribute__((always_inline)) void q45_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
+                                                                size_t row_bytes, const void *vy, size_t ys, const int nt,
+                                                                const int q5) {
+    const int nb = n / QK_K;
+    const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const __m256i m4 = _mm256_set1_epi8(0xF), m16 = _mm256_set1_epi8(16);
+    _Alignas(32) int32_t q8s[ROWS16_MAX_SB][4][8]; /* [sb][pair l][token]: int16 pair of q8 sums */
+    _Alignas(32) float nyd[ROWS16_MAX_SB][8];      /* [sb][token]: -d */
+    const block_q8_K *yk[8];
+    for (int k = 0; k < nt; k++) yk[k] = (const block_q8_K *)((const char *)vy + (size_t)k * ys);
+    for (int i = 0; i < nb; i++) {
+        for (int k = 0; k < 8; k++) {
+            _Alignas(16) int32_t p[4] = {0, 0, 0, 0};
+            nyd[i][k] = 0;
+            if (k < nt) {
+                _mm_store_si128((__m128i *)p, k4_q8_sums(yk[k][i].bsums));
+                nyd[i][k] = -yk[k][i].d;
+            }
+            for (int l = 0; l < 4; l++) q8s[i][l][k] = p[l];
+        }
+    }
+    for (int r = 0; r < 16; r++) {
+        const char *xr = (const char *)vx + (size_t)r * row_bytes;
+        /* float accumulators live in memory: one load and store per
+         * super-block, the registers go to the integer sums */
+        _Alignas(32) float acc[8][8], accm[4][8]; /* [token][lane]; min: [pair l][token] (Q5_K: [0]) */
+        for (int k = 0; k < nt; k++) _mm256_store_ps(acc[k], _mm256_setzero_ps());
+        for (int l = 0; l < 4; l++) _mm256_store_ps(accm[l], _mm256_setzero_ps());
+        for (int i = 0; i < nb; i++) {
+            const block_q4_K *b4 = (const block_q4_K *)(xr + (size_t)i * bx);
+            const block_q5_K *b5 = (const block_q5_K *)b4;
+            const float xd = h2f(b4->d);
+            const __m128i scmn = k4_scales(b4->scales);
+            _Alignas(16) int16_t sc[8];
+            _mm_store_si128((__m128i *)sc, _mm_cvtepu8_epi16(scmn));
+            const uint8_t *qs = q5 ? b5->qs : b4->qs;
+            __m256i isum[8];
+            for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
+            /* run ru: low (even) or high (odd) nibbles of chunk ru/2, fifth bit = bit ru of qh moved to bit 4 */
+#pragma GCC unroll 8
+            for (int ru = 0; ru < 8; ru++) {
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * (ru / 2)));
+                __m256i w = _mm256_and_si256(ru & 1 ? _mm256_srli_epi16(bits, 4) : bits, m4);
+                if (q5) {
+                    const __m256i hb = _mm256_loadu_si256((const __m256i *)b5->qh);
+                    w = or_and(w, ru < 4 ? _mm256_slli_epi16(hb, 4 - ru) : ru > 4 ? _mm256_srli_epi16(hb, ru - 4) : hb, m16);
+                }
+                const __m256i scv = _mm256_set1_epi16(sc[ru]);
+#pragma GCC unroll 8
+                for (int k = 0; k < nt; k++) {
+                    const __m256i a = _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru));
+                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(w, a), scv);
+                    KEEP_REG(isum[k]);
+                }
+            }
+#pragma GCC unroll 8
+            for (int k = 0; k < nt; k++)
+                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]),
+                                                        _mm256_load_ps(acc[k])));
+            const __m256i mins = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn)));
+            const __m256 dm = _mm256_mul_ps(_mm256_load_ps(nyd[i]), _mm256_set1_ps(h2f(b4->dmin)));
+            const __m256i p0 = _mm256_madd_epi16(_mm256_shuffle_epi32(mins, 0x00), _mm256_load_si256((const __m256i *)q8s[i][0]));
+            const __m256i p1 = _mm256_madd_epi16(_mm256_shuffle_epi32(mins, 0x55), _mm256_load_si256((const __m256i *)q8s[i][1]));
+            const __m256i p2 = _mm256_madd_epi16(_mm256_shuffle_epi32(mins, 0xAA), _mm256_load_si256((const __m256i *)q8s[i][2]));
+            const __m256i p3 = _mm256_madd_epi16(_mm256_shuffle_epi32(mins, 0xFF), _mm256_load_si256((const __m256i *)q8s[i][3]));
+            if (q5) {
+                const __m256i p = _mm256_add_epi32(_mm256_add_epi32(p0, p2), _mm256_add_epi32(p1, p3));
+                _mm256_store_ps(accm[0], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p), _mm256_load_ps(accm[0])));
+            } else {
+                _mm256_store_ps(accm[0], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p0), _mm256_load_ps(accm[0])));
+                _mm256_store_ps(accm[1], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p1), _mm256_load_ps(accm[1])));
+                _mm256_store_ps(accm[2], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p2), _mm256_load_ps(accm[2])));
+                _mm256_store_ps(accm[3], _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(p3), _mm256_load_ps(accm[3])));
+            }
+        }
+        /* Q4_K: vec_dot's fold (l0+l2)+(l1+l3), per token lane */
+        _Alignas(32) float m[8];
+        if (q5) _mm256_store_ps(m, _mm256_load_ps(accm[0]));
+        else
+            _mm256_store_ps(m, _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(accm[0]), _mm256_load_ps(accm[2])),
+                                             _mm256_add_ps(_mm256_load_ps(accm[1]), _mm256_load_ps(accm[3]))));
+        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(acc[k])) + m[k];
+    }
+}
+
+static void dot_q4_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q4_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
+    else EMBER_WITH_NT8(nt, q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT, 0));
+}
+
+static void dot_q5_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q5_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
+    else EMBER_WITH_NT8(nt, q45_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT, 1));
+}
+
 /* Q6_K, nt tokens */
 static inline __attribute__((always_inline)) void q6_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                             const int nt) {
@@ -195,6 +277,76 @@ static void dot_q6_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else if (nt == 3) q6_tokens(n, s, vx, vy, ys, 3);
     else if (nt == 2) q6_tokens(n, s, vx, vy, ys, 2);
     else q6_tokens(n, s, vx, vy, ys, 1);
+}
+
+/* Q6_K, 16 rows x nt (1..8) tokens: vec_dot's results with the "- 32"
+ * moved from the tokens to the rows, as kquants_avx512vnni.c does: the
+ * weights made signed once per row (w - 32), the activations unsigned
+ * (a + 128, a flip of the top bit), one 16-bit multiply-add per run and
+ * token; the extra 128 * (w - 32) terms depend on the row only and are
+ * subtracted once per super-block and token. The int32 lanes are vec_dot's
+ * exactly (no 16-bit pair overflows: |(a + 128) * (w - 32)| * 2 <= 16320),
+ * then vec_dot's fma per lane and tree sum. Runs are unpacked one at a
+ * time and serve every token from registers. No tables: any n. */
+static inline __attribute__((always_inline)) void q6_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
+                                                               size_t row_bytes, const void *vy, size_t ys, const int nt) {
+    const int nb = n / QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30), m32 = _mm256_set1_epi8(32);
+    const __m256i m80 = _mm256_set1_epi8((char)0x80);
+    const block_q8_K *yk[8];
+    for (int k = 0; k < nt; k++) yk[k] = (const block_q8_K *)((const char *)vy + (size_t)k * ys);
+    for (int r = 0; r < 16; r++) {
+        const block_q6_K *x = (const block_q6_K *)((const char *)vx + (size_t)r * row_bytes);
+        _Alignas(32) float acc[8][8]; /* [token][lane], in memory as for Q4_K */
+        for (int k = 0; k < nt; k++) _mm256_store_ps(acc[k], _mm256_setzero_ps());
+        for (int i = 0; i < nb; i++) {
+            const float xd = h2f(x[i].d);
+            _Alignas(32) int16_t sc[16];
+            const __m128i s8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+            _mm256_store_si256((__m256i *)sc, _mm256_cvtepi8_epi16(s8));
+            /* unpack: the signed runs and their scales staged in memory
+             * (read back as operands of the token loop, which keeps its
+             * registers for the eight sums), the row's 128 * (w - 32) terms */
+            _Alignas(32) __m256i wv[8], scv[8];
+            __m256i c = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int ru = 0; ru < 8; ru++) {
+                const int h = ru / 4, v = ru % 4;
+                const __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32 * (v & 1)));
+                const __m256i bh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+                const __m256i lo = v < 2 ? _mm256_and_si256(b, m4) : _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
+                const __m256i hi = v == 0 ? _mm256_slli_epi16(bh, 4) : v == 1 ? _mm256_slli_epi16(bh, 2)
+                                 : v == 2 ? bh : _mm256_srli_epi16(bh, 2);
+                wv[ru] = _mm256_sub_epi8(or_and(lo, hi, m30), m32);
+                /* scales of sub-blocks 2ru (low 128-bit lane) and 2ru+1 */
+                scv[ru] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * ru + 1]), _mm_set1_epi16(sc[2 * ru]));
+                c = dpwssd(c, _mm256_maddubs_epi16(m80, wv[ru]), scv[ru]);
+            }
+            __asm__ volatile("" ::: "memory"); /* wv, scv stay in memory */
+            __m256i isum[8];
+            for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int ru = 0; ru < 8; ru++) {
+                const __m256i w = _mm256_load_si256(&wv[ru]);
+#pragma GCC unroll 8
+                for (int k = 0; k < nt; k++) {
+                    const __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru)), m80);
+                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(a, w), _mm256_load_si256(&scv[ru]));
+                    KEEP_REG(isum[k]);
+                }
+            }
+#pragma GCC unroll 8
+            for (int k = 0; k < nt; k++)
+                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[k], c)),
+                                                        _mm256_load_ps(acc[k])));
+        }
+        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(acc[k]));
+    }
+}
+
+static void dot_q6_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    EMBER_WITH_NT8(nt, q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT));
 }
 
 /* int16 scales of 16-element sub-blocks 2r (low lane) and 2r+1 (high lane)
@@ -338,4 +490,7 @@ void ember_kernels_avx2_kquants(ember_kernel_set *ks) {
     ks->vec_dot_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_rows16_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_rows16_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_rows16_tokens;
 }

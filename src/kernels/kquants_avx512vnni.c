@@ -19,34 +19,8 @@
 #include "kernels.h"
 #include <immintrin.h>
 #include "reduce_x86.h"
+#include "kquants_x86.h"
 #include <string.h>
-
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-/* byte-shuffle control selecting int16 word w of a 128-bit lane */
-static inline int word_bytes(int w) { return (2 * w) | ((2 * w + 1) << 8); }
-
-/* Scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K block from
- * its 12 packed bytes, in 32-bit lanes u0 u1 u2: scales 0..3 = u0 & 0x3f..,
- * 4..7 = low nibbles of u2 with the top bits of u0 above them; mins the
- * same from u1 and the high nibbles of u2. Reads 16 bytes (the block
- * continues after the scales). */
-static inline __m128i k4_scales(const uint8_t *packed) {
-    const __m128i v = _mm_loadu_si128((const __m128i *)packed);
-    const __m128i lo = _mm_and_si128(v, _mm_set1_epi32(0x3f3f3f3f));
-    const __m128i u2 = _mm_srlv_epi32(_mm_shuffle_epi32(v, 0xAA), _mm_set_epi32(0, 0, 4, 0));
-    const __m128i hi = _mm_or_si128(_mm_and_si128(u2, _mm_set1_epi32(0x0f0f0f0f)),
-                                    _mm_and_si128(_mm_srli_epi32(v, 2), _mm_set1_epi32(0x30303030)));
-    return _mm_unpacklo_epi32(lo, hi);
-}
-
-/* min * (sum of q8 over each 32-element sub-block), pairs of sub-blocks
- * added as the 16-bit multiply-add does: 4 int32 */
-static inline __m128i k4_min_prod(__m128i mins16, const int16_t *bsums) {
-    const __m256i q8sums = _mm256_loadu_si256((const __m256i *)bsums);
-    const __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
-    return _mm_madd_epi16(mins16, q8s);
-}
 
 /* A Q4_K/Q5_K super-block's 4-bit parts: w[r] the unsigned values of
  * 32-element run r (low nibbles of 32-byte chunk r/2 for even r, high for
@@ -85,8 +59,6 @@ static inline __attribute__((always_inline)) void k5_fifth(const uint8_t *qh, __
     for (int r = 0; r < 8; r++)
         w[r] = _mm256_mask_add_epi8(w[r], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << r))), w[r], sixteen);
 }
-
-#define ZERO8 {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}
 
 /* Q4_K or Q5_K (q5 != 0), nt tokens: the super-block loop is the same but
  * for the fifth bit and how the min term accumulates. */
@@ -165,20 +137,6 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
  * vpdpwssd, then the same fma per lane. Float additions are commutative,
  * so main + min is vec_dot's hsum8(acc) + min. Up to eight tokens share
  * each row's unpacked super-block (tl-q4_k: ~1.1x over four). */
-#define ROWS16_MAX_SB 64 /* n up to 16384: the table lives on the stack */
-
-/* rows16 past the tables' limit: per row, up to four tokens a call */
-static void rows16_by_tokens(void (*dot_tokens)(int, float *, const void *, const void *, size_t, int), int n, float *s,
-                             size_t s_stride, const void *x, size_t row_bytes, const void *y, size_t y_stride, int nt) {
-    for (int k0 = 0; k0 < nt; k0 += 4)
-        for (int r = 0; r < 16; r++) {
-            float s4[4];
-            const int nk = nt - k0 < 4 ? nt - k0 : 4;
-            dot_tokens(n, s4, (const char *)x + (size_t)r * row_bytes, (const char *)y + (size_t)k0 * y_stride, y_stride, nk);
-            for (int k = 0; k < nk; k++) s[(size_t)(k0 + k) * s_stride + r] = s4[k];
-        }
-}
-
 /* Q5_K's min pass: p16[row] = the min products of a super-block summed
  * (exact), fma'd with each row's dmin */
 static inline __attribute__((always_inline)) void q5k_min_pass(int nb, float *s, size_t s_stride, const float hs[8][16],

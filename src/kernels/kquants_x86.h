@@ -1,0 +1,61 @@
+/* Pieces shared by the x86 K-quant kernel files (kquants_avx2.c,
+ * kquants_avx512vnni.c): scale unpacking with AVX2/F16C instructions that
+ * both files are built with, and the rows16 fallback in plain C. */
+#ifndef EMBER_KQUANTS_X86_H
+#define EMBER_KQUANTS_X86_H
+
+#include "kernels.h"
+#include <immintrin.h>
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* byte-shuffle control selecting int16 word w of a 128-bit lane */
+static inline int word_bytes(int w) { return (2 * w) | ((2 * w + 1) << 8); }
+
+/* Scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K block from
+ * its 12 packed bytes, in 32-bit lanes u0 u1 u2: scales 0..3 = u0 & 0x3f..,
+ * 4..7 = low nibbles of u2 with the top bits of u0 above them; mins the
+ * same from u1 and the high nibbles of u2. Reads 16 bytes (the block
+ * continues after the scales). */
+static inline __m128i k4_scales(const uint8_t *packed) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)packed);
+    const __m128i lo = _mm_and_si128(v, _mm_set1_epi32(0x3f3f3f3f));
+    const __m128i u2 = _mm_srlv_epi32(_mm_shuffle_epi32(v, 0xAA), _mm_set_epi32(0, 0, 4, 0));
+    const __m128i hi = _mm_or_si128(_mm_and_si128(u2, _mm_set1_epi32(0x0f0f0f0f)),
+                                    _mm_and_si128(_mm_srli_epi32(v, 2), _mm_set1_epi32(0x30303030)));
+    return _mm_unpacklo_epi32(lo, hi);
+}
+
+/* The int16 sums of q8 over each 32-element sub-block (bsums added in
+ * pairs): 8 int16, i.e. int32 lane j = sub-blocks 2j, 2j+1 */
+static inline __m128i k4_q8_sums(const int16_t *bsums) {
+    const __m256i q8sums = _mm256_loadu_si256((const __m256i *)bsums);
+    return _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
+}
+
+/* min * (sum of q8 over each 32-element sub-block), pairs of sub-blocks
+ * added as the 16-bit multiply-add does: 4 int32 */
+static inline __m128i k4_min_prod(__m128i mins16, const int16_t *bsums) {
+    return _mm_madd_epi16(mins16, k4_q8_sums(bsums));
+}
+
+#define ZERO8 {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}
+
+/* super-blocks the Q4_K/Q5_K rows16 kernels keep per-call tables for
+ * (n up to 16384: the tables live on the stack) */
+#define ROWS16_MAX_SB 64
+
+/* rows16 past the tables' limit: per row, up to four tokens a call */
+static inline void rows16_by_tokens(void (*dot_tokens)(int, float *, const void *, const void *, size_t, int), int n,
+                                    float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                    size_t y_stride, int nt) {
+    for (int k0 = 0; k0 < nt; k0 += 4)
+        for (int r = 0; r < 16; r++) {
+            float s4[4];
+            const int nk = nt - k0 < 4 ? nt - k0 : 4;
+            dot_tokens(n, s4, (const char *)x + (size_t)r * row_bytes, (const char *)y + (size_t)k0 * y_stride, y_stride, nk);
+            for (int k = 0; k < nk; k++) s[(size_t)(k0 + k) * s_stride + r] = s4[k];
+        }
+}
+
+#endif
