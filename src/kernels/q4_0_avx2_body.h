@@ -11,13 +11,14 @@
 #include <immintrin.h>
 #include <string.h>
 
-/* partial sums of four (u, s) pieces: (p0 + p1) + (p2 + p3) in int16 pairs (AVX2), a VPDPBUSD chain (VNNI) */
+/* partial sums of four (u, s) pieces, (p0 + p1) + (p2 + p3): int16 pairs (AVX2) or two
+ * chains of two VPDPBUSD (VNNI; measured faster than one chain of four) */
 static inline __attribute__((always_inline)) __m256i i8_pieces4(__m256i u0, __m256i s0, __m256i u1, __m256i s1, __m256i u2,
                                                                  __m256i s2, __m256i u3, __m256i s3) {
 #if EMBER_I8_DOT == EMBER_I8_AVX2
     return i8_padd(i8_padd(i8_pdot(u0, s0), i8_pdot(u1, s1)), i8_padd(i8_pdot(u2, s2), i8_pdot(u3, s3)));
 #else
-    return i8_pdot_add(i8_pdot_add(i8_pdot_add(i8_pdot(u0, s0), u1, s1), u2, s2), u3, s3);
+    return i8_padd(i8_pdot_add(i8_pdot(u0, s0), u1, s1), i8_pdot_add(i8_pdot(u2, s2), u3, s3));
 #endif
 }
 
