@@ -139,7 +139,8 @@ static void dot_q4_0_packed16(int n, float *s, const void *group, const void *y)
  * term is the weights' alone: taken once per block for all tokens. Each
  * 16-bit lane of a MADDUBS sum over the four 8-element pieces covers 8
  * products: |.| <= 8 * 255 * 8 = 16320, so two lanes still add in 16 bits
- * (HADDW), then MADDWD widens; all exact. A chunk of blocks is unpacked
+ * (HADDW), then MADDWD widens; all exact (VNNI builds: VPDPBUSD sums in
+ * int32, then HADDD: the same lane order). A chunk of blocks is unpacked
  * once into an L1 scratch (signed weights, the correction and the row
  * scales in the lane order below) and every token reads it from there.
  *

@@ -2,7 +2,8 @@
  * (vec_dot_rows16_tokens), bit-identical to simple_avx2.c's dot_q8_0 for
  * every output (the order of ember_vec_dot_q8_0_lanes):
  *  - per 32-element block, 8 exact int32 lanes (lane k = elements
- *    4k..4k+3) from |x| * sign(y, x) through maddubs + madd; the int16 pair
+ *    4k..4k+3) from |x| * sign(y, x) through maddubs + madd (VNNI builds:
+ *    one VPDPBUSD, no int16 stage); the int16 pair
  *    sums cannot saturate (|x| <= 128, |y| <= 127) because activations never
  *    hold -128 (ember's Q8_0 activation quantizer clamps to +-127), the
  *    same assumption as dot_q8_0; weights may hold -128 (|x| = 128 is read
