@@ -41,6 +41,9 @@ all: $(EMBER_OUT) $(BUILD)/libember.a $(BUILD)/libember.so
 $(BUILD)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(AVX2_FLAGS) -MMD -c $< -o $@
+$(BUILD)/%_avxvnni.o: %_avxvnni.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $(AVX2_FLAGS) -mavxvnni -MMD -c $< -o $@
 $(BUILD)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $(AVX512_FLAGS) -MMD -c $< -o $@

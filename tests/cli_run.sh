@@ -93,3 +93,33 @@ sys.exit(1 if bad else 0)
 PY
   then pass run_golden_amx_emulated; else fail run_golden_amx_emulated "EMBER_CPU=amx-emu ember run differs from ../shared/golden"; fi
 fi
+
+# The AVX-VNNI int8 kernels (VPDPBUSD) through ember run: EMBER_CPU=avxvnni-emu
+# is the avx2 path with them, built EVEX (AVX512-VNNI + VL machines); every
+# golden case of the Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 models (prompt batches: the
+# rows16 and packed tokens kernels; decoding: vec_dot, tokens, packed)
+if [ -f "$S/golden/synth-v512-Q8_0.jsonl" ] && command -v python3 >/dev/null 2>&1; then
+  path=$(EMBER_CPU=avxvnni-emu "$E" info --cpu 2>/dev/null | awk '$1 == "path:" {print $2}')
+  if [ "$path" != "avxvnni-emu" ]; then
+    echo "SKIP run_golden_avxvnni_emulated: no AVX512-VNNI + VL for the EVEX build of the AVX-VNNI kernels (path: $path)"
+  elif EMBER_CPU=avxvnni-emu python3 - "$E" "$S" <<'PY'
+import json, os, subprocess, sys
+exe, shared = sys.argv[1], sys.argv[2]
+bad, n = [], 0
+for name in ("synth-v512-Q8_0", "synth-v512-Q4_0", "synth-v512-Q4_1", "synth-v512-Q5_0", "synth-v512-Q5_1", "kjv-5m-q8_0",
+             "kjv-20m-q8_0"):
+    g = f"{shared}/golden/{name}.jsonl"
+    if not os.path.exists(g): continue
+    for i, line in enumerate(open(g)):
+        c = json.loads(line)
+        r = subprocess.run([exe, "run", "-m", f"{shared}/models/{c['model']}", "-p", c["prompt"], "-n", str(c["n_predict"]),
+                            "--temp", "0", "--json"], capture_output=True, text=True)
+        d = json.loads(r.stdout)
+        n += 1
+        if d["prompt_tokens"] != c["prompt_tokens"] or d["tokens"] != c["tokens"] or "warning" in r.stderr:
+            bad.append((name, i))
+if bad or n == 0: print("cases", bad, "of", n, file=sys.stderr)
+sys.exit(1 if bad or n == 0 else 0)
+PY
+  then pass run_golden_avxvnni_emulated; else fail run_golden_avxvnni_emulated "EMBER_CPU=avxvnni-emu ember run differs from ../shared/golden"; fi
+fi

@@ -415,7 +415,9 @@ static float model_bf16_dot(int n, const void *x, const void *y) {
 
 /* ---- SIMD paths vs reference ---- */
 
-static const char *PATHS[] = { "scalar", "avx2", "avx512" };
+/* "avxvnni-emu": the avx2 path with its int8 kernels on VPDPBUSD (the
+ * AVX-VNNI kernels, built EVEX for AVX-512 machines) */
+static const char *PATHS[] = { "scalar", "avx2", "avx512", "avxvnni-emu" };
 
 static void check_path_dots(const char *path) {
     ember_kernel_set ks;

@@ -47,8 +47,8 @@ static void simd_paths_match_scalar(void) {
         int nv;
         float *ref = logits_for(m, "scalar", &nv);
         CHECK(ref != 0);
-        const char *paths[] = {"avx2", "avx512"};
-        for (int k = 0; ref && k < 2; k++) {
+        const char *paths[] = {"avx2", "avx512", "avxvnni-emu"};
+        for (int k = 0; ref && k < 3; k++) {
             if (!ember_cpu_path_supported(paths[k])) continue;
             float *got = logits_for(m, paths[k], &nv);
             float lo = ref[0], hi = ref[0], maxd = 0;

@@ -28,9 +28,9 @@ static void definition_matches_lane_order(void) {
 }
 
 static void simd_paths_bit_identical(void) {
-    const char *paths[] = {"avx2", "avx512"};
+    const char *paths[] = {"avx2", "avx512", "avxvnni-emu"};
     int tested = 0;
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < 3; p++) {
         if (!ember_cpu_path_supported(paths[p])) continue;
         ember_kernel_set ks;
         ember_kernels_for_path(paths[p], &ks);
@@ -63,11 +63,11 @@ static void simd_paths_bit_identical(void) {
     if (!tested) SKIP("no SIMD prompt-order kernels on this CPU");
 }
 
-/* Q4_0 in the repacked-kernel order: SIMD equals the scalar definition. */
-static void q4_0_rows8_bit_identical(void) {
-    if (!ember_cpu_path_supported("avx2")) SKIP("no AVX2");
+/* Q4_0 in the repacked-kernel order: SIMD equals the scalar definition
+ * (the AVX2 kernels, and their VPDPBUSD build on "avxvnni-emu"). */
+static void q4_0_rows8_path(const char *path) {
     ember_kernel_set ks;
-    ember_kernels_for_path("avx2", &ks);
+    ember_kernels_for_path(path, &ks);
     const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
     CHECK(ks.vec_dot_rows8[EMBER_TYPE_Q4_0] != 0);
     for (int n = 32; n <= 2048; n += 96) {
@@ -81,7 +81,7 @@ static void q4_0_rows8_bit_identical(void) {
         tr->vec_dot_rows8_ref(n, &a, qx, qy);
         ks.vec_dot_rows8[EMBER_TYPE_Q4_0](n, &b, qx, qy);
         tr->vec_dot_ref(n, &c, qx, qy);
-        CHECKF(a == b, "n=%d: %.9g vs %.9g", n, a, b);
+        CHECKF(a == b, "%s n=%d: %.9g vs %.9g", path, n, a, b);
         if (ks.vec_dot_rows8_x8[EMBER_TYPE_Q4_0]) {
             static block_q4_0 rows[8][64];
             float out8[8];
@@ -93,11 +93,17 @@ static void q4_0_rows8_bit_identical(void) {
             for (int r = 0; r < 8; r++) {
                 float one;
                 tr->vec_dot_rows8_ref(n, &one, rows[r], qy);
-                CHECKF(one == out8[r], "8-row kernel, row %d n=%d: %.9g vs %.9g", r, n, out8[r], one);
+                CHECKF(one == out8[r], "%s 8-row kernel, row %d n=%d: %.9g vs %.9g", path, r, n, out8[r], one);
             }
         }
         CHECKF(fabsf(a - c) <= 1e-4f * (1 + fabsf(c)), "n=%d: %g vs %g", n, a, c);
     }
+}
+
+static void q4_0_rows8_bit_identical(void) {
+    if (!ember_cpu_path_supported("avx2")) SKIP("no AVX2");
+    q4_0_rows8_path("avx2");
+    if (ember_cpu_path_supported("avxvnni-emu")) q4_0_rows8_path("avxvnni-emu");
 }
 
 /* The packed copy (16 rows as two 8-row groups): the portable definition
@@ -117,7 +123,7 @@ static void q4_0_packed_bit_identical(void) {
     /* beyond 2048: the AVX-512 one-token kernel takes the activation sums
      * in chunks of 128 blocks, four at a time (tails of 1..3 blocks) */
     static const int long_n[] = {4064, 4096, 4128, 4192, 4224, 5600, 5632};
-    const char *paths[] = {"avx2", "avx512"};
+    const char *paths[] = {"avx2", "avx512", "avxvnni-emu"};
     int tested = 0;
     for (int mode = 0; mode < 4; mode++) {
         const int n_short = 2048 / (32 * (mode ? 5 : 3)) + 1, n_cases = n_short + (int)(sizeof long_n / sizeof long_n[0]);
@@ -171,7 +177,7 @@ static void q4_0_packed_bit_identical(void) {
                            want[t][r], one);
                 }
             }
-            for (int p = 0; p < 2; p++) {
+            for (int p = 0; p < 3; p++) {
                 if (!ember_cpu_path_supported(paths[p])) continue;
                 ember_kernel_set ks;
                 ember_kernels_for_path(paths[p], &ks);

@@ -123,7 +123,7 @@ size_t ember_row_size(int type, int64_t n);
 /* Picks SIMD kernels for the detected CPU path. Idempotent, thread-safe. */
 void ember_formats_init(void);
 /* Switches every type to the kernels of a path ("scalar", "avx2", "avx512",
- * "amx", "amx-emu")
+ * "amx", "amx-emu", "avxvnni-emu")
  * the CPU supports. For tests comparing paths; not thread-safe. */
 void ember_formats_select_path(const char *path);
 

@@ -1,6 +1,6 @@
 /* Chooses kernels per CPU path. Paths are layered: avx512 starts from the
  * avx2 set and overrides what it implements better, amx adds its tile
- * kernels to avx512. Within a path a kernel file is used only if the CPU has
+ * kernels to avx512, avxvnni-emu is avx2 plus the AVX-VNNI kernels. Within a path a kernel file is used only if the CPU has
  * the extensions it is built for. */
 #include "kernels.h"
 #include "../runtime/cpu.h"
@@ -30,6 +30,21 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx2_tokens_float(ks);
     ember_kernels_avx2_rowops(ks);
     ember_kernels_avx2_q8_0(ks);
+    const ember_cpu_features *f = ember_cpu();
+    /* AVX-VNNI: the same int8 kernels with VPDPBUSD (one instruction for
+     * VPMADDUBSW + VPMADDWD + VPADDD); "avxvnni-emu" runs them with its
+     * EVEX form (AVX512-VNNI + VL) so they are tested on AVX-512 machines */
+    if (!strcmp(path, "avxvnni-emu")) {
+        ember_kernels_avxvnni_emulated_simple(ks);
+        ember_kernels_avxvnni_emulated_q8_0(ks);
+        ember_kernels_avxvnni_emulated_q4_0(ks);
+        return;
+    }
+    if (f->avx_vnni) {
+        ember_kernels_avxvnni_simple(ks);
+        ember_kernels_avxvnni_q8_0(ks);
+        ember_kernels_avxvnni_q4_0(ks);
+    }
     if (!strcmp(path, "avx2")) return;
     ember_kernels_avx512_simple(ks);
     ember_kernels_avx512_prefill(ks);
@@ -39,7 +54,6 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx512_tokens_float(ks);
     /* without VNNI (Skylake-SP) the int8 kernels stay AVX2's, without BF16
      * (Cascade Lake, Ice Lake) BF16's: every path gives the same results */
-    const ember_cpu_features *f = ember_cpu();
     if (f->avx512_vnni) {
         ember_kernels_avx512vnni_simple(ks);
         ember_kernels_avx512vnni_kquants(ks);

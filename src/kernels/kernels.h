@@ -58,6 +58,12 @@ void ember_kernels_avx2_peak(ember_kernel_set *ks);           /* peak_avx2.c */
 void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_avx2.c */
 void ember_kernels_avx2_rowops(ember_kernel_set *ks);         /* rowops_avx2.c */
 void ember_kernels_avx2_q8_0(ember_kernel_set *ks);           /* q8_0_avx2.c */
+void ember_kernels_avxvnni_simple(ember_kernel_set *ks);      /* simple_avxvnni.c */
+void ember_kernels_avxvnni_q8_0(ember_kernel_set *ks);        /* q8_0_avxvnni.c */
+void ember_kernels_avxvnni_q4_0(ember_kernel_set *ks);        /* q4_0_avxvnni.c */
+void ember_kernels_avxvnni_emulated_simple(ember_kernel_set *ks); /* simple_avxvnni_emulated_avx512vnni.c */
+void ember_kernels_avxvnni_emulated_q8_0(ember_kernel_set *ks);   /* q8_0_avxvnni_emulated_avx512vnni.c */
+void ember_kernels_avxvnni_emulated_q4_0(ember_kernel_set *ks);   /* q4_0_avxvnni_emulated_avx512vnni.c */
 void ember_kernels_avx512_simple(ember_kernel_set *ks);       /* simple_avx512.c */
 void ember_kernels_avx512_prefill(ember_kernel_set *ks);      /* prefill_avx512.c */
 void ember_kernels_avx512_rowops(ember_kernel_set *ks);       /* rowops_avx512.c */
@@ -76,7 +82,9 @@ void ember_kernels_amx_emulated_q4_0(ember_kernel_set *ks);   /* q4_0_amx_emulat
 
 /* The kernel set for a named path ("scalar", "avx2", "avx512", "amx",
  * "amx-emu": avx512 plus the AMX kernels, real or with modelled tiles; the
- * avx512 sets needing VNNI or BF16 only where the CPU has them); entries
+ * avx512 sets needing VNNI or BF16 only where the CPU has them; avx2 with
+ * the AVX-VNNI int8 kernels where the CPU has AVX-VNNI; "avxvnni-emu": avx2
+ * plus those kernels built with EVEX VPDPBUSD); entries
  * not provided by that path are NULL. Used by tests to compare every path
  * the machine supports against the reference. */
 void ember_kernels_for_path(const char *path, ember_kernel_set *ks);

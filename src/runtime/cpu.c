@@ -113,11 +113,12 @@ static void detect(void) {
     g_path = best;
     const char *force = getenv("EMBER_CPU");
     if (force && *force) {
-        static const char *const known[] = {"scalar", "avx2", "avx512", "amx", "amx-emu"};
+        static const char *const known[] = {"scalar", "avx2", "avx512", "amx", "amx-emu", "avxvnni-emu"};
         int k = 0;
-        while (k < 5 && strcmp(force, known[k])) k++;
-        if (k == 5)
-            fprintf(stderr, "ember: warning: unknown EMBER_CPU=%s (expected scalar|avx2|avx512|amx|amx-emu), using %s\n",
+        while (k < 6 && strcmp(force, known[k])) k++;
+        if (k == 6)
+            fprintf(stderr,
+                    "ember: warning: unknown EMBER_CPU=%s (expected scalar|avx2|avx512|amx|amx-emu|avxvnni-emu), using %s\n",
                     force, best);
         else if (!path_ok(&g_cpu, known[k]))
             fprintf(stderr, "ember: warning: EMBER_CPU=%s is not supported by this CPU%s, using %s\n", force,
@@ -144,6 +145,11 @@ static int path_ok(const ember_cpu_features *f, const char *path) {
     /* the AMX kernels with their tile instructions modelled in C: for tests
      * on machines without AMX (slow) */
     if (!strcmp(path, "amx-emu")) return path_ok(f, "avx512");
+    /* avx2 plus the AVX-VNNI int8 kernels built with EVEX VPDPBUSD on ymm
+     * (AVX512-VNNI + VL): for tests on machines without AVX-VNNI. The real
+     * AVX-VNNI kernels need no forced path: avx2 takes them where the CPU
+     * has avx_vnni (EMBER_CPU_DISABLE=avx_vnni masks them) */
+    if (!strcmp(path, "avxvnni-emu")) return path_ok(f, "avx2") && f->avx512f && f->avx512vl && f->avx512_vnni;
     return 0;
 }
 

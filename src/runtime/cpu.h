@@ -11,10 +11,13 @@ typedef struct {
 
 const ember_cpu_features *ember_cpu(void);
 /* Best supported path, or the one forced with
- * EMBER_CPU=scalar|avx2|avx512|amx|amx-emu (a forced path the CPU lacks
- * falls back to the best it has, with a warning). "amx" is avx512 plus the
- * AMX tile kernels; "amx-emu" runs those kernels with the tile instructions
- * modelled in C (tests; never chosen by itself). */
+ * EMBER_CPU=scalar|avx2|avx512|amx|amx-emu|avxvnni-emu (a forced path the
+ * CPU lacks falls back to the best it has, with a warning). "amx" is avx512
+ * plus the AMX tile kernels; "amx-emu" runs those kernels with the tile
+ * instructions modelled in C; "avxvnni-emu" is avx2 plus the AVX-VNNI int8
+ * kernels built with EVEX VPDPBUSD (AVX512-VNNI + VL) (both for tests; never
+ * chosen by themselves). The avx2 path uses the AVX-VNNI kernels by itself
+ * where the CPU has avx_vnni. */
 const char *ember_cpu_path_name(void);
 int ember_cpu_path_supported(const char *path);
 
