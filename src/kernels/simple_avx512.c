@@ -45,11 +45,16 @@ static inline __m512 load_f16x16(const ember_f16 *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
+/* Decoding streams each F16 row once: prefetching the weights 4 KiB ahead
+ * into L2 keeps more of the read bandwidth busy (tl-f16 tg64: 14.0 vs 11.8
+ * t/s, median of 8 alternating runs; results unchanged). */
 static void dot_f16(int n, float *s, const void *vx, const void *vy) {
     const ember_f16 *x = vx, *y = vy;
     const int np = n & ~63;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int i = 0; i < np; i += 64) {
+        _mm_prefetch((const char *)(x + i) + 4096, _MM_HINT_T1);
+        _mm_prefetch((const char *)(x + i) + 4096 + 64, _MM_HINT_T1);
         a0 = _mm512_fmadd_ps(load_f16x16(x + i), load_f16x16(y + i), a0);
         a1 = _mm512_fmadd_ps(load_f16x16(x + i + 16), load_f16x16(y + i + 16), a1);
         a2 = _mm512_fmadd_ps(load_f16x16(x + i + 32), load_f16x16(y + i + 32), a2);
