@@ -9,7 +9,7 @@
  *    same assumption as dot_q8_0; weights may hold -128 (|x| = 128 is read
  *    unsigned);
  *  - acc[k] = fma(dx*dy, (float)lane[k], acc[k]), dx*dy rounded to float,
- *    block after block, then hsum8_halves.
+ *    block after block, then hsum8.
  * Register tile: R rows x nt tokens (R*nt <= 8 accumulators). Each weight
  * block and its |x| are loaded once per tile, each activation block once
  * per row of the tile; the activation scales are converted once per call
@@ -22,16 +22,9 @@
 #include "kernels.h"
 #include "i8_dot_x86.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 
 #define CHUNK 64 /* blocks per chunk of converted activation scales */
-
-/* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), as simple_avx2.c */
-static inline float hsum8_halves(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 /* rows [r0, r0+R) x nt tokens over blocks [b0, b1): accs[r][k][0..7]
  * carries row r0+r against token k in and out */
@@ -92,7 +85,7 @@ static inline __attribute__((always_inline)) void q8_0_rows16_nt(int n, float *s
             q8_0_tile((const char *)vx + (size_t)r * row_bytes, row_bytes, R, vy, ys, nt, b0, b1, dyf, &accs[r]);
     }
     for (int k = 0; k < nt; k++)
-        for (int r = 0; r < 16; r++) s[(size_t)k * s_stride + r] = hsum8_halves(_mm256_load_ps(accs[r][k]));
+        for (int r = 0; r < 16; r++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(accs[r][k]));
 }
 
 static void dot_q8_0_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,

@@ -25,7 +25,7 @@
 
 /* tree16 of lanes lo|hi: (lo+hi), 128-bit halves, then (t0+t2)+(t1+t3) */
 static inline float tree16(__m256 lo, __m256 hi) {
-    return hsum8_halves(_mm256_add_ps(hi, lo));
+    return hsum8(_mm256_add_ps(hi, lo));
 }
 
 #define STEP64(LOAD, X, Y)                                                                   \

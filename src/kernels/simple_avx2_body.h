@@ -7,18 +7,11 @@
 #include "kernels.h"
 #include "i8_dot_x86.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 #include <math.h>
 #include <string.h>
 
 static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
-
-/* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) */
-static inline float hsum8_halves(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 /* Byte j = element j of a 4-bit block (low nibbles are elements 0..15). */
 static inline __m256i nibbles32(const uint8_t *qs) {
@@ -56,7 +49,7 @@ static void dot_q4_0(int n, float *s, const void *vx, const void *vy) {
         const __m256i q = dot_u8s8_off(nibbles32(x[i].qs), eight, _mm256_loadu_si256((const __m256i *)y[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
     }
-    *s = hsum8_halves(acc);
+    *s = hsum8(acc);
 }
 
 static void dot_q4_1(int n, float *s, const void *vx, const void *vy) {
@@ -70,7 +63,7 @@ static void dot_q4_1(int n, float *s, const void *vx, const void *vy) {
         const __m256i q = dot_u8s8(nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
     }
-    *s = hsum8_halves(acc) + summs;
+    *s = hsum8(acc) + summs;
 }
 
 static void dot_q5_0(int n, float *s, const void *vx, const void *vy) {
@@ -84,7 +77,7 @@ static void dot_q5_0(int n, float *s, const void *vx, const void *vy) {
         const __m256i q = dot_u8s8_off(u, sixteen, _mm256_loadu_si256((const __m256i *)y[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
     }
-    *s = hsum8_halves(acc);
+    *s = hsum8(acc);
 }
 
 static void dot_q5_1(int n, float *s, const void *vx, const void *vy) {
@@ -99,7 +92,7 @@ static void dot_q5_1(int n, float *s, const void *vx, const void *vy) {
         const __m256i q = dot_u8s8(u, _mm256_loadu_si256((const __m256i *)y[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
     }
-    *s = hsum8_halves(acc) + summs;
+    *s = hsum8(acc) + summs;
 }
 
 /* |x| times y with x's sign: int16 pair sums cannot saturate unless y holds
@@ -115,7 +108,7 @@ static void dot_q8_0(int n, float *s, const void *vx, const void *vy) {
         const __m256i q = i8_dot(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
     }
-    *s = hsum8_halves(acc);
+    *s = hsum8(acc);
 }
 
 /* dot_q8_0 for 2..4 activation rows at once, bit-identical to it: the
@@ -136,7 +129,7 @@ static inline void q8_0_tokens(int n, float *s, const void *vx, const void *vy, 
             acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc[k]);
         }
     }
-    for (int k = 0; k < nt; k++) s[k] = hsum8_halves(acc[k]);
+    for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
 }
 
 static void dot_q8_0_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {

@@ -14,17 +14,10 @@
 #include "kernels.h"
 #include "../formats/fp16.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 #include <math.h>
 
 static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
-
-/* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), as simple_avx2.c reduces */
-static inline float hsum8_halves(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 static inline __m256 load8(const void *base, int e, const int f16) {
     if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const ember_f16 *)base + e)));
@@ -69,7 +62,7 @@ static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s,
     pass2(np, vx, vy, y_stride, nt, f16, 8, 40, hi);
     pass2(np, vx, vy, y_stride, nt, f16, 24, 56, t);
     for (int k = 0; k < nt; k++) {
-        const float red = hsum8_halves(_mm256_add_ps(_mm256_add_ps(hi[k], t[k]), lo[k]));
+        const float red = hsum8(_mm256_add_ps(_mm256_add_ps(hi[k], t[k]), lo[k]));
         if (f16) {
             const ember_f16 *x = vx, *y = ember_batch_row(vy, y_stride, k);
             double sum = (double)red;
@@ -136,10 +129,10 @@ static inline __attribute__((always_inline)) void bf16_pass(int np, const ember_
         if (nt > 3) TOK(3)
     }
 #undef TOK
-    r[0] = hsum8_halves(_mm256_add_ps(H0, L0));
-    if (nt > 1) r[1] = hsum8_halves(_mm256_add_ps(H1, L1));
-    if (nt > 2) r[2] = hsum8_halves(_mm256_add_ps(H2, L2));
-    if (nt > 3) r[3] = hsum8_halves(_mm256_add_ps(H3, L3));
+    r[0] = hsum8(_mm256_add_ps(H0, L0));
+    if (nt > 1) r[1] = hsum8(_mm256_add_ps(H1, L1));
+    if (nt > 2) r[2] = hsum8(_mm256_add_ps(H2, L2));
+    if (nt > 3) r[3] = hsum8(_mm256_add_ps(H3, L3));
 }
 
 static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, const int nt) {
