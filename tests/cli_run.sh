@@ -68,46 +68,21 @@ PY
   then pass run_golden_cases_cli; else fail run_golden_cases_cli "ember run --json differs from ../shared/golden"; fi
 fi
 
-# The AMX Q4_0 prompt kernel, its tile instructions modelled in C
-# (EMBER_CPU=amx-emu, any AVX-512 machine): every synth-v512-Q4_0 golden
-# case through ember run (prompts of 10..28 tokens: one partial tile of 16
-# tokens or a full and a partial one)
-G="$S/golden/synth-v512-Q4_0.jsonl"
-if [ -f "$G" ] && command -v python3 >/dev/null 2>&1; then
-  path=$(EMBER_CPU=amx-emu "$E" info --cpu 2>/dev/null | awk '$1 == "path:" {print $2}')
-  if [ "$path" != "amx-emu" ]; then
-    echo "SKIP run_golden_amx_emulated: no AVX-512 for the modelled AMX kernel (path: $path)"
-  elif EMBER_CPU=amx-emu python3 - "$E" "$S" <<'PY'
-import json, subprocess, sys
-exe, shared = sys.argv[1], sys.argv[2]
-bad = []
-for i, line in enumerate(open(f"{shared}/golden/synth-v512-Q4_0.jsonl")):
-    c = json.loads(line)
-    r = subprocess.run([exe, "run", "-m", f"{shared}/models/{c['model']}", "-p", c["prompt"], "-n", str(c["n_predict"]),
-                        "--temp", "0", "--json"], capture_output=True, text=True)
-    d = json.loads(r.stdout)
-    if d["prompt_tokens"] != c["prompt_tokens"] or d["tokens"] != c["tokens"] or "warning" in r.stderr:
-        bad.append(i)
-if bad: print("cases", bad, file=sys.stderr)
-sys.exit(1 if bad else 0)
-PY
-  then pass run_golden_amx_emulated; else fail run_golden_amx_emulated "EMBER_CPU=amx-emu ember run differs from ../shared/golden"; fi
-fi
-
-# The AVX-VNNI int8 kernels (VPDPBUSD) through ember run: EMBER_CPU=avxvnni-emu
-# is the avx2 path with them, built EVEX (AVX512-VNNI + VL machines); every
-# golden case of the Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 models (prompt batches: the
-# rows16 and packed tokens kernels; decoding: vec_dot, tokens, packed)
-if [ -f "$S/golden/synth-v512-Q8_0.jsonl" ] && command -v python3 >/dev/null 2>&1; then
-  path=$(EMBER_CPU=avxvnni-emu "$E" info --cpu 2>/dev/null | awk '$1 == "path:" {print $2}')
-  if [ "$path" != "avxvnni-emu" ]; then
-    echo "SKIP run_golden_avxvnni_emulated: no AVX512-VNNI + VL for the EVEX build of the AVX-VNNI kernels (path: $path)"
-  elif EMBER_CPU=avxvnni-emu python3 - "$E" "$S" <<'PY'
+# golden_on_path CHECK PATH WHY MODEL...: every golden case of the models
+# through ember run with EMBER_CPU=PATH; skipped (saying WHY) where the CPU
+# cannot run that path or ../shared lacks the first model's cases
+golden_on_path() {
+  check=$1 path=$2 why=$3
+  shift 3
+  if [ ! -f "$S/golden/$1.jsonl" ] || ! command -v python3 >/dev/null 2>&1; then return 0; fi
+  got=$(EMBER_CPU=$path "$E" info --cpu 2>/dev/null | awk '$1 == "path:" {print $2}')
+  if [ "$got" != "$path" ]; then
+    echo "SKIP $check: $why (path: $got)"
+  elif EMBER_CPU=$path python3 - "$E" "$S" "$@" <<'PY'
 import json, os, subprocess, sys
 exe, shared = sys.argv[1], sys.argv[2]
 bad, n = [], 0
-for name in ("synth-v512-Q8_0", "synth-v512-Q4_0", "synth-v512-Q4_1", "synth-v512-Q5_0", "synth-v512-Q5_1", "kjv-5m-q8_0",
-             "kjv-20m-q8_0"):
+for name in sys.argv[3:]:
     g = f"{shared}/golden/{name}.jsonl"
     if not os.path.exists(g): continue
     for i, line in enumerate(open(g)):
@@ -121,5 +96,18 @@ for name in ("synth-v512-Q8_0", "synth-v512-Q4_0", "synth-v512-Q4_1", "synth-v51
 if bad or n == 0: print("cases", bad, "of", n, file=sys.stderr)
 sys.exit(1 if bad or n == 0 else 0)
 PY
-  then pass run_golden_avxvnni_emulated; else fail run_golden_avxvnni_emulated "EMBER_CPU=avxvnni-emu ember run differs from ../shared/golden"; fi
-fi
+  then pass "$check"; else fail "$check" "EMBER_CPU=$path ember run differs from ../shared/golden"; fi
+}
+
+# The AMX Q4_0 prompt kernel, its tile instructions modelled in C
+# (EMBER_CPU=amx-emu, any AVX-512 machine): every synth-v512-Q4_0 golden
+# case (prompts of 10..28 tokens: one partial tile of 16 tokens or a full
+# and a partial one)
+golden_on_path run_golden_amx_emulated amx-emu "no AVX-512 for the modelled AMX kernel" synth-v512-Q4_0
+
+# The AVX-VNNI int8 kernels (VPDPBUSD): EMBER_CPU=avxvnni-emu is the avx2
+# path with them, built EVEX (AVX512-VNNI + VL machines); every golden case
+# of the Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 models (prompt batches: the rows16 and
+# packed tokens kernels; decoding: vec_dot, tokens, packed)
+golden_on_path run_golden_avxvnni_emulated avxvnni-emu "no AVX512-VNNI + VL for the EVEX build of the AVX-VNNI kernels" \
+  synth-v512-Q8_0 synth-v512-Q4_0 synth-v512-Q4_1 synth-v512-Q5_0 synth-v512-Q5_1 kjv-5m-q8_0 kjv-20m-q8_0
