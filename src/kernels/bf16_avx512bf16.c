@@ -49,14 +49,7 @@ static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, c
     float r1[4], r2[4];
     hsum16_tokens(c10, c11, c12, c13, nt, r1);
     hsum16_tokens(c20, c21, c22, c23, nt, r2);
-    for (int k = 0; k < nt; k++) {
-        const ember_bf16 *y = ember_batch_row(vy, y_stride, k);
-        double sum = 0.0;
-        sum += (double)r1[k];
-        sum += (double)r2[k];
-        for (int j = i; j < n; j++) sum += (double)(ember_bf16_to_fp32(x[j]) * ember_bf16_to_fp32(y[j]));
-        s[k] = (float)sum;
-    }
+    bf16_tokens_finish(n, i, x, vy, y_stride, nt, r1, r2, s);
 }
 
 static void dot_bf16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {

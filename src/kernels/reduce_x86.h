@@ -4,6 +4,8 @@
 #define EMBER_REDUCE_X86_H
 
 #include <immintrin.h>
+#include <stddef.h>
+#include "../formats/fp16.h"
 
 /* ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) */
 static inline float hsum8(__m256 v) {
@@ -11,6 +13,21 @@ static inline float hsum8(__m256 v) {
     r = _mm_add_ps(r, _mm_movehl_ps(r, r));
     r = _mm_add_ss(r, _mm_movehdup_ps(r));
     return _mm_cvtss_f32(r);
+}
+
+/* The BF16 multi-token dots' last step, vec_dot's order for each token k:
+ * the two half sums r1[k], r2[k] then the tail elements from..n-1, added
+ * in double; s[k] the result. */
+static inline void bf16_tokens_finish(int n, int from, const ember_bf16 *x, const void *vy, size_t y_stride, int nt,
+                                      const float *r1, const float *r2, float *s) {
+    for (int k = 0; k < nt; k++) {
+        const ember_bf16 *y = (const ember_bf16 *)((const char *)vy + (size_t)k * y_stride);
+        double sum = 0.0;
+        sum += (double)r1[k];
+        sum += (double)r2[k];
+        for (int j = from; j < n; j++) sum += (double)(ember_bf16_to_fp32(x[j]) * ember_bf16_to_fp32(y[j]));
+        s[k] = (float)sum;
+    }
 }
 
 #ifdef __AVX512F__

@@ -141,14 +141,7 @@ static inline __attribute__((always_inline)) void bf16_tokens(int n, float *s, c
     float r1[4], r2[4];
     bf16_pass(np, x, vy, y_stride, nt, 0, r1);
     bf16_pass(np, x, vy, y_stride, nt, 32, r2);
-    for (int k = 0; k < nt; k++) {
-        const ember_bf16 *y = ember_batch_row(vy, y_stride, k);
-        double sum = 0.0;
-        sum += (double)r1[k];
-        sum += (double)r2[k];
-        for (int j = np; j < n; j++) sum += (double)(ember_bf16_to_fp32(x[j]) * ember_bf16_to_fp32(y[j]));
-        s[k] = (float)sum;
-    }
+    bf16_tokens_finish(n, np, x, vy, y_stride, nt, r1, r2, s);
 }
 
 static void dot_bf16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {
