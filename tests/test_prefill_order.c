@@ -106,9 +106,10 @@ static void q4_0_rows8_bit_identical(void) {
     if (ember_cpu_path_supported("avxvnni-emu")) q4_0_rows8_path("avxvnni-emu");
 }
 
-/* The packed copy (16 rows as two 8-row groups): the portable definition
- * of an 8-row group equals rows8 per row, and every SIMD kernel (one
- * token, and 1..8 tokens per call, 16 rows each) equals it bit for bit, on
+/* The packed copies (16 rows as two 8-row groups for AVX2, 16 rows in
+ * dword lanes for AVX-512 VNNI and AMX): each layout's portable definition
+ * equals rows8 per row, and every SIMD kernel (one token, and 1..8 tokens
+ * per call, 16 rows each) reading its path's layout equals it bit for bit, on
  * quantized data and on raw random blocks (every nibble, -128..127
  * activations, extreme scales), and on blocks at the integer bounds
  * (every nibble 0 or 15 against every activation 127 or -128: the
@@ -118,10 +119,11 @@ static void q4_0_rows8_bit_identical(void) {
 static void q4_0_packed_bit_identical(void) {
     const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
     static block_q4_0 rows[16][176], packed[16 * 176];
+    const ember_packed_layout *layouts[] = {&ember_q4_0_rows8x2_layout, &ember_q4_0_lanes16_layout};
     static block_q8_0 qy[8][176];
     static char aux[8 * 176 * 36]; /* each token's act_aux, ab bytes apart */
-    /* beyond 2048: the AVX-512 one-token kernel takes the activation sums
-     * in chunks of 128 blocks, four at a time (tails of 1..3 blocks) */
+    /* long rows too: whole and partial runs of the AVX2 kernels' chunks,
+     * and groups longer than the one-token prefetch distance */
     static const int long_n[] = {4064, 4096, 4128, 4192, 4224, 5600, 5632};
     const char *paths[] = {"avx2", "avx512", "avxvnni-emu"};
     int tested = 0;
@@ -163,34 +165,44 @@ static void q4_0_packed_bit_identical(void) {
                     }
                 }
             }
-            ember_q4_0_pack16(n, packed, rows, sizeof rows[0]);
-            const size_t ab = ember_q4_0_act_aux_size(n);
-            for (int t = 0; t < 8; t++) ember_q4_0_act_aux(qy[t], aux + (size_t)t * ab, n);
             float want[8][16], got[16];
-            for (int t = 0; t < 8; t++) {
-                ember_vec_dot_q4_0_packed8_ref(n, want[t], packed, qy[t]);
-                ember_vec_dot_q4_0_packed8_ref(n, want[t] + 8, packed + 8 * nb, qy[t]);
-                for (int r = 0; r < 16; r++) {
-                    float one;
-                    tr->vec_dot_rows8_ref(n, &one, rows[r], qy[t]);
-                    CHECKF(memcmp(&one, &want[t][r], 4) == 0, "packed ref, mode %d row %d n=%d: %.9g vs %.9g", mode, r, n,
-                           want[t][r], one);
+            for (int t = 0; t < 8; t++)
+                for (int r = 0; r < 16; r++) tr->vec_dot_rows8_ref(n, &want[t][r], rows[r], qy[t]);
+            for (int li = 0; li < 2; li++) {
+                layouts[li]->pack(n, packed, rows, sizeof rows[0]);
+                for (int t = 0; t < 8; t++) {
+                    layouts[li]->ref(n, got, packed, qy[t]);
+                    for (int r = 0; r < 16; r++)
+                        CHECKF(memcmp(&got[r], &want[t][r], 4) == 0, "%s ref, mode %d row %d n=%d: %.9g vs %.9g",
+                               layouts[li]->name, mode, r, n, got[r], want[t][r]);
                 }
             }
             for (int p = 0; p < 3; p++) {
                 if (!ember_cpu_path_supported(paths[p])) continue;
                 ember_kernel_set ks;
                 ember_kernels_for_path(paths[p], &ks);
-                CHECK(ks.vec_dot_packed[EMBER_TYPE_Q4_0] != 0 && ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0] != 0);
-                for (int t = 0; t < 8; t++) {
+                const ember_packed_layout *lay = ks.packed_layout[EMBER_TYPE_Q4_0];
+                CHECKF(lay && ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0] &&
+                           (ks.vec_dot_packed[EMBER_TYPE_Q4_0] || ks.packed_decode[EMBER_TYPE_Q4_0]),
+                       "%s: no packed Q4_0 kernels", paths[p]);
+                if (!lay || !ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0]) continue;
+                /* AVX-512 VNNI reads the lane copy; AVX2 (and its AVX-VNNI form) the 8-row one */
+                CHECK(lay == (strcmp(paths[p], "avx512") || !ember_cpu()->avx512_vnni ? &ember_q4_0_rows8x2_layout
+                                                                                       : &ember_q4_0_lanes16_layout));
+                lay->pack(n, packed, rows, sizeof rows[0]);
+                const size_t ab = lay->act_aux_size(n);
+                CHECK(ab * 8 <= sizeof aux);
+                for (int t = 0; t < 8; t++) lay->act_aux(qy[t], aux + (size_t)t * ab, n);
+                for (int t = 0; t < 8 && ks.vec_dot_packed[EMBER_TYPE_Q4_0]; t++) {
                     ks.vec_dot_packed[EMBER_TYPE_Q4_0](n, got, packed, qy[t]);
                     CHECKF(!memcmp(got, want[t], sizeof got), "%s packed mode %d n=%d token %d: %.9g vs %.9g", paths[p], mode,
                            n, t, got[0], want[t][0]);
                 }
-                for (int nt = 1; nt <= 8; nt++) {
+                for (int call = 0; call < 9; call++) { /* nt 1..8, then one token streamed (decoding) */
+                    const int nt = call < 8 ? call + 1 : 1, stream = call < 8 ? nt & 1 : 1;
                     float out[8][24];
                     memset(out, 0x7F, sizeof out);
-                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 24, packed, qy[0], sizeof qy[0], aux, ab, nt, nt & 1);
+                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 24, packed, qy[0], sizeof qy[0], aux, ab, nt, stream);
                     for (int t = 0; t < 8; t++)
                         for (int r = 0; r < 24; r++) {
                             const int inside = t < nt && r >= 3 && r < 19;
@@ -231,7 +243,9 @@ static void q4_0_gemm_bit_identical(void) {
             for (int li = 0; li < (int)(sizeof lens / sizeof lens[0]); li++) {
                 const int n = lens[li], nb = n / 32;
                 const size_t rb = (size_t)nb * sizeof(block_q4_0), yb = (size_t)nb * sizeof(block_q8_0);
-                const size_t ab = ember_q4_0_act_aux_size(n);
+                const ember_packed_layout *lay = ks.packed_layout[EMBER_TYPE_Q4_0];
+                CHECKF(lay == &ember_q4_0_lanes16_layout, "%s: GEMM over another layout", paths[p]);
+                const size_t ab = lay->act_aux_size(n);
                 block_q4_0 *rows = malloc(16 * rb), *packed = malloc(16 * rb);
                 block_q8_0 *qy = malloc(NT * yb);
                 char *aux = malloc(NT * ab);
@@ -264,10 +278,10 @@ static void q4_0_gemm_bit_identical(void) {
                             }
                             y[b].d = ember_fp32_to_fp16(mode == 2 ? 0.5f : frand());
                         }
-                    ember_q4_0_act_aux(y, aux + t * ab, n);
+                    lay->act_aux(y, aux + t * ab, n);
                     for (int r = 0; r < 16; r++) tr->vec_dot_rows8_ref(n, &want[t * 16 + r], (char *)rows + r * rb, y);
                 }
-                ember_q4_0_pack16(n, packed, rows, rb);
+                lay->pack(n, packed, rows, rb);
                 /* the path's 1..8-token kernel agrees with the reference */
                 for (int t = 0; t < NT; t += 8) {
                     float s8[8][16];

@@ -176,7 +176,7 @@ ember_status ember_ctx_create(ember_model *model, const ember_ctx_params *params
     if ((size_t)QD > widest) widest = QD;
     c->act_bytes = 3 * B * (widest * 2 + 64);
     c->act = xcalloc(c->act_bytes, 1, &fail);
-    c->act_aux_bytes = 3 * B * ((widest / 32 + 1) * 36); /* the larger of ember_q8_0_act_aux_size and ember_q4_0_act_aux_size */
+    c->act_aux_bytes = 3 * B * ((widest / 32 + 1) * 36); /* the largest act_aux_size of the packed layouts */
     c->act_aux = xcalloc(c->act_aux_bytes, 1, &fail);
     c->pos = xcalloc(B, sizeof(int), &fail);
     c->prefill_tmp = xcalloc(B, 1, &fail);

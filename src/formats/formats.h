@@ -43,6 +43,22 @@ typedef void (*ember_gemm_packed_fn)(int n, float *s, size_t s_stride, const voi
 typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 
+/* A packed form of weight rows: groups of `rows` rows copied once at load
+ * by pack(n, dst, rows, row_bytes) into an interleaved layout of the same
+ * size, read by the packed kernels as one stream. ref is its portable
+ * definition for one token (s[0..rows)); act_aux (NULL: none) builds the
+ * side data of an activation row (act_aux_size bytes) that its kernels
+ * read, once per matmul. Each kernel set names the layout its kernels
+ * read, so paths may differ; a weight remembers the one it was packed in. */
+typedef struct {
+    const char *name;
+    int rows;
+    void (*pack)(int n, void *dst, const void *rows, size_t row_bytes);
+    void (*ref)(int n, float *s, const void *group, const void *y);
+    size_t (*act_aux_size)(int64_t n);
+    void (*act_aux)(const void *y, void *aux, int64_t n);
+} ember_packed_layout;
+
 typedef struct {
     const char *name;          /* "Q4_0" */
     int block_size;            /* elements per block */
@@ -67,14 +83,13 @@ typedef struct {
     /* Same order, 8 consecutive rows at once: s[0..7] = dot(row r+k, y);
      * x points at row r, row_bytes apart. NULL if not available. */
     void (*vec_dot_rows8_x8)(int n, float *s, const void *x, size_t row_bytes, const void *y);
-    /* Repacked weights: groups of pack_rows rows (0: no packed form) copied
-     * once at load by pack(n, dst, rows, row_bytes) into an interleaved
-     * layout (q4_0_rows8.c, q8_0_rows16.c) of pack_rows * row size bytes,
-     * which the packed kernels read as one stream. Results per output are
-     * those of the type's order for these rows (rows8 or vec_dot). */
-    int pack_rows;
-    void (*pack)(int n, void *dst, const void *rows, size_t row_bytes);
-    /* one token against a group: s[0..pack_rows). NULL: use the tokens
+    /* Repacked weights: the packed form the chosen path's kernels read
+     * (NULL: none); results per output are those of the type's order for
+     * these rows (rows8 or vec_dot). */
+    const ember_packed_layout *layout;
+    /* decoding (one token) reads the packed copy too */
+    int packed_decode;
+    /* one token against a group: s[0..layout->rows). NULL: use the tokens
      * form with nt = 1. */
     void (*vec_dot_packed)(int n, float *s, const void *group, const void *y);
     /* nt (1..8) activation rows y, y + y_stride, ... against a group:
@@ -90,10 +105,6 @@ typedef struct {
      * engine (AMX: Q4_0, whose order is one exact integer per block). Used
      * for prompt batches (more than 8 tokens); NULL if not available. */
     ember_gemm_packed_fn gemm_packed;
-    /* side data of an activation row for the packed kernels, built once per
-     * matmul (act_aux_size bytes); NULL if the type needs none */
-    size_t (*act_aux_size)(int64_t n);
-    void (*act_aux)(const void *y, void *aux, int64_t n);
     /* vec_dot's exact order, one weight row against nt (1..4) activation
      * rows y, y + y_stride, ...: s[0..nt). Batched decoding (server slots,
      * speculative verification) then loads each weight block once for up to
@@ -222,6 +233,10 @@ void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const vo
 /* activation side data of the packed Q4_0 kernels (offset quants, scales) */
 size_t ember_q4_0_act_aux_size(int64_t n);
 void ember_q4_0_act_aux(const void *y, void *aux, int64_t n);
+/* the packed forms (q4_0_rows8.c, q4_0_lanes16.c, q8_0_rows16.c) */
+extern const ember_packed_layout ember_q4_0_rows8x2_layout; /* AVX2 kernels */
+extern const ember_packed_layout ember_q4_0_lanes16_layout; /* AVX-512 VNNI, AMX */
+extern const ember_packed_layout ember_q8_0_lanes16_layout;
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);

@@ -89,3 +89,12 @@ void ember_q4_0_act_aux(const void *vy, void *aux, int64_t n) {
         d[b] = ember_fp16_to_fp32(y[b].d);
     }
 }
+
+static void packed16_ref(int n, float *s, const void *group, const void *y) {
+    ember_vec_dot_q4_0_packed8_ref(n, s, group, y);
+    ember_vec_dot_q4_0_packed8_ref(n, s + 8, (const char *)group + (size_t)(n / QK4_0) * 8 * sizeof(block_q4_0), y);
+}
+
+const ember_packed_layout ember_q4_0_rows8x2_layout = {
+    "q4_0-rows8x2", 16, ember_q4_0_pack16, packed16_ref, ember_q4_0_act_aux_size, ember_q4_0_act_aux,
+};

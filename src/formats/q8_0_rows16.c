@@ -80,3 +80,7 @@ void ember_q8_0_act_aux(const void *vy, void *aux, int64_t n) {
         d[b] = ember_fp16_to_fp32(y[b].d);
     }
 }
+
+const ember_packed_layout ember_q8_0_lanes16_layout = {
+    "q8_0-lanes16", 16, ember_q8_0_pack16, ember_vec_dot_q8_0_packed16_ref, ember_q8_0_act_aux_size, ember_q8_0_act_aux,
+};

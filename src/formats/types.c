@@ -66,17 +66,11 @@ static void select_path(const char *path) {
         tr->vec_dot_prefill_tile = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill_tile[t] : 0;
         tr->vec_dot_packed = ks.vec_dot_packed[t];
         tr->vec_dot_packed_tokens = ks.vec_dot_packed_tokens[t];
-        tr->pack_rows = 0, tr->pack = 0, tr->act_aux_size = 0, tr->act_aux = 0, tr->gemm_packed = 0;
-        if (!tr->vec_dot_packed_tokens) tr->vec_dot_packed = 0;
-        else if (t == EMBER_TYPE_Q4_0) {
-            tr->pack_rows = 16, tr->pack = ember_q4_0_pack16;
-            tr->act_aux_size = ember_q4_0_act_aux_size, tr->act_aux = ember_q4_0_act_aux;
-            tr->gemm_packed = ks.gemm_packed[t];
-        }
-        else if (t == EMBER_TYPE_Q8_0) {
-            tr->pack_rows = 16, tr->pack = ember_q8_0_pack16;
-            tr->act_aux_size = ember_q8_0_act_aux_size, tr->act_aux = ember_q8_0_act_aux;
-        } else tr->vec_dot_packed = 0, tr->vec_dot_packed_tokens = 0; /* no layout for this type */
+        /* the packed kernels come with the layout they read */
+        tr->layout = tr->vec_dot_packed_tokens ? ks.packed_layout[t] : 0;
+        if (!tr->layout) tr->vec_dot_packed = 0, tr->vec_dot_packed_tokens = 0;
+        tr->packed_decode = tr->layout && ks.packed_decode[t];
+        tr->gemm_packed = tr->layout ? ks.gemm_packed[t] : 0;
     }
 }
 

@@ -12,9 +12,9 @@
  * Tiles: A (tmm0/1) = 16 tokens x one block's 32 activation bytes, read in
  * place from the Q8_0 rows; B (tmm2/3) = the block's weights for 16 rows in
  * the VNNI layout B[k][4r + i] = w_r[4k + i] (8 rows of 64 bytes); C
- * (tmm4/5) = 16 x 16 int32. B is unpacked from the packed 16-row group (two
- * 8-row halves, q4_0_rows8.c) once per chunk of blocks and reused for every
- * tile of tokens. Two blocks are in flight so that one block's TDPBSSD runs
+ * (tmm4/5) = 16 x 16 int32. The packed 16-row group (q4_0_lanes16.c) is
+ * already in that layout, as nibbles: B is unpacked from it once per chunk
+ * of blocks and reused for every tile of tokens. Two blocks are in flight so that one block's TDPBSSD runs
  * while the other's sums are scaled into the accumulators. */
 #include "../formats/formats.h"
 #include "kernels.h"
@@ -29,25 +29,16 @@ typedef struct {
 } amx_q4_0_scratch;
 
 /* Blocks [b0, b0 + nc) of the group into B tiles and float scales. */
-static inline void amx_q4_0_unpack(amx_q4_0_scratch *w, const uint8_t *group, int nb, int b0, int nc) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+static inline void amx_q4_0_unpack(amx_q4_0_scratch *w, const uint8_t *group, int b0, int nc) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
-    const size_t half = (size_t)nb * 8 * sizeof(block_q4_0);
     for (int j = 0; j < nc; j++) {
-        const uint8_t *h0 = group + (size_t)(b0 + j) * 8 * sizeof(block_q4_0), *h1 = h0 + half;
-        /* per half: dwords 2k, 2k+1 = row k's bytes 0..3, 4..7 (lo) / 8..11, 12..15 (hi) */
-        const __m512i lo0 = _mm512_loadu_si512(h0 + 16), lo1 = _mm512_loadu_si512(h1 + 16);
-        const __m512i hi0 = _mm512_loadu_si512(h0 + 80), hi1 = _mm512_loadu_si512(h1 + 80);
-        const __m512i q[4] = {_mm512_permutex2var_epi32(lo0, even, lo1), _mm512_permutex2var_epi32(lo0, odd, lo1),
-                              _mm512_permutex2var_epi32(hi0, even, hi1), _mm512_permutex2var_epi32(hi0, odd, hi1)};
-        for (int k = 0; k < 4; k++) { /* elements 4k..4k+3 are low nibbles, 16+4k.. high ones */
-            _mm512_store_si512(w->b[j][k], _mm512_sub_epi8(_mm512_and_si512(q[k], m4), eight));
-            _mm512_store_si512(w->b[j][k + 4], _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(q[k], 4), m4), eight));
+        const uint8_t *blk = group + (size_t)(b0 + j) * 16 * sizeof(block_q4_0);
+        for (int k = 0; k < 4; k++) { /* chunk k: elements 4k..4k+3 are low nibbles, 16+4k.. high ones */
+            const __m512i q = _mm512_loadu_si512(blk + 32 + 64 * k);
+            _mm512_store_si512(w->b[j][k], _mm512_sub_epi8(_mm512_and_si512(q, m4), eight));
+            _mm512_store_si512(w->b[j][k + 4], _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(q, 4), m4), eight));
         }
-        const __m256 d0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h0));
-        const __m256 d1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h1));
-        _mm512_store_ps(w->d[j], _mm512_insertf32x8(_mm512_castps256_ps512(d0), d1, 1));
+        _mm512_store_ps(w->d[j], _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk)));
     }
 }
 
@@ -69,7 +60,7 @@ static void AMX_KERNEL_NAME(int n, float *s, size_t s_stride, const void *group,
     int cfg_rows = 0;
     for (int b0 = 0; b0 < nb; b0 += AMX_CHUNK) {
         const int nc = nb - b0 < AMX_CHUNK ? nb - b0 : AMX_CHUNK;
-        amx_q4_0_unpack(&w, group, nb, b0, nc);
+        amx_q4_0_unpack(&w, group, b0, nc);
         for (int t0 = 0; t0 < nt; t0 += 16) {
             const int mt = nt - t0 < 16 ? nt - t0 : 16;
             if (mt != cfg_rows) { /* A and C have one row per token */
@@ -86,8 +77,7 @@ static void AMX_KERNEL_NAME(int n, float *s, size_t s_stride, const void *group,
             }
             const float *da[16]; /* float scales of each token's blocks (act_aux) */
             for (int t = 0; t < 16; t++)
-                da[t] = (const float *)((const char *)aux + (size_t)(t0 + (t < mt ? t : mt - 1)) * aux_stride +
-                                        (size_t)nb * QK8_0) + b0;
+                da[t] = (const float *)((const char *)aux + (size_t)(t0 + (t < mt ? t : mt - 1)) * aux_stride) + b0;
             __m512 acc[16];
             for (int t = 0; t < 16; t++)
                 acc[t] = b0 && t < mt ? _mm512_loadu_ps(s + (size_t)(t0 + t) * s_stride) : _mm512_setzero_ps();

@@ -241,6 +241,8 @@ static void dot_q4_0_packed16_tokens(int n, float *s, size_t s_stride, const voi
 static void q4_0_i8_kernels(ember_kernel_set *ks) {
     ks->vec_dot_packed[EMBER_TYPE_Q4_0] = dot_q4_0_packed16;
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed16_tokens;
+    ks->packed_layout[EMBER_TYPE_Q4_0] = &ember_q4_0_rows8x2_layout;
+    ks->packed_decode[EMBER_TYPE_Q4_0] = 0;
     ks->vec_dot_rows8_x8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8_x8;
     ks->vec_dot_rows8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8;
 }

@@ -121,4 +121,5 @@ static void dot_q8_0_packed16_tokens(int n, float *s, size_t s_stride, const voi
 
 void ember_kernels_avx512vnni_q8_0(ember_kernel_set *ks) {
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q8_0] = dot_q8_0_packed16_tokens;
+    ks->packed_layout[EMBER_TYPE_Q8_0] = &ember_q8_0_lanes16_layout;
 }

@@ -106,20 +106,21 @@ static void mm_convert(void *arg, int ith, int nth) {
                              (char *)t->aux[m] + (size_t)i * t->aux_stride[m], t->w[m]->cols);
 }
 
-/* The packed copy serves this matrix (on this path) for n_tok tokens. A
- * lone token takes the file's rows unless the type has a one-token packed
- * kernel: Q8_0's per-row dot streams a single token faster (tl-q8_0 tg64
- * 26.2 vs 24.4 t/s), and gives the same results. */
+/* The packed copy serves this matrix for n_tok tokens if this path's
+ * kernels read the layout it was made in. A lone token takes the file's
+ * rows unless the path decodes from the packed copy: Q8_0's per-row dot
+ * streams a single token faster (tl-q8_0 tg64 26.2 vs 24.4 t/s), and gives
+ * the same results. */
 static int use_packed(const ember_weight *w, int n_tok) {
     const ember_type_traits *tr = ember_type_get(w->type);
-    return w->packed && tr->vec_dot_packed_tokens && tr->pack_rows && w->rows % tr->pack_rows == 0 &&
-           (n_tok > 1 || tr->vec_dot_packed);
+    return w->packed && tr->layout && w->packed_layout == tr->layout && tr->vec_dot_packed_tokens &&
+           w->rows % tr->layout->rows == 0 && (n_tok > 1 || tr->vec_dot_packed || tr->packed_decode);
 }
 
 /* The packed kernel that serves n_tok tokens reads activation side data
  * (the one-token kernels take none). */
 static int packed_needs_aux(const ember_type_traits *tr, int n_tok) {
-    return tr->act_aux && !(n_tok == 1 && tr->vec_dot_packed);
+    return tr->layout->act_aux && !(n_tok == 1 && tr->vec_dot_packed);
 }
 
 static void mm_rows(void *arg, int ith, int nth) {
@@ -144,7 +145,7 @@ static void mm_rows(void *arg, int ith, int nth) {
             /* Q4_0 matrices with rows % 8 == 0 are repacked by llama.cpp on
              * x86; its kernels then sum in another order, for all tokens */
             if (tr->vec_dot_rows8 && w->rows % 8 == 0) dot_gen = dot_prompt = tr->vec_dot_rows8;
-            const int pr = tr->pack_rows;
+            const int pr = tr->layout ? tr->layout->rows : 0;
             if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && tr->gemm_packed && t->n_tok > 8 && t->aux[m]) {
                 /* a matrix engine takes the whole prompt per group of rows */
                 for (int64_t r = lo; r < hi; r += pr)
@@ -314,13 +315,13 @@ static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float *
         if (!use_packed(w[m], n_tok) || !packed_needs_aux(wt, n_tok)) continue;
         int builder = -1;
         for (int p = 0; p < m && builder < 0; p++)
-            if (t.act[p] == t.act[m] && t.aux_fn[p] == wt->act_aux) builder = p;
+            if (t.act[p] == t.act[m] && t.aux_fn[p] == wt->layout->act_aux) builder = p;
         if (builder < 0) {
-            const size_t stride = wt->act_aux_size(w[m]->cols);
+            const size_t stride = wt->layout->act_aux_size(w[m]->cols);
             if (aux_off + stride * (size_t)n_tok > ctx->act_aux_bytes) continue; /* per-row kernels then */
             t.aux[m] = (char *)ctx->act_aux + aux_off;
             t.aux_stride[m] = stride;
-            t.aux_fn[m] = wt->act_aux;
+            t.aux_fn[m] = wt->layout->act_aux;
             aux_off += stride * (size_t)n_tok;
         } else {
             t.aux[m] = t.aux[builder];

@@ -120,7 +120,7 @@ static const char *ftype_name(uint32_t ft) {
     }
 }
 
-/* The repacking work: every group of pack_rows rows of the listed
+/* The repacking work: every group of layout rows of the listed
  * matrices, numbered across matrices; thread ith packs groups ith, ith +
  * nth, ... in interleaved runs of 16 groups. */
 typedef struct {
@@ -135,12 +135,12 @@ static void repack_groups(void *arg, int ith, int nth) {
     int64_t first = 0; /* number of the first group of matrix i */
     for (int i = 0; i < job->n; i++) {
         const ember_weight *w = job->w[i];
-        const ember_type_traits *tr = ember_type_get(w->type);
-        const int64_t ng = w->rows / tr->pack_rows;
-        const size_t group = (size_t)tr->pack_rows * w->row_bytes;
+        const ember_packed_layout *lay = w->packed_layout;
+        const int64_t ng = w->rows / lay->rows;
+        const size_t group = (size_t)lay->rows * w->row_bytes;
         for (int64_t g = 0; g < ng; g++)
             if (((first + g) / run) % nth == ith)
-                tr->pack((int)w->cols, (char *)w->packed + (size_t)g * group, (const char *)w->data + (size_t)g * group,
+                lay->pack((int)w->cols, (char *)w->packed + (size_t)g * group, (const char *)w->data + (size_t)g * group,
                          w->row_bytes);
         first += ng;
     }
@@ -279,12 +279,13 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
             for (int i = 0; i < nw; i++) {
                 ember_weight *w = all[i];
                 const ember_type_traits *tr = ember_type_get(w->type);
-                if (!w->data || w->packed || !tr || !tr->pack_rows || w->rows % tr->pack_rows) continue;
+                if (!w->data || w->packed || !tr || !tr->layout || w->rows % tr->layout->rows) continue;
                 /* 64-byte aligned: whole cache lines per vector load */
                 const size_t bytes = ((size_t)w->rows * w->row_bytes + 63) & ~(size_t)63;
                 char *dst = aligned_alloc(64, bytes);
                 if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); free(job.w); goto done; }
                 w->packed = dst;
+                w->packed_layout = tr->layout;
                 m->repacked_bytes += (uint64_t)w->rows * w->row_bytes;
                 if (job.n == job.cap) {
                     const int cap = job.cap ? 2 * job.cap : 64;
@@ -293,7 +294,7 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
                     job.w = ws, job.cap = cap;
                 }
                 job.w[job.n++] = w;
-                job.total += w->rows / tr->pack_rows;
+                job.total += w->rows / tr->layout->rows;
             }
         }
         if (job.n) {
@@ -302,7 +303,8 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
             else repack_groups(&job, 0, 1);
         }
         free(job.w);
-        if (m->output.packed && m->output.data == m->tok_embd.data) m->tok_embd.packed = m->output.packed;
+        if (m->output.packed && m->output.data == m->tok_embd.data)
+            m->tok_embd.packed = m->output.packed, m->tok_embd.packed_layout = m->output.packed_layout;
     }
 
     /* Totals and the file's type name. */

@@ -4,6 +4,7 @@
 #define EMBER_MODEL_H
 
 #include "ember.h"
+#include "../formats/formats.h"
 #include "../gguf/gguf.h"
 #include "../tokenizer/tokenizer.h"
 #include <stdint.h>
@@ -20,10 +21,12 @@ typedef struct {
     int64_t cols, rows;
     size_t row_bytes;
     const char *name;
-    /* types with a packed form (traits pack_rows), rows a multiple of
-     * pack_rows: a copy with that many rows interleaved block by block
-     * (made once at load, NULL with no_repack), read as one stream */
+    /* types with a packed form (traits layout), rows a multiple of its
+     * group: a copy with that many rows interleaved block by block (made
+     * once at load, NULL with no_repack), read as one stream; kernels
+     * read it only on paths whose layout it was made in */
     void *packed;
+    const ember_packed_layout *packed_layout;
 } ember_weight;
 
 typedef struct {

@@ -213,7 +213,7 @@ static void print_text(const gguf_file *f) {
     for (int64_t i = 0; i < nt; i++) {
         const gguf_tensor_info *t = gguf_tensor(f, i);
         const ember_type_traits *tr = ember_type_get((int)t->type);
-        if (!tr || !tr->pack_rows || t->n_dims != 2 || t->ne[1] % tr->pack_rows) continue;
+        if (!tr || !tr->layout || t->n_dims != 2 || t->ne[1] % tr->layout->rows) continue;
         if (!strcmp(t->name, "token_embd.weight") && !tied) continue;
         repack += t->nbytes;
     }
