@@ -10,6 +10,21 @@ path=$(awk '$1 == "path:" {print $2}' "$T/o")
 EMBER_CPU_DISABLE=avx512_nonsense "$E" info --cpu >"$T/o2" 2>"$T/e2"
 if [ $? -eq 0 ] && grep -q "unknown feature 'avx512_nonsense'" "$T/e2"; then pass cpu_disable_unknown_warns; else fail cpu_disable_unknown_warns "$(cat "$T/e2")"; fi
 
+# the packed copies a path makes at load: none on the scalar path (it has no
+# packed kernels), Q4_0's lane copy where AVX-512 VNNI reads it
+EMBER_CPU=scalar "$E" info --cpu >"$T/os" 2>&1
+if grep -q "^repack: *none$" "$T/os" && grep -q "^repack:" "$T/o"; then pass cpu_repack_layouts_listed; else fail cpu_repack_layouts_listed "$(cat "$T/os" "$T/o")"; fi
+if command -v python3 >/dev/null 2>&1; then
+  if "$E" info --cpu --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if isinstance(d["repack"], dict) and d["path"] else 1)'; then
+    pass cpu_json_repack
+  else
+    fail cpu_json_repack "$("$E" info --cpu --json)"
+  fi
+fi
+if [ "$path" = avx512 ] && grep -q "avx512_vnni" "$T/o" && ! grep -q "^missing:.*avx512_vnni" "$T/o"; then
+  if grep -q "^repack:.*Q4_0 (q4_0-lanes16)" "$T/o"; then pass cpu_q4_0_lane_copy_on_vnni; else fail cpu_q4_0_lane_copy_on_vnni "$(cat "$T/o")"; fi
+fi
+
 if ! grep -q "avx512_vnni" "$T/o" || grep -q "^missing:.* avx512f" "$T/o" || [ "$path" = scalar ] || [ "$path" = avx2 ]; then
   echo "SKIP cpu_masked_paths: no AVX-512 here (path $path)"
   exit 0

@@ -296,7 +296,12 @@ static int print_cpu(int json) {
         json_str(stdout, c->brand, strnlen(c->brand, sizeof c->brand));
         fputs(", \"features\": {", stdout);
         for (size_t i = 0; i < nf; i++) printf("%s\"%s\": %s", i ? ", " : "", feats[i].name, feats[i].on ? "true" : "false");
-        printf("}, \"path\": \"%s\"}\n", path);
+        printf("}, \"path\": \"%s\", \"repack\": {", path);
+        for (int t = 0, k = 0; t < EMBER_TYPE_COUNT; t++) {
+            const ember_type_traits *tr = ember_type_get(t);
+            if (tr && tr->layout) printf("%s\"%s\": \"%s\"", k++ ? ", " : "", tr->name, tr->layout->name);
+        }
+        fputs("}}\n", stdout);
         return 0;
     }
     printf("cpu:      %.*s\n", (int)sizeof c->brand, c->brand[0] ? c->brand : "(unknown)");
@@ -305,6 +310,14 @@ static int print_cpu(int json) {
     printf("\nmissing: ");
     for (size_t i = 0; i < nf; i++) if (!feats[i].on) printf(" %s", feats[i].name);
     printf("\npath:     %s\n", path);
+    /* the packed copies `ember run` makes at load on this path (their layout) */
+    printf("repack:  ");
+    int any = 0;
+    for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
+        const ember_type_traits *tr = ember_type_get(t);
+        if (tr && tr->layout) printf("%s %s (%s)", any++ ? "," : "", tr->name, tr->layout->name);
+    }
+    printf("%s\n", any ? "" : " none");
     return 0;
 }
 
