@@ -106,20 +106,20 @@ static void q4_0_rows8_bit_identical(void) {
     if (ember_cpu_path_supported("avxvnni-emu")) q4_0_rows8_path("avxvnni-emu");
 }
 
-/* The packed copies (16 rows as two 8-row groups for AVX2, 16 rows in
- * dword lanes for AVX-512 VNNI and AMX): each layout's portable definition
+/* The packed copy (16 rows in dword lanes, read by every path: AVX2 and
+ * its AVX-VNNI forms, AVX-512 VNNI, AMX): the layout's portable definition
  * equals rows8 per row, and every SIMD kernel (one token, and 1..8 tokens
  * per call, 16 rows each) reading its path's layout equals it bit for bit, on
  * quantized data and on raw random blocks (every nibble, -128..127
  * activations, extreme scales), and on blocks at the integer bounds
  * (every nibble 0 or 15 against every activation 127 or -128: the
- * largest partial sums the 16-bit stages of the AVX2 kernel hold). The
+ * largest partial sums the 16-bit stages of the AVX2 kernels hold). The
  * kernels that read the side data (act_aux) get it; lengths span several
- * of the AVX2 kernel's chunks of 16 blocks, whole and partial. */
+ * of the AVX2 scratch kernel's chunks of 16 blocks, whole and partial. */
 static void q4_0_packed_bit_identical(void) {
     const ember_type_traits *tr = ember_type_get(EMBER_TYPE_Q4_0);
     static block_q4_0 rows[16][176], packed[16 * 176];
-    const ember_packed_layout *layouts[] = {&ember_q4_0_rows8x2_layout, &ember_q4_0_lanes16_layout};
+    const ember_packed_layout *layouts[] = {&ember_q4_0_lanes16_layout};
     static block_q8_0 qy[8][176];
     static char aux[8 * 176 * 36]; /* each token's act_aux, ab bytes apart */
     /* long rows too: whole and partial runs of the AVX2 kernels' chunks,
@@ -168,7 +168,7 @@ static void q4_0_packed_bit_identical(void) {
             float want[8][16], got[16];
             for (int t = 0; t < 8; t++)
                 for (int r = 0; r < 16; r++) tr->vec_dot_rows8_ref(n, &want[t][r], rows[r], qy[t]);
-            for (int li = 0; li < 2; li++) {
+            for (int li = 0; li < (int)(sizeof layouts / sizeof layouts[0]); li++) {
                 layouts[li]->pack(n, packed, rows, sizeof rows[0]);
                 for (int t = 0; t < 8; t++) {
                     layouts[li]->ref(n, got, packed, qy[t]);
@@ -186,9 +186,8 @@ static void q4_0_packed_bit_identical(void) {
                            (ks.vec_dot_packed[EMBER_TYPE_Q4_0] || ks.packed_decode[EMBER_TYPE_Q4_0]),
                        "%s: no packed Q4_0 kernels", paths[p]);
                 if (!lay || !ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0]) continue;
-                /* AVX-512 VNNI reads the lane copy; AVX2 (and its AVX-VNNI form) the 8-row one */
-                CHECK(lay == (strcmp(paths[p], "avx512") || !ember_cpu()->avx512_vnni ? &ember_q4_0_rows8x2_layout
-                                                                                       : &ember_q4_0_lanes16_layout));
+                /* one packed Q4_0 layout serves every path */
+                CHECKF(lay == &ember_q4_0_lanes16_layout, "%s reads %s", paths[p], lay->name);
                 lay->pack(n, packed, rows, sizeof rows[0]);
                 const size_t ab = lay->act_aux_size(n);
                 CHECK(ab * 8 <= sizeof aux);

@@ -222,20 +222,8 @@ size_t ember_q8_0_act_aux_size(int64_t n);
 void ember_q8_0_act_aux(const void *y, void *aux, int64_t n);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
-/* Interleaves 8 Q4_0 rows of n elements (row k at rows + k*row_bytes) into
- * dst (8 * row size bytes); vec_dot_packed reads this copy. */
-void ember_q4_0_pack8(int n, void *dst, const void *rows, size_t row_bytes);
-/* 16 rows as two such 8-row groups back to back: the packed form (traits
- * pack, pack_rows 16); the kernels write s[0..15]. */
-void ember_q4_0_pack16(int n, void *dst, const void *rows, size_t row_bytes);
-/* The rows8 order over a packed 8-row group: s[0..7] (portable definition). */
-void ember_vec_dot_q4_0_packed8_ref(int n, float *s, const void *group, const void *y);
-/* activation side data of the packed Q4_0 kernels (offset quants, scales) */
-size_t ember_q4_0_act_aux_size(int64_t n);
-void ember_q4_0_act_aux(const void *y, void *aux, int64_t n);
-/* the packed forms (q4_0_rows8.c, q4_0_lanes16.c, q8_0_rows16.c) */
-extern const ember_packed_layout ember_q4_0_rows8x2_layout; /* AVX2 kernels */
-extern const ember_packed_layout ember_q4_0_lanes16_layout; /* AVX-512 VNNI, AMX */
+/* the packed forms (q4_0_lanes16.c, q8_0_rows16.c) */
+extern const ember_packed_layout ember_q4_0_lanes16_layout; /* every path: AVX2, AVX-VNNI, AVX-512 VNNI, AMX */
 extern const ember_packed_layout ember_q8_0_lanes16_layout;
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);

@@ -1,6 +1,8 @@
 /* The Q4_0 kernels of the AVX2 path in the repacked-kernel order
- * (formats/q4_0_rows8.c): rows8, rows8_x8, the packed 16-row group for one
- * token and for prompt batches. Shared by prefill_avx2.c (VPMADDUBSW +
+ * (formats/q4_0_rows8.c): rows8 and rows8_x8 over file rows, and the
+ * packed kernels (1..8 tokens, and one token streamed for decoding) over
+ * the 16-row lane copy (formats/q4_0_lanes16.c), the one every path's
+ * packed Q4_0 kernels read. Shared by prefill_avx2.c (VPMADDUBSW +
  * VPMADDWD), q4_0_avxvnni.c (VEX VPDPBUSD) and
  * q4_0_avxvnni_emulated_avx512vnni.c (EVEX VPDPBUSD on ymm, the
  * "avxvnni-emu" path); the includer defines EMBER_I8_DOT (i8_dot_x86.h).
@@ -10,17 +12,6 @@
 #include "i8_dot_x86.h"
 #include <immintrin.h>
 #include <string.h>
-
-/* partial sums of four (u, s) pieces, (p0 + p1) + (p2 + p3): int16 pairs (AVX2) or two
- * chains of two VPDPBUSD (VNNI; measured faster than one chain of four) */
-static inline __attribute__((always_inline)) __m256i i8_pieces4(__m256i u0, __m256i s0, __m256i u1, __m256i s1, __m256i u2,
-                                                                 __m256i s2, __m256i u3, __m256i s3) {
-#if EMBER_I8_DOT == EMBER_I8_AVX2
-    return i8_padd(i8_padd(i8_pdot(u0, s0), i8_pdot(u1, s1)), i8_padd(i8_pdot(u2, s2), i8_pdot(u3, s3)));
-#else
-    return i8_padd(i8_pdot_add(i8_pdot(u0, s0), u1, s1), i8_pdot_add(i8_pdot(u2, s2), u3, s3));
-#endif
-}
 
 /* Q4_0 in the repacked-kernel order (formats/q4_0_rows8.c): the block's
  * integer dot is exact, so only the per-block fma chain must be kept. */
@@ -76,173 +67,222 @@ static void dot_q4_0_rows8_x8(int n, float *s, const void *vx, size_t row_bytes,
     _mm256_storeu_ps(s, acc);
 }
 
-/* The packed 8-row copy (formats/q4_0_rows8.c): 8-byte lane k of each
- * 32-byte load holds row k's (or k+4's) nibbles; the matching 8 activation
- * bytes are broadcast. MADDUBS takes the nibbles unsigned, so the 16-bit
- * pair sums carry dot(nibble, a); the same pair sums of 8 * a are taken off
- * before widening (|values| < 2^14: exact), leaving dot(nibble - 8, a). */
+/* The packed 16-row lane copy (formats/q4_0_lanes16.c): per block, the
+ * 32-byte half h of chunk c holds in dword lane r row 8h + r's bytes
+ * 4c..4c+3, so its low nibbles (elements 4c..4c+3) and high nibbles
+ * (16 + 4c..) are unsigned operands with one dword per row, against the
+ * broadcast activation dwords as the signed ones. AVX2: each MADDUBS
+ * 16-bit lane is two products, |.| <= 2 * 15 * 128 = 3840, so the eight of
+ * a block (four chunks, low and high) add in 16 bits (|.| <= 30720), then
+ * one MADDWD gives the row's int32 dot(q, a); VNNI builds: VPDPBUSD in
+ * int32. Adding -8 * sum(a) (act_aux) leaves dot(q - 8, a), exact, in row
+ * order: no horizontal sums or permutes. Then per block
+ * acc = fma((float)isum, d_w * d_a, acc), the rows8 order. */
+#define L16_BLOCK (16 * sizeof(block_q4_0))
+/* one-token decoding streams the group once: prefetch ahead into L2 */
+#define L16_PF_AHEAD 4096
+/* the register kernel runs both halves at once up to this many tokens
+ * (VNNI: 2 * 4 accumulators; AVX2 sums in 16 bits and takes the scratch
+ * kernel from 3 tokens on); VNNI builds run 5..8 tokens as 4 + the rest
+ * (0.49 vs 0.75 TSC per (row, token, block) at 8 tokens, EVEX form) */
+#if EMBER_I8_DOT == EMBER_I8_AVX2
+#define L16_H2_NT 2
+#define L16_SCRATCH_NT 3
+#else
+#define L16_H2_NT 4
+#define L16_SPLIT 4
+#endif
+
 static inline __m256i bcast8(const int8_t *p) {
     long long v;
     memcpy(&v, p, 8);
     return _mm256_set1_epi64x(v);
 }
 
-static inline __attribute__((always_inline)) void packed8_nt(int n, float *s, size_t s_stride, const uint8_t *g,
-                                                             const char *y, size_t y_stride, const int nt) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
-    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
-    __m256 acc[4];
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-    for (int b = 0; b < n / QK4_0; b++, g += 8 * sizeof(block_q4_0)) {
-        /* w[h][j]: rows 4h..4h+3, elements 8j..8j+7 */
-        __m256i w[2][4];
-        for (int h = 0; h < 2; h++) {
-            const __m256i v0 = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * h));
-            const __m256i v1 = _mm256_loadu_si256((const __m256i *)(g + 80 + 32 * h));
-            w[h][0] = _mm256_and_si256(v0, m4);
-            w[h][1] = _mm256_and_si256(v1, m4);
-            w[h][2] = _mm256_and_si256(_mm256_srli_epi16(v0, 4), m4);
-            w[h][3] = _mm256_and_si256(_mm256_srli_epi16(v1, 4), m4);
-        }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
-        for (int t = 0; t < nt; t++) {
-            const block_q8_0 *yb = (const block_q8_0 *)(y + (size_t)t * y_stride) + b;
-            __m256i a[4];
-            for (int j = 0; j < 4; j++) a[j] = bcast8(yb->qs + 8 * j);
-            const __m256i c = i8_pieces4(eight, a[0], eight, a[1], eight, a[2], eight, a[3]);
-            __m256i p32[2];
-            for (int h = 0; h < 2; h++) {
-                const __m256i p = i8_pieces4(w[h][0], a[0], w[h][1], a[1], w[h][2], a[2], w[h][3], a[3]);
-                p32[h] = i8_pwiden(i8_psub(p, c));
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* NT tokens; both 8-row halves in one pass over the chunks (H2, few
+ * tokens: the activation broadcasts serve both) or one half at a time
+ * (more tokens: fewer live registers) */
+static inline __attribute__((always_inline)) void lanes16_nt(int n, float *s, size_t s_stride, const uint8_t *g,
+                                                             const char *y, size_t y_stride, const char *aux,
+                                                             size_t aux_stride, const int nt, const int stream) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const int nb = n / QK4_0;
+    const int h2 = nt <= L16_H2_NT;
+    __m256 acc[8][2];
+    for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++, g += L16_BLOCK) {
+        if (stream)
+            for (int l = 0; l < 5; l++) _mm_prefetch((const char *)g + L16_PF_AHEAD + 64 * l, _MM_HINT_T1);
+        for (int h0 = 0; h0 < 2; h0 += 1 + h2) {
+            __m256i p[8][2];
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                for (int h = h0; h <= h0 + h2; h++) {
+#if EMBER_I8_DOT == EMBER_I8_AVX2
+                    p[t][h] = _mm256_setzero_si256();
+#else
+                    p[t][h] = _mm256_set1_epi32(((const int32_t *)(aux + (size_t)t * aux_stride + sizeof(float) * nb))[b]);
+#endif
+                }
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                __m256i lo[2], hi[2];
+                for (int h = h0; h <= h0 + h2; h++) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(g + 32 + 64 * c + 32 * h));
+                    lo[h] = _mm256_and_si256(v, m4);
+                    hi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                }
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++) {
+                    const block_q8_0 *yb = (const block_q8_0 *)(y + (size_t)t * y_stride) + b;
+                    const __m256i a0 = bcast4(yb->qs + 4 * c), a1 = bcast4(yb->qs + 16 + 4 * c);
+                    for (int h = h0; h <= h0 + h2; h++) p[t][h] = i8_pdot_add(i8_pdot_add(p[t][h], lo[h], a0), hi[h], a1);
+                }
             }
-            /* [r0 r1 r4 r5 | r2 r3 r6 r7] -> r0..r7 */
-            const __m256i isum = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(p32[0], p32[1]), order);
-            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(yb->d)));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[t]);
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++) {
+                const float *da = (const float *)(aux + (size_t)t * aux_stride);
+                const __m256 dy = _mm256_set1_ps(da[b]);
+                for (int h = h0; h <= h0 + h2; h++) {
+#if EMBER_I8_DOT == EMBER_I8_AVX2
+                    const __m256i isum = _mm256_add_epi32(i8_pwiden(p[t][h]), _mm256_set1_epi32(((const int32_t *)(da + nb))[b]));
+#else
+                    const __m256i isum = p[t][h];
+#endif
+                    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16 * h)));
+                    acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, dy), acc[t][h]);
+                }
+            }
         }
     }
-    for (int t = 0; t < nt; t++) _mm256_storeu_ps(s + (size_t)t * s_stride, acc[t]);
+    for (int t = 0; t < nt; t++)
+        for (int h = 0; h < 2; h++) _mm256_storeu_ps(s + (size_t)t * s_stride + 8 * h, acc[t][h]);
 }
 
-#define HALF(n) ((size_t)((n) / QK4_0) * 8 * sizeof(block_q4_0)) /* bytes of an 8-row half */
-
-/* 16 rows (formats/q4_0_rows8.c): both 8-row halves */
-static void dot_q4_0_packed16(int n, float *s, const void *group, const void *y) {
-    packed8_nt(n, s, 0, group, y, 0, 1);
-    packed8_nt(n, s + 8, 0, (const uint8_t *)group + HALF(n), y, 0, 1);
-}
-
-/* Prompt batches: 16 rows x nt tokens from the activation side data
- * (act_aux: per block the 32 bytes a + 128, unsigned, then the float
- * scales). The weights go in as the signed operand (q - 8), so
- * dot(q - 8, a) = dot(q - 8, a + 128) - 128 * sum(q - 8), and the second
- * term is the weights' alone: taken once per block for all tokens. Each
- * 16-bit lane of a MADDUBS sum over the four 8-element pieces covers 8
- * products: |.| <= 8 * 255 * 8 = 16320, so two lanes still add in 16 bits
- * (HADDW), then MADDWD widens; all exact (VNNI builds: VPDPBUSD sums in
- * int32, then HADDD: the same lane order). A chunk of blocks is unpacked
- * once into an L1 scratch (signed weights, the correction and the row
- * scales in the lane order below) and every token reads it from there.
- *
- * Lane order of a half's 8 outputs: rows 0 1 4 5 | 2 3 6 7 (what HADDW of
- * rows 0..3 and 4..7 then MADDWD give); the accumulators keep it and are
- * put back in row order at the store (the permutation is its own inverse). */
-#ifndef Q4_CHUNK
-#define Q4_CHUNK 16 /* blocks unpacked per pass: 10 KiB */
+#if EMBER_I8_DOT == EMBER_I8_AVX2
+/* Prompt batches, AVX2 (no VPDPBUSD): a chunk of blocks is unpacked once
+ * into an L1 scratch and each token reads it back. The scratch holds 8
+ * elements per row in each 8-byte lane (two chunks' dwords interleaved:
+ * UNPCKLDQ gives rows 0 1 | 4 5 of a half, UNPCKHDQ rows 2 3 | 6 7), so a
+ * token needs four 8-byte activation broadcasts per block, not eight dword
+ * ones. The weights are signed there (q - 8) and fold into the MADDUBS
+ * loads; the activations are unsigned (a + 128: the broadcast xor 0x80), so
+ * dot(q - 8, a) = dot(q - 8, a + 128) - 128 * sum(q - 8), the second term
+ * per row from the unpack. MADDUBS pairs: |.| <= 2 * 255 * 8 = 4080; four
+ * pieces add in 16 bits (|.| <= 16320), HADDW of the two row sets (|.| <=
+ * 32640), then MADDWD: rows 0..7 in order; all exact, the same integer as
+ * every other form. */
+#ifndef L16_CHUNK
+#define L16_CHUNK 16 /* blocks unpacked per pass: 10 KiB */
 #endif
-#define Q4_GROUP_BYTES (8 * sizeof(block_q4_0))
-
 typedef struct {
-    _Alignas(32) int8_t w[Q4_CHUNK][4][4][32]; /* block, rows 4i..4i+3, piece j: lane k = row 4i+k's q - 8 */
-    _Alignas(32) int32_t c[Q4_CHUNK][2][8];   /* per half: 32768 - 128 * sum(q) = -128 * sum(q - 8), lane order */
-    _Alignas(32) float d[Q4_CHUNK][2][8];     /* per half: row scales, lane order */
-} q4_0_scratch;
+    _Alignas(32) int8_t w[L16_CHUNK][2][2][4][32]; /* block, half, set (rows 0 1 4 5 / 2 3 6 7), piece j: elements 8j..8j+7 */
+    _Alignas(32) int32_t c[L16_CHUNK][2][8];       /* -128 * sum(q - 8) per row */
+    _Alignas(32) float d[L16_CHUNK][2][8];         /* row scales */
+} l16_scratch;
 
-/* blocks [b0, b0 + nc) of the 16-row group into the scratch */
-static inline void q4_0_unpack(q4_0_scratch *w, const uint8_t *group, int nb, int b0, int nc) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8), z = _mm256_setzero_si256();
-    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7), k = _mm256_set1_epi32(32768);
-    for (int i = 0; i < nc; i++)
+static inline void l16_unpack(l16_scratch *w, const uint8_t *g, int nc) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8), one8 = _mm256_set1_epi8(1);
+    const __m256i k = _mm256_set1_epi32(32768);
+    for (int i = 0; i < nc; i++, g += L16_BLOCK)
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
-            const uint8_t *g = group + ((size_t)h * nb + (size_t)(b0 + i)) * Q4_GROUP_BYTES;
-            __m256i sum[2];
-            for (int q = 0; q < 2; q++) { /* rows 4q..4q+3 of the half */
-                const __m256i v0 = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * q));
-                const __m256i v1 = _mm256_loadu_si256((const __m256i *)(g + 80 + 32 * q));
-                const __m256i n[4] = {_mm256_and_si256(v0, m4), _mm256_and_si256(v1, m4),
-                                      _mm256_and_si256(_mm256_srli_epi16(v0, 4), m4),
-                                      _mm256_and_si256(_mm256_srli_epi16(v1, 4), m4)};
-                for (int j = 0; j < 4; j++) _mm256_store_si256((__m256i *)w->w[i][2 * h + q][j], _mm256_sub_epi8(n[j], eight));
-                /* per 64-bit lane: the row's 32 nibbles summed (each byte <= 60) */
-                sum[q] = _mm256_sad_epu8(_mm256_add_epi8(_mm256_add_epi8(n[0], n[1]), _mm256_add_epi8(n[2], n[3])), z);
+            __m256i q[8]; /* q[c]: elements 4c..4c+3 (c < 4: low nibbles of chunk c; else high of chunk c - 4) */
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(g + 32 + 64 * c + 32 * h));
+                q[c] = _mm256_and_si256(v, m4);
+                q[c + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
             }
-            /* dwords [r0 r4 r1 r5 | r2 r6 r3 r7] -> [r0 r1 r4 r5 | r2 r3 r6 r7] */
-            const __m256i s = _mm256_shuffle_epi32(_mm256_or_si256(sum[0], _mm256_slli_epi64(sum[1], 32)), 0xD8);
-            _mm256_store_si256((__m256i *)w->c[i][h], _mm256_sub_epi32(k, _mm256_slli_epi32(s, 7)));
-            _mm256_store_ps(w->d[i][h], _mm256_permutevar8x32_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)), order));
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                _mm256_store_si256((__m256i *)w->w[i][h][0][j], _mm256_sub_epi8(_mm256_unpacklo_epi32(q[2 * j], q[2 * j + 1]), eight));
+                _mm256_store_si256((__m256i *)w->w[i][h][1][j], _mm256_sub_epi8(_mm256_unpackhi_epi32(q[2 * j], q[2 * j + 1]), eight));
+            }
+            /* per row: 32768 - 128 * sum(q) = -128 * (sum(q) - 256); bytes <= 8 * 15 */
+            const __m256i sum = _mm256_add_epi8(_mm256_add_epi8(_mm256_add_epi8(q[0], q[1]), _mm256_add_epi8(q[2], q[3])),
+                                                _mm256_add_epi8(_mm256_add_epi8(q[4], q[5]), _mm256_add_epi8(q[6], q[7])));
+            const __m256i rs = i8_pwiden(_mm256_maddubs_epi16(sum, one8));
+            _mm256_store_si256((__m256i *)w->c[i][h], _mm256_sub_epi32(k, _mm256_slli_epi32(rs, 7)));
+            _mm256_store_ps(w->d[i][h], _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16 * h))));
         }
 }
 
-/* rows 4q..4q+3 of the block (scratch pieces wq): 16-bit lanes, 4 per row */
-static inline __attribute__((always_inline)) __m256i q4_0_rows4(const int8_t (*wq)[32], __m256i a0, __m256i a1, __m256i a2,
-                                                                 __m256i a3) {
-    return i8_pieces4(a0, _mm256_load_si256((const __m256i *)wq[0]), a1, _mm256_load_si256((const __m256i *)wq[1]), a2,
-                      _mm256_load_si256((const __m256i *)wq[2]), a3, _mm256_load_si256((const __m256i *)wq[3]));
-}
-
-/* half h of block i for one token: acc = fma(isum, d_w * d_a, acc) in lane order */
-static inline __attribute__((always_inline)) __m256 q4_0_half(const q4_0_scratch *w, int i, int h, __m256i a0, __m256i a1,
-                                                              __m256i a2, __m256i a3, __m256 dy, __m256 acc) {
-    const __m256i p = i8_pwiden_hadd(q4_0_rows4(w->w[i][2 * h], a0, a1, a2, a3), q4_0_rows4(w->w[i][2 * h + 1], a0, a1, a2, a3));
-    const __m256i isum = _mm256_add_epi32(p, _mm256_load_si256((const __m256i *)w->c[i][h]));
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(_mm256_load_ps(w->d[i][h]), dy), acc);
-}
-
-/* one token over the chunk's nc blocks; acc[h] carries half h */
-static inline void q4_0_token_chunk(const q4_0_scratch *w, int nc, const uint8_t *au, const float *da, __m256 *accp) {
+static inline void l16_token_chunk(const l16_scratch *w, int nc, const block_q8_0 *yb, const float *da, __m256 *accp) {
+    const __m256i x80 = _mm256_set1_epi8((char)0x80);
     __m256 acc0 = accp[0], acc1 = accp[1];
-    for (int i = 0; i < nc; i++, au += QK8_0) {
-        const __m256i a0 = bcast8((const int8_t *)au), a1 = bcast8((const int8_t *)au + 8);
-        const __m256i a2 = bcast8((const int8_t *)au + 16), a3 = bcast8((const int8_t *)au + 24);
-        const __m256 dy = _mm256_broadcast_ss(da + i);
-        acc0 = q4_0_half(w, i, 0, a0, a1, a2, a3, dy, acc0);
-        acc1 = q4_0_half(w, i, 1, a0, a1, a2, a3, dy, acc1);
+    for (int i = 0; i < nc; i++) {
+        __m256i a[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) a[j] = _mm256_xor_si256(bcast8(yb[i].qs + 8 * j), x80);
+        const __m256 dy = _mm256_set1_ps(da[i]);
+        __m256i isum[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i p[2];
+#pragma GCC unroll 2
+            for (int e = 0; e < 2; e++) {
+                const __m256i *wk = (const __m256i *)w->w[i][h][e];
+                p[e] = _mm256_add_epi16(
+                    _mm256_add_epi16(_mm256_maddubs_epi16(a[0], _mm256_load_si256(wk)), _mm256_maddubs_epi16(a[1], _mm256_load_si256(wk + 1))),
+                    _mm256_add_epi16(_mm256_maddubs_epi16(a[2], _mm256_load_si256(wk + 2)), _mm256_maddubs_epi16(a[3], _mm256_load_si256(wk + 3))));
+            }
+            isum[h] = _mm256_add_epi32(i8_pwiden_hadd(p[0], p[1]), _mm256_load_si256((const __m256i *)w->c[i][h]));
+        }
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[0]), _mm256_mul_ps(_mm256_load_ps(w->d[i][0]), dy), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[1]), _mm256_mul_ps(_mm256_load_ps(w->d[i][1]), dy), acc1);
     }
     accp[0] = acc0, accp[1] = acc1;
 }
 
-static void dot_q4_0_packed16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y,
-                                     size_t y_stride, const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)y, (void)y_stride, (void)stream; /* the side data carries the activations */
-    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+static void l16_scratch_tokens(int n, float *s, size_t s_stride, const uint8_t *group, const char *y, size_t y_stride,
+                               const char *aux, size_t aux_stride, int nt) {
     const int nb = n / QK4_0;
-    q4_0_scratch w;
+    l16_scratch w;
     __m256 acc[8][2];
     for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-    for (int b0 = 0; b0 < nb; b0 += Q4_CHUNK) {
-        const int nc = nb - b0 < Q4_CHUNK ? nb - b0 : Q4_CHUNK;
-        q4_0_unpack(&w, group, nb, b0, nc);
-        const uint8_t *au[8];
-        const float *da[8];
-        for (int t = 0; t < nt; t++) {
-            const char *at = (const char *)aux + (size_t)t * aux_stride;
-            au[t] = (const uint8_t *)at + (size_t)QK8_0 * b0;
-            da[t] = (const float *)(at + (size_t)QK8_0 * nb) + b0;
-        }
-        /* one token per pass: two would share each weight load, but their
-         * registers do not fit (spills made it slower) */
-        for (int t = 0; t < nt; t++) q4_0_token_chunk(&w, nc, au[t], da[t], acc[t]);
+    for (int b0 = 0; b0 < nb; b0 += L16_CHUNK) {
+        const int nc = nb - b0 < L16_CHUNK ? nb - b0 : L16_CHUNK;
+        l16_unpack(&w, group + (size_t)b0 * L16_BLOCK, nc);
+        for (int t = 0; t < nt; t++)
+            l16_token_chunk(&w, nc, (const block_q8_0 *)(y + (size_t)t * y_stride) + b0,
+                            (const float *)(aux + (size_t)t * aux_stride) + b0, acc[t]);
     }
     for (int t = 0; t < nt; t++)
-        for (int h = 0; h < 2; h++)
-            _mm256_storeu_ps(s + (size_t)t * s_stride + 8 * h, _mm256_permutevar8x32_ps(acc[t][h], order));
+        for (int h = 0; h < 2; h++) _mm256_storeu_ps(s + (size_t)t * s_stride + 8 * h, acc[t][h]);
+}
+#endif
+
+/* 1..8 tokens against a 16-row group (the one-token decode form too:
+ * stream = 1, nt = 1, reading the side data like the rest) */
+static void dot_q4_0_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
+                                    const void *aux, size_t aux_stride, int nt, int stream) {
+    if (stream && nt == 1) lanes16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, 1, 1);
+#if EMBER_I8_DOT == EMBER_I8_AVX2
+    else if (nt >= L16_SCRATCH_NT) l16_scratch_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt > 8 ? 8 : nt);
+#endif
+#ifdef L16_SPLIT
+    else if (nt > L16_SPLIT) {
+        lanes16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, L16_SPLIT, 0);
+        nt = nt > 8 ? 8 : nt;
+        EMBER_WITH_NT8(nt - L16_SPLIT, lanes16_nt(n, s + L16_SPLIT * s_stride, s_stride, group, (const char *)y + L16_SPLIT * y_stride,
+                                                  y_stride, (const char *)aux + L16_SPLIT * aux_stride, aux_stride, NT, 0));
+    }
+#endif
+    else EMBER_WITH_NT8(nt, lanes16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, NT, 0));
 }
 
 static void q4_0_i8_kernels(ember_kernel_set *ks) {
-    ks->vec_dot_packed[EMBER_TYPE_Q4_0] = dot_q4_0_packed16;
-    ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_packed16_tokens;
-    ks->packed_layout[EMBER_TYPE_Q4_0] = &ember_q4_0_rows8x2_layout;
-    ks->packed_decode[EMBER_TYPE_Q4_0] = 0;
+    ks->vec_dot_packed[EMBER_TYPE_Q4_0] = 0; /* one token: the tokens kernel, with the side data */
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_lanes16_tokens;
+    ks->packed_layout[EMBER_TYPE_Q4_0] = &ember_q4_0_lanes16_layout;
+    ks->packed_decode[EMBER_TYPE_Q4_0] = 1;
     ks->vec_dot_rows8_x8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8_x8;
     ks->vec_dot_rows8[EMBER_TYPE_Q4_0] = dot_q4_0_rows8;
 }
