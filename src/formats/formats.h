@@ -89,9 +89,6 @@ typedef struct {
     const ember_packed_layout *layout;
     /* decoding (one token) reads the packed copy too */
     int packed_decode;
-    /* one token against a group: s[0..layout->rows). NULL: use the tokens
-     * form with nt = 1. */
-    void (*vec_dot_packed)(int n, float *s, const void *group, const void *y);
     /* nt (1..8) activation rows y, y + y_stride, ... against a group:
      * s[k*s_stride + r] = row r against token k, each weight block loaded
      * once for all nt tokens. aux: the activation rows' side data

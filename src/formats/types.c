@@ -64,11 +64,10 @@ static void select_path(const char *path) {
         tr->vec_dot_rows16_tokens = ks.vec_dot_rows16_tokens[t];
         /* a prompt-order tile is only valid next to the matching dot */
         tr->vec_dot_prefill_tile = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill_tile[t] : 0;
-        tr->vec_dot_packed = ks.vec_dot_packed[t];
         tr->vec_dot_packed_tokens = ks.vec_dot_packed_tokens[t];
         /* the packed kernels come with the layout they read */
         tr->layout = tr->vec_dot_packed_tokens ? ks.packed_layout[t] : 0;
-        if (!tr->layout) tr->vec_dot_packed = 0, tr->vec_dot_packed_tokens = 0;
+        if (!tr->layout) tr->vec_dot_packed_tokens = 0;
         tr->packed_decode = tr->layout && ks.packed_decode[t];
         tr->gemm_packed = tr->layout ? ks.gemm_packed[t] : 0;
     }

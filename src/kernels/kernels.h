@@ -13,12 +13,11 @@ typedef struct {
     ember_vec_dot_fn vec_dot_prefill[EMBER_TYPE_COUNT];
     ember_vec_dot_fn vec_dot_rows8[EMBER_TYPE_COUNT];
     void (*vec_dot_rows8_x8[EMBER_TYPE_COUNT])(int n, float *s, const void *x, size_t row_bytes, const void *y);
-    void (*vec_dot_packed[EMBER_TYPE_COUNT])(int n, float *s, const void *group, const void *y);
     ember_vec_dot_packed_tokens_fn vec_dot_packed_tokens[EMBER_TYPE_COUNT];
     /* the packed form the packed kernels above read (set with them) */
     const ember_packed_layout *packed_layout[EMBER_TYPE_COUNT];
-    /* the packed tokens kernel also serves one token best (no
-     * vec_dot_packed: it reads the activation side data) */
+    /* the packed tokens kernel also serves one token best (decoding then
+     * reads the packed copy, not the file's rows) */
     int packed_decode[EMBER_TYPE_COUNT];
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens[EMBER_TYPE_COUNT];

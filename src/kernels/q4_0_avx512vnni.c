@@ -65,7 +65,6 @@ static void dot_q4_0_lanes16_tokens(int n, float *s, size_t s_stride, const void
 }
 
 void ember_kernels_avx512vnni_q4_0(ember_kernel_set *ks) {
-    ks->vec_dot_packed[EMBER_TYPE_Q4_0] = 0; /* one token: the kernel above, with the side data */
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_0] = dot_q4_0_lanes16_tokens;
     ks->packed_layout[EMBER_TYPE_Q4_0] = &ember_q4_0_lanes16_layout;
     ks->packed_decode[EMBER_TYPE_Q4_0] = 1;

@@ -114,14 +114,11 @@ static void mm_convert(void *arg, int ith, int nth) {
 static int use_packed(const ember_weight *w, int n_tok) {
     const ember_type_traits *tr = ember_type_get(w->type);
     return w->packed && tr->layout && w->packed_layout == tr->layout && tr->vec_dot_packed_tokens &&
-           w->rows % tr->layout->rows == 0 && (n_tok > 1 || tr->vec_dot_packed || tr->packed_decode);
+           w->rows % tr->layout->rows == 0 && (n_tok > 1 || tr->packed_decode);
 }
 
-/* The packed kernel that serves n_tok tokens reads activation side data
- * (the one-token kernels take none). */
-static int packed_needs_aux(const ember_type_traits *tr, int n_tok) {
-    return tr->layout->act_aux && !(n_tok == 1 && tr->vec_dot_packed);
-}
+/* The packed kernels read activation side data (if the layout has any). */
+static int packed_needs_aux(const ember_type_traits *tr) { return tr->layout->act_aux != 0; }
 
 static void mm_rows(void *arg, int ith, int nth) {
     mm_task *t = arg;
@@ -154,7 +151,7 @@ static void mm_rows(void *arg, int ith, int nth) {
                 base += w->rows;
                 continue;
             }
-            if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && (t->aux[m] || !packed_needs_aux(tr, t->n_tok))) {
+            if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && (t->aux[m] || !packed_needs_aux(tr))) {
                 /* repacked copy: a group of rows per call from one stream, up
                  * to eight tokens per weight load (same results per token) */
                 for (int64_t rb = lo; rb < hi; rb += 16) {
@@ -166,11 +163,8 @@ static void mm_rows(void *arg, int ith, int nth) {
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
                         for (int64_t r = rb; r < re; r += pr) {
                             const char *g = (const char *)w->packed + (size_t)r * w->row_bytes;
-                            if (nt > 1 || !tr->vec_dot_packed)
-                                tr->vec_dot_packed_tokens(n, &y[r], t->y_stride[m], g, a, t->act_stride[m], aux,
-                                                          t->aux_stride[m], nt, t->n_tok <= 8);
-                            else
-                                tr->vec_dot_packed(n, &y[r], g, a);
+                            tr->vec_dot_packed_tokens(n, &y[r], t->y_stride[m], g, a, t->act_stride[m], aux,
+                                                      t->aux_stride[m], nt, t->n_tok <= 8);
                         }
                     }
                 }
@@ -312,7 +306,7 @@ static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float *
      * kind of side data that a matrix reads through its packed copy */
     for (int m = 0; m < n_mats; m++) {
         const ember_type_traits *wt = ember_type_get(w[m]->type);
-        if (!use_packed(w[m], n_tok) || !packed_needs_aux(wt, n_tok)) continue;
+        if (!use_packed(w[m], n_tok) || !packed_needs_aux(wt)) continue;
         int builder = -1;
         for (int p = 0; p < m && builder < 0; p++)
             if (t.act[p] == t.act[m] && t.aux_fn[p] == wt->layout->act_aux) builder = p;
