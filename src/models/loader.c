@@ -260,11 +260,12 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
     }
     if (s.failed) goto done;
 
-    /* Repack the matrices of types with a packed form (Q4_0, Q8_0: groups
-     * of 16 rows interleaved; same results, one memory stream instead of
-     * one per row, and kernels that need no horizontal sums). Buffers are
-     * allocated first, then the groups of all matrices are packed by
-     * p->n_threads threads (first touch of the new pages included). */
+    /* Repack the matrices of types with a packed form on this path (Q4_0,
+     * and Q8_0 where VNNI reads it: groups of 16 rows interleaved; same
+     * results, one memory stream instead of one per row, and kernels that
+     * need no horizontal sums). Buffers are allocated first, then the
+     * groups of all matrices are packed by p->n_threads threads (first
+     * touch of the new pages included). */
     if (!(p && p->no_repack)) {
         repack_job job = {0};
         for (int l = -1; l < hp->n_layer; l++) {

@@ -206,8 +206,9 @@ static void print_text(const gguf_file *f) {
         if (tot.count[ty]) printf("%s %s: %lld", any++ ? "," : "", ember_type_name(ty), (long long)tot.count[ty]);
     printf("%s\n", any ? "" : " none");
     /* what `ember run` adds at load on this CPU: an interleaved copy of the
-     * matrices whose type has a packed form (Q4_0: 8 rows, Q8_0: 16) and
-     * whose rows fill its groups; --no-repack skips it */
+     * matrices whose type has a packed form on this path (groups of 16
+     * rows; `ember info --cpu` names the layouts) and whose rows fill its
+     * groups; --no-repack skips it */
     uint64_t repack = 0;
     const int tied = gguf_find_tensor(f, "output.weight") == 0;
     for (int64_t i = 0; i < nt; i++) {
