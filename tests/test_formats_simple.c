@@ -630,6 +630,78 @@ static void check_path_packed(const char *path) {
     }
 }
 
+/* Q5_0 rows widened into Q8_0's packed copy: each path that has the
+ * layout runs Q8_0's packed kernel over it, and every output (1..8 tokens,
+ * streaming or not) equals the path's Q5_0 vec_dot and the order model bit
+ * for bit, on quantized rows and raw random blocks (every 5-bit value). */
+static void check_path_packed_q5_0(const char *path) {
+    ember_kernel_set ks;
+    ember_kernels_for_path(path, &ks);
+    const ember_packed_layout *lay = ks.packed_layout[EMBER_TYPE_Q5_0];
+    if (!ks.vec_dot_packed_tokens[EMBER_TYPE_Q5_0]) return;
+    CHECKF(lay && lay->row_size, "%s: Q5_0 packed kernel without its layout", path);
+    if (!lay || !lay->row_size) return;
+    const int lens[] = { 32, 96, 2048, 5632 };
+    for (int li = 0; li < NELEM(lens); li++) {
+        const int n = lens[li], nb = n / 32;
+        const size_t rb = ember_row_size(EMBER_TYPE_Q5_0, n), yb = ember_row_size(EMBER_TYPE_Q8_0, n);
+        const size_t prb = lay->row_size(n), ab = lay->act_aux_size(n);
+        CHECK(prb == yb);
+        char *x = malloc(16 * rb), *y = malloc(8 * yb), *aux = malloc(8 * ab);
+        char *packed = aligned_alloc(64, (16 * prb + 63) & ~(size_t)63);
+        float *tmp = malloc(sizeof(float) * (size_t)n);
+        for (int mode = 0; mode < 2; mode++) {
+            for (int r = 0; r < 16; r++) {
+                block_q5_0 *bx = (block_q5_0 *)(x + r * rb);
+                make_row(EMBER_TYPE_Q5_0, n, bx, tmp, r == 3 ? 1e4f : 0.5f + r, 0);
+                if (mode == 1)
+                    for (int b = 0; b < nb; b++) {
+                        for (int j = 0; j < 16; j++) bx[b].qs[j] = (uint8_t)rand();
+                        for (int j = 0; j < 4; j++) bx[b].qh[j] = (uint8_t)(r % 4 == 1 ? 0xFF : r % 4 == 2 ? 0 : rand());
+                    }
+            }
+            for (int k = 0; k < 8; k++) {
+                block_q8_0 *by = (block_q8_0 *)(y + k * yb);
+                make_row(EMBER_TYPE_Q8_0, n, by, tmp, 1.0f + 3 * k, 1);
+                if (mode == 1)
+                    for (int b = 0; b < nb; b++)
+                        for (int j = 0; j < 32; j++) by[b].qs[j] = (int8_t)(k == 3 ? (j % 2 ? -127 : 127) : rand() % 255 - 127);
+                lay->act_aux(by, aux + k * ab, n);
+            }
+            lay->pack(n, packed, x, rb);
+            float want[8][16];
+            for (int k = 0; k < 8; k++) {
+                float ref16[16];
+                lay->ref(n, ref16, packed, y + k * yb);
+                for (int r = 0; r < 16; r++) {
+                    ks.vec_dot[EMBER_TYPE_Q5_0](n, &want[k][r], x + r * rb, y + k * yb);
+                    const float model = model_quant_dot(EMBER_TYPE_Q5_0, n, x + r * rb, y + k * yb);
+                    CHECKF(bits(want[k][r]) == bits(model) && bits(ref16[r]) == bits(model),
+                           "%s Q5_0 n=%d mode %d row %d token %d: dot %.9g layout ref %.9g model %.9g", path, n, mode, r, k,
+                           want[k][r], ref16[r], model);
+                }
+            }
+            for (int nt = 1; nt <= 8; nt++)
+                for (int stream = 0; stream < 2; stream++) {
+                    float out[8][20];
+                    memset(out, 0x7F, sizeof out);
+                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q5_0](n, out[0] + 2, 20, packed, y + (8 - nt) * yb, yb,
+                                                              aux + (8 - nt) * ab, ab, nt, stream);
+                    for (int t = 0; t < 8; t++)
+                        for (int c = 0; c < 20; c++) {
+                            if (t < nt && c >= 2 && c < 18)
+                                CHECKF(bits(out[t][c]) == bits(want[8 - nt + t][c - 2]),
+                                       "%s Q5_0 packed n=%d mode %d nt=%d stream %d t=%d r=%d: %.9g vs %.9g", path, n, mode,
+                                       nt, stream, t, c - 2, out[t][c], want[8 - nt + t][c - 2]);
+                            else
+                                CHECKF(out[t][c] > 1e38f, "%s Q5_0 packed nt=%d wrote outside (t=%d c=%d)", path, nt, t, c);
+                        }
+                }
+        }
+        free(x); free(y); free(aux); free(packed); free(tmp);
+    }
+}
+
 /* Q8_0's 16-row x 1..8-token prompt kernel (vec_dot_rows16_tokens) equals
  * the path's vec_dot, the portable lane order and the order model bit for
  * bit for every row and token: quantized rows, raw random int8 blocks
@@ -758,6 +830,7 @@ static void test_tiles(void) {
     for (int p = 0; p < NELEM(PATHS); p++) {
         if (!ember_cpu_path_supported(PATHS[p])) continue;
         check_path_packed(PATHS[p]);
+        check_path_packed_q5_0(PATHS[p]);
         check_path_prefill_tiles(PATHS[p]);
         ember_kernel_set ks;
         ember_kernels_for_path(PATHS[p], &ks);

@@ -44,8 +44,9 @@ typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 
 /* A packed form of weight rows: groups of `rows` rows copied once at load
- * by pack(n, dst, rows, row_bytes) into an interleaved layout of the same
- * size, read by the packed kernels as one stream. ref is its portable
+ * by pack(n, dst, rows, row_bytes) into an interleaved layout (row_size(n)
+ * bytes per row; NULL: the type's own row size), read by the packed kernels
+ * as one stream. ref is its portable
  * definition for one token (s[0..rows)); act_aux (NULL: none) builds the
  * side data of an activation row (act_aux_size bytes) that its kernels
  * read, once per matmul. Each kernel set names the layout its kernels
@@ -54,6 +55,7 @@ typedef struct {
     const char *name;
     int rows;
     void (*pack)(int n, void *dst, const void *rows, size_t row_bytes);
+    size_t (*row_size)(int64_t n);
     void (*ref)(int n, float *s, const void *group, const void *y);
     size_t (*act_aux_size)(int64_t n);
     void (*act_aux)(const void *y, void *aux, int64_t n);
@@ -222,6 +224,8 @@ void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y)
 /* the packed forms (q4_0_lanes16.c, q8_0_rows16.c) */
 extern const ember_packed_layout ember_q4_0_lanes16_layout; /* every path: AVX2, AVX-VNNI, AVX-512 VNNI, AMX */
 extern const ember_packed_layout ember_q8_0_lanes16_layout;
+/* Q5_0 rows widened into Q8_0's lane copy (same order: the lane order) */
+extern const ember_packed_layout ember_q5_0_as_q8_0_lanes16_layout;
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);

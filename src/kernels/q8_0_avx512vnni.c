@@ -122,4 +122,8 @@ static void dot_q8_0_packed16_tokens(int n, float *s, size_t s_stride, const voi
 void ember_kernels_avx512vnni_q8_0(ember_kernel_set *ks) {
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q8_0] = dot_q8_0_packed16_tokens;
     ks->packed_layout[EMBER_TYPE_Q8_0] = &ember_q8_0_lanes16_layout;
+    /* Q5_0 rows widened into the same copy: prompts and decoding batches
+     * run these kernels; a lone token still reads the file's smaller rows */
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q5_0] = dot_q8_0_packed16_tokens;
+    ks->packed_layout[EMBER_TYPE_Q5_0] = &ember_q5_0_as_q8_0_lanes16_layout;
 }
