@@ -558,6 +558,30 @@ static void test_simd_paths(void) {
     CHECK(ran >= 1); /* scalar always */
 }
 
+/* A packed kernel over a 16-row group for nt = 1..8 tokens (the last nt of
+ * 8 activation rows y, yb bytes apart, side data ab apart), streaming or
+ * not: outputs at column 2 of rows 20 apart equal want[token][row] bit for
+ * bit, and nothing is written around them. */
+static void check_packed_outputs(const char *path, const char *what, ember_vec_dot_packed_tokens_fn fn, int n, int mode,
+                                 const char *packed, const char *y, size_t yb, const char *aux, size_t ab,
+                                 float want[8][16]) {
+    for (int nt = 1; nt <= 8; nt++)
+        for (int stream = 0; stream < 2; stream++) {
+            float out[8][20];
+            memset(out, 0x7F, sizeof out);
+            fn(n, out[0] + 2, 20, packed, y + (8 - nt) * yb, yb, aux + (8 - nt) * ab, ab, nt, stream);
+            for (int t = 0; t < 8; t++)
+                for (int c = 0; c < 20; c++) {
+                    if (t < nt && c >= 2 && c < 18)
+                        CHECKF(bits(out[t][c]) == bits(want[8 - nt + t][c - 2]),
+                               "%s %s packed n=%d mode %d nt=%d stream %d t=%d r=%d: %.9g vs %.9g", path, what, n, mode, nt,
+                               stream, t, c - 2, out[t][c], want[8 - nt + t][c - 2]);
+                    else
+                        CHECKF(out[t][c] > 1e38f, "%s %s packed nt=%d wrote outside (t=%d c=%d)", path, what, nt, t, c);
+                }
+        }
+}
+
 /* Q8_0's packed 16-row copy: the portable definition equals the lane
  * order row by row, and each path's packed kernel (1..8 tokens per call,
  * output strides, nothing written outside) equals it bit for bit, on
@@ -609,22 +633,7 @@ static void check_path_packed(const char *path) {
                            want[k][r], one, model);
                 }
             }
-            for (int nt = 1; nt <= 8; nt++)
-            for (int stream = 0; stream < 2; stream++) {
-                float out[8][20];
-                memset(out, 0x7F, sizeof out);
-                /* tokens from the end of the batch, outputs at column 2 of rows 20 apart */
-                ks.vec_dot_packed_tokens[EMBER_TYPE_Q8_0](n, out[0] + 2, 20, packed, y + (8 - nt) * rb, rb,
-                                                          aux + (8 - nt) * ab, ab, nt, stream);
-                for (int t = 0; t < 8; t++)
-                    for (int c = 0; c < 20; c++) {
-                        if (t < nt && c >= 2 && c < 18)
-                            CHECKF(bits(out[t][c]) == bits(want[8 - nt + t][c - 2]), "%s packed16 n=%d mode %d nt=%d stream %d t=%d r=%d: %.9g vs %.9g",
-                                   path, n, mode, nt, stream, t, c - 2, out[t][c], want[8 - nt + t][c - 2]);
-                        else
-                            CHECKF(out[t][c] > 1e38f, "%s packed16 nt=%d wrote outside (t=%d c=%d)", path, nt, t, c);
-                    }
-            }
+            check_packed_outputs(path, "Q8_0", ks.vec_dot_packed_tokens[EMBER_TYPE_Q8_0], n, mode, packed, y, rb, aux, ab, want);
         }
         free(x); free(y); free(aux); free(packed); free(tmp);
     }
@@ -681,22 +690,7 @@ static void check_path_packed_q5_0(const char *path) {
                            want[k][r], ref16[r], model);
                 }
             }
-            for (int nt = 1; nt <= 8; nt++)
-                for (int stream = 0; stream < 2; stream++) {
-                    float out[8][20];
-                    memset(out, 0x7F, sizeof out);
-                    ks.vec_dot_packed_tokens[EMBER_TYPE_Q5_0](n, out[0] + 2, 20, packed, y + (8 - nt) * yb, yb,
-                                                              aux + (8 - nt) * ab, ab, nt, stream);
-                    for (int t = 0; t < 8; t++)
-                        for (int c = 0; c < 20; c++) {
-                            if (t < nt && c >= 2 && c < 18)
-                                CHECKF(bits(out[t][c]) == bits(want[8 - nt + t][c - 2]),
-                                       "%s Q5_0 packed n=%d mode %d nt=%d stream %d t=%d r=%d: %.9g vs %.9g", path, n, mode,
-                                       nt, stream, t, c - 2, out[t][c], want[8 - nt + t][c - 2]);
-                            else
-                                CHECKF(out[t][c] > 1e38f, "%s Q5_0 packed nt=%d wrote outside (t=%d c=%d)", path, nt, t, c);
-                        }
-                }
+            check_packed_outputs(path, "Q5_0", ks.vec_dot_packed_tokens[EMBER_TYPE_Q5_0], n, mode, packed, y, yb, aux, ab, want);
         }
         free(x); free(y); free(aux); free(packed); free(tmp);
     }
