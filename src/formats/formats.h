@@ -46,10 +46,9 @@ typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 /* A packed form of weight rows: groups of `rows` rows copied once at load
  * by pack(n, dst, rows, row_bytes) into an interleaved layout (row_size(n)
  * bytes per row; NULL: the type's own row size), read by the packed kernels
- * as one stream. ref is its portable
- * definition for one token (s[0..rows)); act_aux (NULL: none) builds the
- * side data of an activation row (act_aux_size bytes) that its kernels
- * read, once per matmul. Each kernel set names the layout its kernels
+ * as one stream. ref is its portable definition for one token
+ * (s[0..rows)); act_aux (NULL: none) builds the side data of an activation
+ * row (act_aux_size bytes) that its kernels read, once per matmul. Each kernel set names the layout its kernels
  * read, so paths may differ; a weight remembers the one it was packed in. */
 typedef struct {
     const char *name;
@@ -129,6 +128,8 @@ int ember_type_supported(int type);
 const char *ember_type_name(int type); /* "?" if unknown */
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
 size_t ember_row_size(int type, int64_t n);
+/* bytes per row of n elements of `type` in the packed copy of `layout` */
+size_t ember_packed_row_size(const ember_packed_layout *layout, int type, int64_t n);
 
 /* Picks SIMD kernels for the detected CPU path. Idempotent, thread-safe. */
 void ember_formats_init(void);

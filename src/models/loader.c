@@ -282,7 +282,7 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
                 const ember_type_traits *tr = ember_type_get(w->type);
                 if (!w->data || w->packed || !tr || !tr->layout || w->rows % tr->layout->rows) continue;
                 /* 64-byte aligned: whole cache lines per vector load */
-                const size_t prb = tr->layout->row_size ? tr->layout->row_size(w->cols) : w->row_bytes;
+                const size_t prb = ember_packed_row_size(tr->layout, w->type, w->cols);
                 if (!prb || (size_t)w->rows > SIZE_MAX / 2 / prb) {
                     fail(&s, EMBER_ERR_FORMAT, "'%s' is too large to repack", w->name);
                     free(job.w);
