@@ -135,13 +135,14 @@ static void kv_f16_close_to_f32(void) {
     ember_model_free(m);
 }
 
-/* Repacked Q4_0, Q8_0 and Q5_0 (widened into Q8_0's copy) weights give
+/* Repacked Q4_0, Q8_0, Q5_0 (widened into Q8_0's copy), Q4_1 and Q5_1 weights give
  * bit-identical logits to the file layout, whether one thread or several
  * did the repacking. */
 static void repack_is_invisible(void) {
-    const char *models[] = {"models/synth-v512-Q4_0.gguf", "models/synth-v512-Q8_0.gguf", "models/synth-v512-Q5_0.gguf"};
+    const char *models[] = {"models/synth-v512-Q4_0.gguf", "models/synth-v512-Q8_0.gguf", "models/synth-v512-Q5_0.gguf",
+                            "models/synth-v512-Q4_1.gguf", "models/synth-v512-Q5_1.gguf"};
     int found = 0;
-    for (int mi = 0; mi < 3; mi++) {
+    for (int mi = 0; mi < (int)(sizeof models / sizeof *models); mi++) {
         const char *p = test_shared_path(models[mi]);
         if (!p) continue;
         found++;

@@ -639,42 +639,70 @@ static void check_path_packed(const char *path) {
     }
 }
 
-/* Q5_0 rows widened into Q8_0's packed copy: each path that has the
- * layout runs Q8_0's packed kernel over it, and every output (1..8 tokens,
- * streaming or not) equals the path's Q5_0 vec_dot and the order model bit
- * for bit, on quantized rows and raw random blocks (every 5-bit value). */
-static void check_path_packed_q5_0(const char *path) {
+/* qs and qh (NULL: none) of block b of a Q5_0, Q4_1 or Q5_1 row */
+static uint8_t *block_qs(int type, void *row, int b, uint8_t **qh, ember_f16 **m) {
+    *qh = 0, *m = 0;
+    if (type == EMBER_TYPE_Q5_0) {
+        block_q5_0 *x = (block_q5_0 *)row + b;
+        *qh = x->qh;
+        return x->qs;
+    }
+    if (type == EMBER_TYPE_Q4_1) {
+        block_q4_1 *x = (block_q4_1 *)row + b;
+        *m = &x->m;
+        return x->qs;
+    }
+    block_q5_1 *x = (block_q5_1 *)row + b;
+    *qh = x->qh, *m = &x->m;
+    return x->qs;
+}
+
+/* The 16-row copies of Q5_0 (its rows widened into Q8_0's copy), Q4_1 and
+ * Q5_1: each path that has the layout runs its packed kernel over it, and
+ * every output (1..8 tokens, streaming or not) equals the path's vec_dot,
+ * the layout's ref and the order model bit for bit, on quantized rows and
+ * raw random blocks (every 4- and 5-bit value, fifth bits all set, none or
+ * random, random mins, activations at +-127). */
+static void check_path_packed_type(const char *path, int type) {
     ember_kernel_set ks;
     ember_kernels_for_path(path, &ks);
-    const ember_packed_layout *lay = ks.packed_layout[EMBER_TYPE_Q5_0];
-    if (!ks.vec_dot_packed_tokens[EMBER_TYPE_Q5_0]) return;
-    CHECKF(lay && lay->row_size, "%s: Q5_0 packed kernel without its layout", path);
-    if (!lay || !lay->row_size) return;
+    const ember_packed_layout *lay = ks.packed_layout[type];
+    const int at = ember_type_get(type)->vec_dot_type;
+    if (!ks.vec_dot_packed_tokens[type]) return;
+    CHECKF(lay != NULL, "%s: %s packed kernel without its layout", path, ember_type_name(type));
+    if (!lay) return;
     const int lens[] = { 32, 96, 2048, 5632 };
     for (int li = 0; li < NELEM(lens); li++) {
         const int n = lens[li], nb = n / 32;
-        const size_t rb = ember_row_size(EMBER_TYPE_Q5_0, n), yb = ember_row_size(EMBER_TYPE_Q8_0, n);
-        const size_t prb = lay->row_size(n), ab = lay->act_aux_size(n);
-        CHECK(prb == yb);
+        const size_t rb = ember_row_size(type, n), yb = ember_row_size(at, n);
+        const size_t prb = ember_packed_row_size(lay, type, n), ab = lay->act_aux_size(n);
+        CHECK(prb == (type == EMBER_TYPE_Q5_0 ? ember_row_size(EMBER_TYPE_Q8_0, n) : rb));
         char *x = malloc(16 * rb), *y = malloc(8 * yb), *aux = malloc(8 * ab);
         char *packed = aligned_alloc(64, (16 * prb + 63) & ~(size_t)63);
         float *tmp = malloc(sizeof(float) * (size_t)n);
         for (int mode = 0; mode < 2; mode++) {
             for (int r = 0; r < 16; r++) {
-                block_q5_0 *bx = (block_q5_0 *)(x + r * rb);
-                make_row(EMBER_TYPE_Q5_0, n, bx, tmp, r == 3 ? 1e4f : 0.5f + r, 0);
+                char *row = x + r * rb;
+                make_row(type, n, row, tmp, r == 3 ? 1e4f : 0.5f + r, 0);
                 if (mode == 1)
                     for (int b = 0; b < nb; b++) {
-                        for (int j = 0; j < 16; j++) bx[b].qs[j] = (uint8_t)rand();
-                        for (int j = 0; j < 4; j++) bx[b].qh[j] = (uint8_t)(r % 4 == 1 ? 0xFF : r % 4 == 2 ? 0 : rand());
+                        uint8_t *qh;
+                        ember_f16 *m;
+                        uint8_t *qs = block_qs(type, row, b, &qh, &m);
+                        for (int j = 0; j < 16; j++) qs[j] = (uint8_t)rand();
+                        if (qh)
+                            for (int j = 0; j < 4; j++) qh[j] = (uint8_t)(r % 4 == 1 ? 0xFF : r % 4 == 2 ? 0 : rand());
+                        if (m && r % 3 == 0) *m = ember_fp32_to_fp16((float)(rand() % 2001 - 1000) * 0.37f);
                     }
             }
             for (int k = 0; k < 8; k++) {
-                block_q8_0 *by = (block_q8_0 *)(y + k * yb);
-                make_row(EMBER_TYPE_Q8_0, n, by, tmp, 1.0f + 3 * k, 1);
+                char *by = y + k * yb;
+                make_row(at, n, by, tmp, 1.0f + 3 * k, 1);
                 if (mode == 1)
-                    for (int b = 0; b < nb; b++)
-                        for (int j = 0; j < 32; j++) by[b].qs[j] = (int8_t)(k == 3 ? (j % 2 ? -127 : 127) : rand() % 255 - 127);
+                    for (int b = 0; b < nb; b++) {
+                        int8_t *q = at == EMBER_TYPE_Q8_1 ? ((block_q8_1 *)by)[b].qs : ((block_q8_0 *)by)[b].qs;
+                        for (int j = 0; j < 32; j++) q[j] = (int8_t)(k == 3 ? (j % 2 ? -127 : 127) : rand() % 255 - 127);
+                    }
                 lay->act_aux(by, aux + k * ab, n);
             }
             lay->pack(n, packed, x, rb);
@@ -683,14 +711,15 @@ static void check_path_packed_q5_0(const char *path) {
                 float ref16[16];
                 lay->ref(n, ref16, packed, y + k * yb);
                 for (int r = 0; r < 16; r++) {
-                    ks.vec_dot[EMBER_TYPE_Q5_0](n, &want[k][r], x + r * rb, y + k * yb);
-                    const float model = model_quant_dot(EMBER_TYPE_Q5_0, n, x + r * rb, y + k * yb);
+                    ks.vec_dot[type](n, &want[k][r], x + r * rb, y + k * yb);
+                    const float model = model_quant_dot(type, n, x + r * rb, y + k * yb);
                     CHECKF(bits(want[k][r]) == bits(model) && bits(ref16[r]) == bits(model),
-                           "%s Q5_0 n=%d mode %d row %d token %d: dot %.9g layout ref %.9g model %.9g", path, n, mode, r, k,
-                           want[k][r], ref16[r], model);
+                           "%s %s n=%d mode %d row %d token %d: dot %.9g layout ref %.9g model %.9g", path,
+                           ember_type_name(type), n, mode, r, k, want[k][r], ref16[r], model);
                 }
             }
-            check_packed_outputs(path, "Q5_0", ks.vec_dot_packed_tokens[EMBER_TYPE_Q5_0], n, mode, packed, y, yb, aux, ab, want);
+            check_packed_outputs(path, ember_type_name(type), ks.vec_dot_packed_tokens[type], n, mode, packed, y, yb, aux,
+                                 ab, want);
         }
         free(x); free(y); free(aux); free(packed); free(tmp);
     }
@@ -824,7 +853,9 @@ static void test_tiles(void) {
     for (int p = 0; p < NELEM(PATHS); p++) {
         if (!ember_cpu_path_supported(PATHS[p])) continue;
         check_path_packed(PATHS[p]);
-        check_path_packed_q5_0(PATHS[p]);
+        check_path_packed_type(PATHS[p], EMBER_TYPE_Q5_0);
+        check_path_packed_type(PATHS[p], EMBER_TYPE_Q4_1);
+        check_path_packed_type(PATHS[p], EMBER_TYPE_Q5_1);
         check_path_prefill_tiles(PATHS[p]);
         ember_kernel_set ks;
         ember_kernels_for_path(PATHS[p], &ks);

@@ -222,11 +222,17 @@ size_t ember_q8_0_act_aux_size(int64_t n);
 void ember_q8_0_act_aux(const void *y, void *aux, int64_t n);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
-/* the packed forms (q4_0_lanes16.c, q8_0_rows16.c) */
+/* the packed forms (q4_0_lanes16.c, q8_0_rows16.c, q4_1_lanes16.c) */
 extern const ember_packed_layout ember_q4_0_lanes16_layout; /* every path: AVX2, AVX-VNNI, AVX-512 VNNI, AMX */
 extern const ember_packed_layout ember_q8_0_lanes16_layout;
 /* Q5_0 rows widened into Q8_0's lane copy (same order: the lane order) */
 extern const ember_packed_layout ember_q5_0_as_q8_0_lanes16_layout;
+/* Q4_1 and Q5_1 (q4_1_lanes16.c): d, m, [Q5_1: fifth-bit planes], nibbles per
+ * block of 16 rows; the lane order, activations' side data d and s as float */
+#define EMBER_Q4_1_LANES16_BLOCK (16 * sizeof(block_q4_1))
+#define EMBER_Q5_1_LANES16_BLOCK (16 * sizeof(block_q5_1))
+extern const ember_packed_layout ember_q4_1_lanes16_layout;
+extern const ember_packed_layout ember_q5_1_lanes16_layout;
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);
