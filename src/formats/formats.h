@@ -44,17 +44,16 @@ typedef void (*ember_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ember_from_float_fn)(const float *x, void *y, int64_t n);
 
 /* A packed form of weight rows: groups of `rows` rows copied once at load
- * by pack(n, dst, rows, row_bytes) into an interleaved layout (row_size(n)
- * bytes per row; NULL: the type's own row size), read by the packed kernels
- * as one stream. ref is its portable definition for one token
- * (s[0..rows)); act_aux (NULL: none) builds the side data of an activation
- * row (act_aux_size bytes) that its kernels read, once per matmul. Each kernel set names the layout its kernels
+ * by pack(n, dst, rows, row_bytes) into an interleaved layout of the same
+ * size, read by the packed kernels as one stream. ref is its portable
+ * definition for one token (s[0..rows)); act_aux (NULL: none) builds the
+ * side data of an activation row (act_aux_size bytes) that its kernels
+ * read, once per matmul. Each kernel set names the layout its kernels
  * read, so paths may differ; a weight remembers the one it was packed in. */
 typedef struct {
     const char *name;
     int rows;
     void (*pack)(int n, void *dst, const void *rows, size_t row_bytes);
-    size_t (*row_size)(int64_t n);
     void (*ref)(int n, float *s, const void *group, const void *y);
     size_t (*act_aux_size)(int64_t n);
     void (*act_aux)(const void *y, void *aux, int64_t n);
@@ -128,8 +127,6 @@ int ember_type_supported(int type);
 const char *ember_type_name(int type); /* "?" if unknown */
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
 size_t ember_row_size(int type, int64_t n);
-/* bytes per row of n elements of `type` in the packed copy of `layout` */
-size_t ember_packed_row_size(const ember_packed_layout *layout, int type, int64_t n);
 
 /* Picks SIMD kernels for the detected CPU path. Idempotent, thread-safe. */
 void ember_formats_init(void);
@@ -222,16 +219,16 @@ size_t ember_q8_0_act_aux_size(int64_t n);
 void ember_q8_0_act_aux(const void *y, void *aux, int64_t n);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
-/* the packed forms (q4_0_lanes16.c, q8_0_rows16.c, q4_1_lanes16.c) */
+/* the packed forms (q4_0_lanes16.c, q8_0_rows16.c, nibble_lanes16.c) */
 extern const ember_packed_layout ember_q4_0_lanes16_layout; /* every path: AVX2, AVX-VNNI, AVX-512 VNNI, AMX */
 extern const ember_packed_layout ember_q8_0_lanes16_layout;
-/* Q5_0 rows widened into Q8_0's lane copy (same order: the lane order) */
-extern const ember_packed_layout ember_q5_0_as_q8_0_lanes16_layout;
-/* Q4_1 and Q5_1 (q4_1_lanes16.c): d, m, [Q5_1: fifth-bit planes], nibbles per
- * block of 16 rows; the lane order, activations' side data d and s as float */
+/* Q4_1, Q5_0 and Q5_1 (nibble_lanes16.c): d, [m], [fifth-bit planes],
+ * nibbles per block of 16 rows, the lane order */
 #define EMBER_Q4_1_LANES16_BLOCK (16 * sizeof(block_q4_1))
+#define EMBER_Q5_0_LANES16_BLOCK (16 * sizeof(block_q5_0))
 #define EMBER_Q5_1_LANES16_BLOCK (16 * sizeof(block_q5_1))
 extern const ember_packed_layout ember_q4_1_lanes16_layout;
+extern const ember_packed_layout ember_q5_0_lanes16_layout;
 extern const ember_packed_layout ember_q5_1_lanes16_layout;
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);

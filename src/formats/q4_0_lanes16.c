@@ -67,4 +67,4 @@ static void aux(const void *vy, void *out, int64_t n) {
     }
 }
 
-const ember_packed_layout ember_q4_0_lanes16_layout = {"q4_0-lanes16", 16, pack, 0, ref, aux_size, aux};
+const ember_packed_layout ember_q4_0_lanes16_layout = {"q4_0-lanes16", 16, pack, ref, aux_size, aux};

@@ -42,28 +42,6 @@ void ember_q8_0_pack16(int n, void *dst, const void *rows, size_t row_bytes) {
         }
 }
 
-/* Q5_0 values q - 16 lie in -16..15, so a Q5_0 block is exactly a Q8_0
- * block with the same scale, and Q5_0's dot keeps the same lane order as
- * Q8_0's (lane_order.c): its rows can live in Q8_0's copy and share Q8_0's
- * packed kernels, bit for bit. The copy is 34/22 of the file's rows. */
-static void q5_0_pack16(int n, void *dst, const void *rows, size_t row_bytes) {
-    const int nb = n / QK5_0;
-    for (int b = 0; b < nb; b++)
-        for (int r = 0; r < 16; r++) {
-            const block_q5_0 *x = (const block_q5_0 *)((const char *)rows + (size_t)r * row_bytes) + b;
-            uint32_t qh;
-            memcpy(&qh, x->qh, 4);
-            int8_t qs[QK5_0];
-            for (int j = 0; j < QK5_0 / 2; j++) {
-                qs[j] = (int8_t)(((x->qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16);
-                qs[j + 16] = (int8_t)(((x->qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16);
-            }
-            put_block(dst, nb, b, r, qs, &x->d);
-        }
-}
-
-static size_t q8_0_row_size(int64_t n) { return (size_t)(n / QK8_0) * sizeof(block_q8_0); }
-
 void ember_vec_dot_q8_0_packed16_ref(int n, float *s, const void *group, const void *vy) {
     const int nb = n / QK8_0;
     const uint8_t *q = group;
@@ -107,10 +85,5 @@ void ember_q8_0_act_aux(const void *vy, void *aux, int64_t n) {
 }
 
 const ember_packed_layout ember_q8_0_lanes16_layout = {
-    "q8_0-lanes16", 16, ember_q8_0_pack16, 0, ember_vec_dot_q8_0_packed16_ref, ember_q8_0_act_aux_size, ember_q8_0_act_aux,
-};
-
-const ember_packed_layout ember_q5_0_as_q8_0_lanes16_layout = {
-    "q8_0-lanes16", 16, q5_0_pack16, q8_0_row_size, ember_vec_dot_q8_0_packed16_ref, ember_q8_0_act_aux_size,
-    ember_q8_0_act_aux,
+    "q8_0-lanes16", 16, ember_q8_0_pack16, ember_vec_dot_q8_0_packed16_ref, ember_q8_0_act_aux_size, ember_q8_0_act_aux,
 };

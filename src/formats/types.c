@@ -100,7 +100,3 @@ size_t ember_row_size(int type, int64_t n) {
     if (!t || n < 0 || n % t->block_size) return 0;
     return (size_t)(n / t->block_size) * t->type_size;
 }
-
-size_t ember_packed_row_size(const ember_packed_layout *layout, int type, int64_t n) {
-    return layout->row_size ? layout->row_size(n) : ember_row_size(type, n);
-}

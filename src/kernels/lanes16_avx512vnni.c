@@ -1,7 +1,7 @@
 /* The 16-row lane copies of the types that keep llama.cpp's 8-lane x86
- * order (lane_order.c) with AVX-512 VNNI: Q8_0 (and Q5_0 widened into it,
- * formats/q8_0_rows16.c), Q4_1 and Q5_1 (formats/q4_1_lanes16.c); prompt
- * batches, batched decoding and single tokens.
+ * order (lane_order.c) with AVX-512 VNNI: Q8_0 (formats/q8_0_rows16.c),
+ * Q4_1, Q5_0 and Q5_1 (formats/nibble_lanes16.c); prompt batches, batched
+ * decoding and single tokens.
  *
  * Lane r of every register is row r of the group, and register k of a
  * token's eight accumulators holds lane k of the order (elements 4k..4k+3
@@ -12,8 +12,9 @@
  *  - Q8_0: the weights are stored offset to unsigned (x + 128) and each
  *    lane starts from the activation's correction -128 * sum(y) (act_aux),
  *    so every lane's integer is exact.
- *  - Q4_1/Q5_1: the quants are unsigned already (nibbles, plus the fifth
- *    bit from its planes), lanes start from zero; the min term
+ *  - Q4_1/Q5_0/Q5_1: the quants are unsigned already (nibbles, plus the
+ *    fifth bit from its planes); Q5_0's lanes start from -16 * sum(y)
+ *    (act_aux), the others' from zero. Q4_1/Q5_1's min term
  *    summs = fma(m, s, summs) runs over the blocks' m once per token at the
  *    end and is added after the fold, as in the order.
  * Bit-identical to the layouts' refs and to vec_dot. */
@@ -21,7 +22,13 @@
 #include <immintrin.h>
 #include <string.h>
 
-enum { KIND_Q8_0, KIND_Q4_1, KIND_Q5_1 };
+enum { KIND_Q8_0, KIND_Q4_1, KIND_Q5_0, KIND_Q5_1 };
+
+static inline int has_min(const int kind) { return kind == KIND_Q4_1 || kind == KIND_Q5_1; }
+static inline int has_planes(const int kind) { return kind == KIND_Q5_0 || kind == KIND_Q5_1; }
+/* the lanes start from act_aux's values (else from zero) */
+static inline int has_start(const int kind) { return kind == KIND_Q8_0 || kind == KIND_Q5_0; }
+
 
 /* streaming, the weights are prefetched 8 KiB ahead into L2 (Q8_0
  * decoding batches of 4 tokens: 0.71-0.83 of the per-row dot's
@@ -38,24 +45,28 @@ static inline __m512i bcast4(const int8_t *p) {
 /* bytes of a block of 16 rows in the copy (Q8_0: its quants; the scales
  * follow all blocks) */
 static inline size_t block_bytes(const int kind) {
-    return kind == KIND_Q8_0 ? 512 : kind == KIND_Q4_1 ? EMBER_Q4_1_LANES16_BLOCK : EMBER_Q5_1_LANES16_BLOCK;
+    return kind == KIND_Q8_0   ? 512
+           : kind == KIND_Q4_1 ? EMBER_Q4_1_LANES16_BLOCK
+           : kind == KIND_Q5_0 ? EMBER_Q5_0_LANES16_BLOCK
+                               : EMBER_Q5_1_LANES16_BLOCK;
 }
 
 /* the activation's quants of block b */
 static inline const int8_t *act_qs(const int kind, const char *y, int b) {
-    return kind == KIND_Q8_0 ? ((const block_q8_0 *)y)[b].qs : ((const block_q8_1 *)y)[b].qs;
+    return has_min(kind) ? ((const block_q8_1 *)y)[b].qs : ((const block_q8_0 *)y)[b].qs;
 }
 
 /* Lane k of the 16 rows of block o as VPDPBUSD's unsigned operand. */
 static inline __m512i weights_lane(const int kind, const uint8_t *o, const int k) {
     if (kind == KIND_Q8_0) return _mm512_loadu_si512(o + 64 * k);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i v = _mm512_loadu_si512(o + (kind == KIND_Q5_1 ? 128 : 64) + 64 * (k & 3));
+    const uint8_t *planes = o + (has_min(kind) ? 64 : 32), *nibbles = planes + (has_planes(kind) ? 64 : 0);
+    const __m512i v = _mm512_loadu_si512(nibbles + 64 * (k & 3));
     const __m512i nib = _mm512_and_si512(k < 4 ? v : _mm512_srli_epi16(v, 4), m4);
-    if (kind == KIND_Q4_1) return nib;
+    if (!has_planes(kind)) return nib;
     /* bit k of each plane byte to bit 4 (16-bit shifts: the mask drops
      * what crosses between bytes) */
-    const __m512i h = _mm512_loadu_si512(o + 64);
+    const __m512i h = _mm512_loadu_si512(planes);
     const __m512i sh = k <= 4 ? _mm512_slli_epi16(h, 4 - k) : _mm512_srli_epi16(h, k - 4);
     return _mm512_ternarylogic_epi32(nib, sh, _mm512_set1_epi8(0x10), 0xF8); /* nib | (sh & 0x10) */
 }
@@ -70,15 +81,15 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
                                                           float *acc_out, const int nt, const int pf, const int kind) {
     const size_t bb = block_bytes(kind);
     const char *yt[3];
-    const int32_t *corr[3]; /* Q8_0 */
+    const int32_t *start[3]; /* has_start */
     const float *dy[3];
     __m512 acc[3][8];
 #pragma GCC unroll 3
     for (int t = 0; t < nt; t++) {
         yt[t] = y + (size_t)t * y_stride;
         const char *a = aux + (size_t)t * aux_stride;
-        corr[t] = (const int32_t *)a;
-        dy[t] = kind == KIND_Q8_0 ? (const float *)(corr[t] + 8 * nb) : (const float *)a;
+        start[t] = (const int32_t *)a;
+        dy[t] = has_start(kind) ? (const float *)(start[t] + 8 * nb) : (const float *)a;
 #pragma GCC unroll 8
         for (int k = 0; k < 8; k++) acc[t][k] = acc_in ? _mm512_loadu_ps(acc_in + (t * 8 + k) * 16) : _mm512_setzero_ps();
     }
@@ -95,8 +106,8 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
             const __m512i w = weights_lane(kind, o, k);
 #pragma GCC unroll 3
             for (int t = 0; t < nt; t++) {
-                const __m512i start = kind == KIND_Q8_0 ? _mm512_set1_epi32(corr[t][8 * b + k]) : _mm512_setzero_si512();
-                const __m512i p = _mm512_dpbusd_epi32(start, w, bcast4(act_qs(kind, yt[t], b) + 4 * k));
+                const __m512i p0 = has_start(kind) ? _mm512_set1_epi32(start[t][8 * b + k]) : _mm512_setzero_si512();
+                const __m512i p = _mm512_dpbusd_epi32(p0, w, bcast4(act_qs(kind, yt[t], b) + 4 * k));
                 acc[t][k] = _mm512_fmadd_ps(d[t], _mm512_cvtepi32_ps(p), acc[t][k]);
             }
         }
@@ -111,7 +122,7 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
         const __m512 a04 = _mm512_add_ps(acc[t][0], acc[t][4]), a26 = _mm512_add_ps(acc[t][2], acc[t][6]);
         const __m512 a15 = _mm512_add_ps(acc[t][1], acc[t][5]), a37 = _mm512_add_ps(acc[t][3], acc[t][7]);
         __m512 sum = _mm512_add_ps(_mm512_add_ps(a04, a26), _mm512_add_ps(a15, a37));
-        if (kind != KIND_Q8_0) { /* the min term over all blocks, in block order */
+        if (has_min(kind)) { /* the min term over all blocks, in block order */
             const float *sy = dy[t] + nb;
             __m512 summs = _mm512_setzero_ps();
             for (int b = 0; b < nb; b++)
@@ -145,7 +156,10 @@ static inline __attribute__((always_inline)) void pass(int nb, int b0, int b1, f
  * which stays in L1 for the next pass) and parks its accumulators in
  * between, so the group comes from memory once for all tokens. In a prompt
  * the group is in cache anyway, and whole-row passes skip the parking
- * (tl-q8_0 pp512 122.8 vs 104.2 t/s, median of 5 alternating runs). */
+ * (tl-q8_0 pp512 122.8 vs 104.2 t/s, median of 5 alternating runs). The
+ * nibble types unpack each lane once per pass: unpacking a chunk once into
+ * an L1 scratch for all passes measured no faster (Q5_0, 8 tokens, L1:
+ * 0.90 TSC per row, token and block either way; Q4_1 0.98 vs 0.88). */
 #define CHUNK 16
 
 static inline __attribute__((always_inline)) void packed_tokens(int n, float *s, size_t s_stride, const void *group,
@@ -177,6 +191,11 @@ static void dot_q4_1_lanes16_tokens(int n, float *s, size_t s_stride, const void
     packed_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt, stream, KIND_Q4_1);
 }
 
+static void dot_q5_0_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
+                                    const void *aux, size_t aux_stride, int nt, int stream) {
+    packed_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt, stream, KIND_Q5_0);
+}
+
 static void dot_q5_1_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
                                     const void *aux, size_t aux_stride, int nt, int stream) {
     packed_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt, stream, KIND_Q5_1);
@@ -185,11 +204,10 @@ static void dot_q5_1_lanes16_tokens(int n, float *s, size_t s_stride, const void
 void ember_kernels_avx512vnni_lanes16(ember_kernel_set *ks) {
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q8_0] = dot_q8_0_lanes16_tokens;
     ks->packed_layout[EMBER_TYPE_Q8_0] = &ember_q8_0_lanes16_layout;
-    /* Q5_0 rows widened into the same copy: prompts and decoding batches
-     * run these kernels; a lone token still reads the file's smaller rows */
-    ks->vec_dot_packed_tokens[EMBER_TYPE_Q5_0] = dot_q8_0_lanes16_tokens;
-    ks->packed_layout[EMBER_TYPE_Q5_0] = &ember_q5_0_as_q8_0_lanes16_layout;
-    /* Q4_1/Q5_1: the copy is the rows' size, so decoding reads it too */
+    /* the nibble types' copies are the rows' size, so decoding reads them too */
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q5_0] = dot_q5_0_lanes16_tokens;
+    ks->packed_layout[EMBER_TYPE_Q5_0] = &ember_q5_0_lanes16_layout;
+    ks->packed_decode[EMBER_TYPE_Q5_0] = 1;
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_1] = dot_q4_1_lanes16_tokens;
     ks->packed_layout[EMBER_TYPE_Q4_1] = &ember_q4_1_lanes16_layout;
     ks->packed_decode[EMBER_TYPE_Q4_1] = 1;

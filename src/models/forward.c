@@ -146,7 +146,7 @@ static void mm_rows(void *arg, int ith, int nth) {
             if (use_packed(w, t->n_tok) && lo % pr == 0 && hi % pr == 0 && tr->gemm_packed && t->n_tok > 8 && t->aux[m]) {
                 /* a matrix engine takes the whole prompt per group of rows */
                 for (int64_t r = lo; r < hi; r += pr)
-                    tr->gemm_packed(n, &t->y[m][r], t->y_stride[m], (const char *)w->packed + (size_t)r * w->packed_row_bytes,
+                    tr->gemm_packed(n, &t->y[m][r], t->y_stride[m], (const char *)w->packed + (size_t)r * w->row_bytes,
                                     t->act[m], t->act_stride[m], t->aux[m], t->aux_stride[m], t->n_tok);
                 base += w->rows;
                 continue;
@@ -162,7 +162,7 @@ static void mm_rows(void *arg, int ith, int nth) {
                         const char *aux = t->aux[m] ? (const char *)t->aux[m] + (size_t)tk * t->aux_stride[m] : 0;
                         float *y = t->y[m] + (size_t)tk * t->y_stride[m];
                         for (int64_t r = rb; r < re; r += pr) {
-                            const char *g = (const char *)w->packed + (size_t)r * w->packed_row_bytes;
+                            const char *g = (const char *)w->packed + (size_t)r * w->row_bytes;
                             tr->vec_dot_packed_tokens(n, &y[r], t->y_stride[m], g, a, t->act_stride[m], aux,
                                                       t->aux_stride[m], nt, t->n_tok <= 8);
                         }

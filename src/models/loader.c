@@ -137,10 +137,10 @@ static void repack_groups(void *arg, int ith, int nth) {
         const ember_weight *w = job->w[i];
         const ember_packed_layout *lay = w->packed_layout;
         const int64_t ng = w->rows / lay->rows;
-        const size_t group = (size_t)lay->rows * w->row_bytes, packed_group = (size_t)lay->rows * w->packed_row_bytes;
+        const size_t group = (size_t)lay->rows * w->row_bytes;
         for (int64_t g = 0; g < ng; g++)
             if (((first + g) / run) % nth == ith)
-                lay->pack((int)w->cols, (char *)w->packed + (size_t)g * packed_group, (const char *)w->data + (size_t)g * group,
+                lay->pack((int)w->cols, (char *)w->packed + (size_t)g * group, (const char *)w->data + (size_t)g * group,
                          w->row_bytes);
         first += ng;
     }
@@ -282,7 +282,7 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
                 const ember_type_traits *tr = ember_type_get(w->type);
                 if (!w->data || w->packed || !tr || !tr->layout || w->rows % tr->layout->rows) continue;
                 /* 64-byte aligned: whole cache lines per vector load */
-                const size_t prb = ember_packed_row_size(tr->layout, w->type, w->cols);
+                const size_t prb = w->row_bytes; /* the copy is the rows' size */
                 if (!prb || (size_t)w->rows > SIZE_MAX / 2 / prb) {
                     fail(&s, EMBER_ERR_FORMAT, "'%s' is too large to repack", w->name);
                     free(job.w);
@@ -293,7 +293,6 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
                 if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); free(job.w); goto done; }
                 w->packed = dst;
                 w->packed_layout = tr->layout;
-                w->packed_row_bytes = prb;
                 m->repacked_bytes += (uint64_t)w->rows * prb;
                 if (job.n == job.cap) {
                     const int cap = job.cap ? 2 * job.cap : 64;
@@ -312,8 +311,7 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
         }
         free(job.w);
         if (m->output.packed && m->output.data == m->tok_embd.data)
-            m->tok_embd.packed = m->output.packed, m->tok_embd.packed_layout = m->output.packed_layout,
-            m->tok_embd.packed_row_bytes = m->output.packed_row_bytes;
+            m->tok_embd.packed = m->output.packed, m->tok_embd.packed_layout = m->output.packed_layout;
     }
 
     /* Totals and the file's type name. */

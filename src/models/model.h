@@ -27,7 +27,6 @@ typedef struct {
      * read it only on paths whose layout it was made in */
     void *packed;
     const ember_packed_layout *packed_layout;
-    size_t packed_row_bytes; /* bytes per row in the packed copy */
 } ember_weight;
 
 typedef struct {
