@@ -1,9 +1,9 @@
 /* AVX2-path prompt kernels of the 32-element int8-dot block quants Q8_0,
  * Q4_1, Q5_0 and Q5_1: 16 weight rows x 1..8 activation rows
  * (vec_dot_rows16_tokens) and 1 row x 1..8 tokens (vec_dot_tokens, which
- * mm_rows needs for the rows16 route and takes for rows left over), bit-identical
- * to simple_avx2_body.h's dots for every output (the orders of
- * formats/lane_order.c):
+ * mm_rows needs for the rows16 route and takes for rows left over),
+ * bit-identical to simple_avx2_body.h's dots for every output (the orders
+ * of formats/lane_order.c):
  *  - per block, 8 exact int32 lanes (lane k = elements 4k..4k+3) of the
  *    weight operand times the activations, as an unsigned x signed byte
  *    dot through maddubs + madd (VNNI builds: one VPDPBUSD, no int16
@@ -11,9 +11,9 @@
  *      Q8_0  |x| * sign(y, x); activations never hold -128 (ember's Q8_0
  *            activation quantizer clamps to +-127), so no int16 pair sum
  *            saturates; weights may hold -128 (|x| = 128 read unsigned);
- *      Q5_0  u = nibble | fifth bit (0..31): u*y - 16*y, the 16*y term
- *            computed once per token and block and added to u*y's pair
- *            sums (|pair sums| <= 2*31*127, the result's <= 2*16*127);
+ *      Q5_0  x = (nibble | fifth bit) - 16 (-16..15), then as Q8_0: the
+ *            same integers as the dot's u*y - 16*y for activations
+ *            without -128;
  *      Q4_1  u = nibble (0..15), Q5_1 u = nibble | fifth bit: u*y;
  *  - acc[k] = fma(dx*dy, (float)lane[k], acc[k]), dx*dy rounded to float,
  *    block after block, then hsum8; Q4_1/Q5_1 add the min term
@@ -62,7 +62,7 @@ static inline const int8_t *act_qs(const char *b, const int kind) {
 }
 
 /* weight block b: its scale d, min m (Q4_1/Q5_1) and byte operand u;
- * Q8_0 also returns the signed quants qx (u = |qx|) */
+ * Q8_0 and Q5_0 also return the signed quants qx (u = |qx|) */
 static inline __attribute__((always_inline)) ember_f16 weight_unpack(const char *b, const int kind, ember_f16 *m,
                                                                     __m256i *u, __m256i *qx) {
     if (kind == KIND_Q8_0) {
@@ -79,7 +79,8 @@ static inline __attribute__((always_inline)) ember_f16 weight_unpack(const char 
     }
     if (kind == KIND_Q5_0) {
         const block_q5_0 *x = (const block_q5_0 *)b;
-        *u = _mm256_or_si256(nibbles32(x->qs), fifth_bits32(x->qh));
+        *qx = _mm256_sub_epi8(_mm256_or_si256(nibbles32(x->qs), fifth_bits32(x->qh)), _mm256_set1_epi8(16));
+        *u = _mm256_sign_epi8(*qx, *qx);
         return x->d;
     }
     const block_q5_1 *x = (const block_q5_1 *)b;
@@ -118,14 +119,9 @@ static inline __attribute__((always_inline)) void i8_tile(const char *vx, size_t
 #pragma GCC unroll 8
         for (int k = 0; k < nt; k++) {
             const __m256i qy = _mm256_loadu_si256((const __m256i *)act_qs(act_block(vy, ys, k, i, kind), kind));
-            /* Q5_0: -16*y as partial sums, the start of every row's u*y */
-            const __m256i off = kind == KIND_Q5_0 ? i8_psub(_mm256_setzero_si256(), i8_pdot(_mm256_set1_epi8(16), qy))
-                                                  : _mm256_setzero_si256();
 #pragma GCC unroll 8
             for (int r = 0; r < R; r++) {
-                const __m256i q = kind == KIND_Q8_0   ? i8_dot(ux[r], _mm256_sign_epi8(qy, qx[r]))
-                                  : kind == KIND_Q5_0 ? i8_pwiden(i8_pdot_add(off, ux[r], qy))
-                                                      : i8_dot(ux[r], qy);
+                const __m256i q = kind_min(kind) ? i8_dot(ux[r], qy) : i8_dot(ux[r], _mm256_sign_epi8(qy, qx[r]));
                 acc[r * nt + k] = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[r][k]), _mm256_cvtepi32_ps(q), acc[r * nt + k]);
             }
         }
