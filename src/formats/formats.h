@@ -111,8 +111,9 @@ typedef struct {
      * s[k*s_stride + r] = dot(row r, token k); the kernel may share work
      * across the rows (Q4_K/Q5_K: the min term, several rows per register
      * on AVX-512, eight tokens per register on AVX2; Q6_K: the -32 offset
-     * moved to a per-row term, both paths; Q8_0 on AVX2: register
-     * tiles of rows x tokens, scales converted once per call). Prompt
+     * moved to a per-row term, both paths; Q8_0, Q4_1, Q5_0, Q5_1 on
+     * AVX2: register tiles of rows x tokens, each weight block unpacked
+     * once per tile, scales converted once per call). Prompt
      * batches use it when every token takes vec_dot. NULL if not available. */
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens;
     /* vec_dot_prefill's exact order for a tile of up to 4 rows x 4 tokens

@@ -11,18 +11,15 @@
 #include "../formats/fp16.h"
 #include <immintrin.h>
 #include "reduce_x86.h"
+#include "unpack_x86.h"
 #include <math.h>
 #include <string.h>
 
 static inline float h2f(ember_f16 h) { return _cvtsh_ss(h); }
 
-static inline __m256i nibbles32(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
-
-/* Byte j = 0x10 where bit j of the little-endian qh word is set. */
-static inline __m256i fifth_bits32(const uint8_t *qh) {
+/* fifth_bits32 (unpack_x86.h) with a byte mask: byte j = 0x10 where bit j
+ * of the little-endian qh word is set. */
+static inline __m256i fifth_bits32_k(const uint8_t *qh) {
     uint32_t w;
     memcpy(&w, qh, 4);
     return _mm256_maskz_mov_epi8((__mmask32)w, _mm256_set1_epi8(0x10));
@@ -71,7 +68,7 @@ static void dot_q5_0(int n, float *s, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / QK8_0; i++) {
         const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32(x[i].qh));
+        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32_k(x[i].qh));
         const __m256i q = dot_off(u, sixteen, load32(y[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
     }
@@ -87,7 +84,7 @@ static void dot_q5_1(int n, float *s, const void *vx, const void *vy) {
     for (int i = 0; i < n / QK8_1; i++) {
         summs = fmaf(h2f(x[i].m), h2f(y[i].s), summs);
         const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32(x[i].qh));
+        const __m256i u = _mm256_or_si256(nibbles32(x[i].qs), fifth_bits32_k(x[i].qh));
         const __m256i q = _mm256_dpbusd_epi32(z, u, load32(y[i].qs));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);
     }

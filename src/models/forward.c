@@ -192,8 +192,8 @@ static void mm_rows(void *arg, int ith, int nth) {
              * while the block's rows come from L2, instead of every row
              * streaming all the prompt's activations from L2/L3 (Q4_K kernel
              * ~1.4x faster). Runs of 8 through the 16-row kernel where the
-             * type has one (Q4_K..Q6_K; Q8_0 on the avx2 path, where it has no
-             * packed copy), else runs of 4 through the multi-token
+             * type has one (Q4_K..Q6_K; Q8_0, Q4_1, Q5_0, Q5_1 on the avx2
+             * path, where they have no packed copy), else runs of 4 through the multi-token
              * dot; both give vec_dot's results. */
             if (t->n_tok > 1 && dot_prompt == dot_gen && dot_gen == tr->vec_dot && tr->vec_dot_tokens) {
                 const int run = tr->vec_dot_rows16_tokens ? 8 : 4; /* tokens per run */
