@@ -218,6 +218,9 @@ void ember_q8_0_pack16(int n, void *dst, const void *rows, size_t row_bytes);
 void ember_vec_dot_q8_0_packed16_ref(int n, float *s, const void *group, const void *y); /* s[0..15] */
 size_t ember_q8_0_act_aux_size(int64_t n);
 void ember_q8_0_act_aux(const void *y, void *aux, int64_t n);
+/* its form with the lanes starting from offset * (y[4k]+..+y[4k+3]) (Q8_0:
+ * -128, Q5_0's copy: -16), then per block d as float */
+void ember_q8_0_act_lane_starts(const void *y, void *aux, int64_t n, int32_t offset);
 /* q4_0_rows8.c */
 void ember_vec_dot_q4_0_rows8_ref(int n, float *s, const void *x, const void *y);
 /* the packed forms (q4_0_lanes16.c, q8_0_rows16.c, nibble_lanes16.c) */

@@ -123,25 +123,10 @@ static void aux_q8_1(const void *vy, void *out, int64_t n) {
     }
 }
 
-/* Side data of a Q8_0 activation row for Q5_0: per block the 8 lanes'
- * starting values -16 * (y[4k]+..+y[4k+3]) as int32, then per block d as
- * float (the layout of Q8_0's side data, with Q5_0's offset). */
-static size_t aux_size_q5_0(int64_t n) { return (size_t)(n / QK8_0) * (8 * sizeof(int32_t) + sizeof(float)); }
-
-static void aux_q5_0(const void *vy, void *out, int64_t n) {
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK8_0;
-    int32_t *start = out;
-    float *d = (float *)(start + 8 * nb);
-    for (int64_t b = 0; b < nb; b++) {
-        for (int k = 0; k < 8; k++) {
-            const int8_t *q = y[b].qs + 4 * k;
-            start[8 * b + k] = -16 * ((int32_t)q[0] + q[1] + q[2] + q[3]);
-        }
-        d[b] = ember_fp16_to_fp32(y[b].d);
-    }
-}
+/* Side data of a Q8_0 activation row for Q5_0: Q8_0's form with the
+ * lanes starting from -16 * (y[4k]+..+y[4k+3]). */
+static void aux_q5_0(const void *vy, void *out, int64_t n) { ember_q8_0_act_lane_starts(vy, out, n, -16); }
 
 const ember_packed_layout ember_q4_1_lanes16_layout = {"q4_1-lanes16", 16, pack_q4_1, ref_q4_1, aux_size_q8_1, aux_q8_1};
-const ember_packed_layout ember_q5_0_lanes16_layout = {"q5_0-lanes16", 16, pack_q5_0, ref_q5_0, aux_size_q5_0, aux_q5_0};
+const ember_packed_layout ember_q5_0_lanes16_layout = {"q5_0-lanes16", 16, pack_q5_0, ref_q5_0, ember_q8_0_act_aux_size, aux_q5_0};
 const ember_packed_layout ember_q5_1_lanes16_layout = {"q5_1-lanes16", 16, pack_q5_1, ref_q5_1, aux_size_q8_1, aux_q8_1};

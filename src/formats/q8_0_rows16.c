@@ -70,19 +70,21 @@ void ember_vec_dot_q8_0_packed16_ref(int n, float *s, const void *group, const v
  * from its correction), then per block the scale d as float. */
 size_t ember_q8_0_act_aux_size(int64_t n) { return (size_t)(n / QK8_0) * (8 * sizeof(int32_t) + sizeof(float)); }
 
-void ember_q8_0_act_aux(const void *vy, void *aux, int64_t n) {
+void ember_q8_0_act_lane_starts(const void *vy, void *aux, int64_t n, int32_t offset) {
     const block_q8_0 *y = vy;
     const int64_t nb = n / QK8_0;
-    int32_t *corr = aux;
-    float *d = (float *)(corr + 8 * nb);
+    int32_t *start = aux;
+    float *d = (float *)(start + 8 * nb);
     for (int64_t b = 0; b < nb; b++) {
         for (int k = 0; k < 8; k++) {
             const int8_t *q = y[b].qs + 4 * k;
-            corr[8 * b + k] = -128 * ((int32_t)q[0] + q[1] + q[2] + q[3]);
+            start[8 * b + k] = offset * ((int32_t)q[0] + q[1] + q[2] + q[3]);
         }
         d[b] = ember_fp16_to_fp32(y[b].d);
     }
 }
+
+void ember_q8_0_act_aux(const void *vy, void *aux, int64_t n) { ember_q8_0_act_lane_starts(vy, aux, n, -128); }
 
 const ember_packed_layout ember_q8_0_lanes16_layout = {
     "q8_0-lanes16", 16, ember_q8_0_pack16, ember_vec_dot_q8_0_packed16_ref, ember_q8_0_act_aux_size, ember_q8_0_act_aux,

@@ -181,25 +181,16 @@ static inline __attribute__((always_inline)) void packed_tokens(int n, float *s,
     }
 }
 
-static void dot_q8_0_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    packed_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt, stream, KIND_Q8_0);
-}
-
-static void dot_q4_1_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    packed_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt, stream, KIND_Q4_1);
-}
-
-static void dot_q5_0_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    packed_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt, stream, KIND_Q5_0);
-}
-
-static void dot_q5_1_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    packed_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt, stream, KIND_Q5_1);
-}
+#define LANES16_TOKENS(NAME, KIND)                                                                                   \
+    static void NAME(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,              \
+                     const void *aux, size_t aux_stride, int nt, int stream) {                                         \
+        packed_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt, stream, KIND);                          \
+    }
+LANES16_TOKENS(dot_q8_0_lanes16_tokens, KIND_Q8_0)
+LANES16_TOKENS(dot_q4_1_lanes16_tokens, KIND_Q4_1)
+LANES16_TOKENS(dot_q5_0_lanes16_tokens, KIND_Q5_0)
+LANES16_TOKENS(dot_q5_1_lanes16_tokens, KIND_Q5_1)
+#undef LANES16_TOKENS
 
 void ember_kernels_avx512vnni_lanes16(ember_kernel_set *ks) {
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q8_0] = dot_q8_0_lanes16_tokens;
