@@ -261,9 +261,9 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
     if (s.failed) goto done;
 
     /* Repack the matrices of types with a packed form on this path (Q4_0,
-     * and Q8_0 where VNNI reads it: groups of 16 rows interleaved; same
-     * results, one memory stream instead of one per row, and kernels that
-     * need no horizontal sums). Buffers are allocated first, then the
+     * and Q8_0, Q4_1, Q5_0, Q5_1 where VNNI reads them: groups of 16 rows
+     * interleaved, the rows' size; same results, one memory stream instead
+     * of one per row, and kernels that need no horizontal sums). Buffers are allocated first, then the
      * groups of all matrices are packed by p->n_threads threads (first
      * touch of the new pages included). */
     if (!(p && p->no_repack)) {
@@ -282,18 +282,12 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
                 const ember_type_traits *tr = ember_type_get(w->type);
                 if (!w->data || w->packed || !tr || !tr->layout || w->rows % tr->layout->rows) continue;
                 /* 64-byte aligned: whole cache lines per vector load */
-                const size_t prb = w->row_bytes; /* the copy is the rows' size */
-                if (!prb || (size_t)w->rows > SIZE_MAX / 2 / prb) {
-                    fail(&s, EMBER_ERR_FORMAT, "'%s' is too large to repack", w->name);
-                    free(job.w);
-                    goto done;
-                }
-                const size_t bytes = ((size_t)w->rows * prb + 63) & ~(size_t)63;
+                const size_t bytes = ((size_t)w->rows * w->row_bytes + 63) & ~(size_t)63;
                 char *dst = aligned_alloc(64, bytes);
                 if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); free(job.w); goto done; }
                 w->packed = dst;
                 w->packed_layout = tr->layout;
-                m->repacked_bytes += (uint64_t)w->rows * prb;
+                m->repacked_bytes += (uint64_t)w->rows * w->row_bytes;
                 if (job.n == job.cap) {
                     const int cap = job.cap ? 2 * job.cap : 64;
                     ember_weight **ws = realloc(job.w, (size_t)cap * sizeof *ws);

@@ -216,7 +216,7 @@ static void print_text(const gguf_file *f) {
         const ember_type_traits *tr = ember_type_get((int)t->type);
         if (!tr || !tr->layout || t->n_dims != 2 || t->ne[1] % tr->layout->rows) continue;
         if (!strcmp(t->name, "token_embd.weight") && !tied) continue;
-        repack += (uint64_t)t->ne[1] * ember_row_size((int)t->type, t->ne[0]);
+        repack += t->nbytes;
     }
     if (repack) printf("repack:     %.1f MB of weights copied into interleaved row groups at load (ember run --no-repack skips it)\n", repack / 1e6);
 }
