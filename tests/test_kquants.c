@@ -11,6 +11,7 @@
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next32(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t)(rng >> 32); }
+static uint32_t bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float frand(void) { return (float)next32() / 4294967296.0f * 2.0f - 1.0f; }
 
 static const int k_types[] = {EMBER_TYPE_Q2_K, EMBER_TYPE_Q3_K, EMBER_TYPE_Q4_K, EMBER_TYPE_Q5_K, EMBER_TYPE_Q6_K};
@@ -288,6 +289,88 @@ static void rows16_tokens_bit_identical(void) {
     if (!tested) SKIP("no K-quant vec_dot_rows16_tokens for this CPU");
 }
 
+/* The 16-row lane copies (Q4_K): the layout's portable ref and every
+ * path's packed kernel equal the reference dot bit for bit for 1..8
+ * tokens, streamed (chunks of super-blocks, parked accumulators) or not:
+ * random and extreme blocks (all scales, mins and nibbles at their largest
+ * or zero), activations at +-127 and -128 and quantized ones, output
+ * strides, nothing written outside the outputs. */
+static void lanes16_bit_identical(void) {
+    const char *paths[] = {"avx2", "avx512", "amx-emu"};
+    const int nbs[] = {1, 2, 8, 9, 17, 22};
+    const int types[] = {EMBER_TYPE_Q4_K};
+    int tested = 0;
+    for (int p = 0; p < 3; p++) {
+        if (!ember_cpu_path_supported(paths[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(paths[p], &ks);
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            const int t = types[ti];
+            const ember_packed_layout *lay = ks.packed_layout[t];
+            if (!ks.vec_dot_packed_tokens[t]) continue;
+            CHECKF(lay != NULL && ks.packed_decode[t], "%s %s: packed kernel without its layout", paths[p], ember_type_name(t));
+            if (!lay) continue;
+            const ember_type_traits *tr = ember_type_get(t);
+            for (int trial = 0; trial < 12; trial++) {
+                const int nb = nbs[trial % 6], n = nb * QK_K;
+                const size_t row_bytes = tr->type_size * (size_t)nb, ab = lay->act_aux_size(n);
+                const size_t stride = sizeof(block_q8_K) * (size_t)nb;
+                uint8_t *w = malloc(row_bytes * 16), *g = aligned_alloc(64, (row_bytes * 16 + 63) & ~(size_t)63);
+                block_q8_K *a = malloc(stride * 8);
+                char *aux = malloc(ab * 8);
+                float *x = malloc(sizeof(float) * (size_t)n);
+                for (int r = 0; r < 16; r++) {
+                    uint8_t *row = w + (size_t)r * row_bytes;
+                    if ((r + trial) % 3 == 0) extreme_blocks(t, row, nb, r / 3 + trial);
+                    else random_blocks(t, row, nb);
+                }
+                for (int k = 0; k < 8; k++) {
+                    block_q8_K *row = (block_q8_K *)((char *)a + (size_t)k * stride);
+                    if ((k + trial) % 2 == 0) extreme_acts(row, nb, (trial + k) % 5);
+                    else {
+                        for (int i = 0; i < n; i++) x[i] = frand() * (1 + trial);
+                        ember_quant_q8_K_ref(x, row, n);
+                    }
+                    lay->act_aux(row, aux + (size_t)k * ab, n);
+                }
+                lay->pack(n, g, w, row_bytes);
+                float want[8][16];
+                for (int k = 0; k < 8; k++) {
+                    float r16[16];
+                    const block_q8_K *act = (const block_q8_K *)((const char *)a + (size_t)k * stride);
+                    lay->ref(n, r16, g, act);
+                    for (int r = 0; r < 16; r++) {
+                        tr->vec_dot_ref(n, &want[k][r], w + (size_t)r * row_bytes, act);
+                        CHECKF(bits(r16[r]) == bits(want[k][r]), "%s %s layout ref n=%d row %d token %d: %.9g vs %.9g",
+                               paths[p], tr->name, n, r, k, r16[r], want[k][r]);
+                    }
+                }
+                for (int stream = 0; stream < 2; stream++)
+                    for (int nt = 1; nt <= 8; nt++) {
+                        const size_t s_stride = 19;
+                        float s[8 * 19];
+                        for (int i = 0; i < 8 * 19; i++) s[i] = -1234.5f;
+                        ks.vec_dot_packed_tokens[t](n, s, s_stride, g, a, stride, aux, ab, nt, stream);
+                        for (int k = 0; k < 8; k++)
+                            for (int r = 0; r < 19; r++) {
+                                const float v = s[(size_t)k * s_stride + r];
+                                if (k >= nt || r >= 16) {
+                                    CHECKF(v == -1234.5f, "%s %s packed n=%d nt=%d: wrote outside at k=%d r=%d", paths[p],
+                                           tr->name, n, nt, k, r);
+                                    continue;
+                                }
+                                CHECKF(bits(v) == bits(want[k][r]), "%s %s packed n=%d nt=%d stream %d k=%d r=%d trial=%d: %.9g vs %.9g",
+                                       paths[p], tr->name, n, nt, stream, k, r, trial, v, want[k][r]);
+                                tested++;
+                            }
+                    }
+                free(w); free(g); free(a); free(aux); free(x);
+            }
+        }
+    }
+    if (!tested) SKIP("no K-quant lane copy kernel for this CPU (needs AVX-512 VNNI)");
+}
+
 /* Every path's Q8_K activation quantizer is the reference byte for byte:
  * random blocks of several magnitudes, ties, a repeated largest magnitude
  * of both signs, zero, negative zero, tiny and huge blocks, NaNs. */
@@ -369,6 +452,7 @@ int main(void) {
     RUN(simd_bit_identical);
     RUN(tokens_bit_identical);
     RUN(rows16_tokens_bit_identical);
+    RUN(lanes16_bit_identical);
     RUN(q8_K_from_float_matches_ref);
     TEST_EXIT();
 }

@@ -234,6 +234,10 @@ extern const ember_packed_layout ember_q8_0_lanes16_layout;
 extern const ember_packed_layout ember_q4_1_lanes16_layout;
 extern const ember_packed_layout ember_q5_0_lanes16_layout;
 extern const ember_packed_layout ember_q5_1_lanes16_layout;
+/* Q4_K's 16-row copy (kquants_lanes16.c), the size of the rows */
+#define EMBER_Q4_K_LANES16_BLOCK (16 * sizeof(block_q4_K))
+extern const ember_packed_layout ember_q4_K_lanes16_layout;
+size_t ember_q4_K_act_aux_size(int64_t n);
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);
@@ -254,6 +258,8 @@ void ember_quant_q8_K_ref(const float *x, void *y, int64_t n);
 void ember_vec_dot_q2_K_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q3_K_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q4_K_ref(int n, float *s, const void *x, const void *y);
+/* scale and min of sub-block j (0..7) from a Q4_K/Q5_K block's 12 packed bytes */
+void ember_k4_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m);
 void ember_vec_dot_q5_K_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q6_K_ref(int n, float *s, const void *x, const void *y);
 /* kquants_quant.c: importance-weighted quantization of ONE row of n values

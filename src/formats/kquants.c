@@ -17,7 +17,7 @@
 #define F16(x) ember_fp16_to_fp32(x)
 
 /* 6-bit scale and min of sub-block j, packed in 12 bytes (Q4_K, Q5_K). */
-static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+void ember_k4_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     if (j < 4) {
         *d = q[j] & 63;
         *m = q[j + 4] & 63;
@@ -62,7 +62,7 @@ static void q4_weights(const block_q4_K *b, int32_t *w, int32_t *mn) {
     for (int e = 0; e < QK_K; e++) {
         const int j = e / 64, hi = (e % 64) / 32, l = e % 32;
         uint8_t sc, m;
-        scale_min_k4(2 * j + hi, b->scales, &sc, &m);
+        ember_k4_scale_min(2 * j + hi, b->scales, &sc, &m);
         const int q = hi ? b->qs[32 * j + l] >> 4 : b->qs[32 * j + l] & 0xF;
         w[e] = sc * q;
         mn[e] = m;
@@ -73,7 +73,7 @@ static void q5_weights(const block_q5_K *b, int32_t *w, int32_t *mn) {
     for (int e = 0; e < QK_K; e++) {
         const int j = e / 64, hi = (e % 64) / 32, l = e % 32;
         uint8_t sc, m;
-        scale_min_k4(2 * j + hi, b->scales, &sc, &m);
+        ember_k4_scale_min(2 * j + hi, b->scales, &sc, &m);
         int q = hi ? b->qs[32 * j + l] >> 4 : b->qs[32 * j + l] & 0xF;
         q += ((b->qh[l] >> (2 * j + hi)) & 1) << 4;
         w[e] = sc * q;
@@ -127,7 +127,7 @@ void ember_dequant_q4_K(const void *vx, float *y, int64_t n) {
         for (int e = 0; e < QK_K; e++) {
             const int j = e / 64, hi = (e % 64) / 32, l = e % 32;
             uint8_t sc, m;
-            scale_min_k4(2 * j + hi, x[i].scales, &sc, &m);
+            ember_k4_scale_min(2 * j + hi, x[i].scales, &sc, &m);
             const int q = hi ? x[i].qs[32 * j + l] >> 4 : x[i].qs[32 * j + l] & 0xF;
             y[i * QK_K + e] = (d * (float)sc) * (float)q - dmin * (float)m;
         }
@@ -141,7 +141,7 @@ void ember_dequant_q5_K(const void *vx, float *y, int64_t n) {
         for (int e = 0; e < QK_K; e++) {
             const int j = e / 64, hi = (e % 64) / 32, l = e % 32;
             uint8_t sc, m;
-            scale_min_k4(2 * j + hi, x[i].scales, &sc, &m);
+            ember_k4_scale_min(2 * j + hi, x[i].scales, &sc, &m);
             int q = hi ? x[i].qs[32 * j + l] >> 4 : x[i].qs[32 * j + l] & 0xF;
             q += ((x[i].qh[l] >> (2 * j + hi)) & 1) << 4;
             y[i * QK_K + e] = (d * (float)sc) * (float)q - dmin * (float)m;

@@ -178,16 +178,6 @@ static float qkx2_quants(int n, int nmax, const float *x, const float *weights, 
     return scale;
 }
 
-static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 /* ---- packing of the chosen levels, shared by the plain and the
  * importance-weighted quantizers ---- */
 
@@ -363,7 +353,7 @@ static void k4_search(const float *x, int nmax, float rmin, int nstep, uint8_t *
 static void k4_requant(const float *x, const uint8_t *packed, uint16_t d16, uint16_t dmin16, int nmax, uint8_t *L) {
     for (int j = 0; j < QK_K / 32; j++) {
         uint8_t sc, m;
-        get_scale_min_k4(j, packed, &sc, &m);
+        ember_k4_scale_min(j, packed, &sc, &m);
         const float d = ember_fp16_to_fp32(d16) * sc;
         if (!d) continue;
         const float dm = ember_fp16_to_fp32(dmin16) * m;

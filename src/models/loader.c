@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static const struct { const char *name; ember_arch arch; ember_rope_type rope; } k_archs[] = {
     {"llama", EMBER_ARCH_LLAMA, EMBER_ROPE_NORMAL},
@@ -261,7 +262,7 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
     if (s.failed) goto done;
 
     /* Repack the matrices of types with a packed form on this path (Q4_0,
-     * and Q8_0, Q4_1, Q5_0, Q5_1 where VNNI reads them: groups of 16 rows
+     * and Q8_0, Q4_1, Q5_0, Q5_1, Q4_K where VNNI reads them: groups of 16 rows
      * interleaved, the rows' size; same results, one memory stream instead
      * of one per row, and kernels that need no horizontal sums). Buffers are allocated first, then the
      * groups of all matrices are packed by p->n_threads threads (first
@@ -281,10 +282,18 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
                 ember_weight *w = all[i];
                 const ember_type_traits *tr = ember_type_get(w->type);
                 if (!w->data || w->packed || !tr || !tr->layout || w->rows % tr->layout->rows) continue;
-                /* 64-byte aligned: whole cache lines per vector load */
-                const size_t bytes = ((size_t)w->rows * w->row_bytes + 63) & ~(size_t)63;
-                char *dst = aligned_alloc(64, bytes);
+                /* 64-byte aligned: whole cache lines per vector load. Copies
+                 * of 2 MiB or more ask for huge pages: decoding streams every
+                 * byte once per token, and 4 KiB pages cost a TLB miss per
+                 * page (tl-q4_k tg128 +N %). */
+                size_t bytes = ((size_t)w->rows * w->row_bytes + 63) & ~(size_t)63;
+                const size_t huge = (size_t)2 << 20;
+                if (bytes >= huge) bytes = (bytes + huge - 1) & ~(huge - 1);
+                char *dst = aligned_alloc(bytes >= huge ? huge : 64, bytes);
                 if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); free(job.w); goto done; }
+#ifdef MADV_HUGEPAGE
+                if (bytes >= huge) (void)madvise(dst, bytes, MADV_HUGEPAGE); /* advice only: 4 KiB pages if refused */
+#endif
                 w->packed = dst;
                 w->packed_layout = tr->layout;
                 m->repacked_bytes += (uint64_t)w->rows * w->row_bytes;

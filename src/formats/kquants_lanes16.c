@@ -1,0 +1,143 @@
+/* Q4_K's 16-row lane copy, for AVX-512 VNNI: dword lane r of every 64-byte
+ * register is row r of the group, so one VPMADDUBSW + VPDPWSSD pair
+ * advances 16 rows by four weights each, and decoding reads the copy at
+ * the memory's pace instead of unpacking one row's scales at a time.
+ *
+ * The order is vec_dot's (kquants.c): per super-block 8 exact int32 lanes,
+ * lane m = elements 4m..4m+3 of every 32-element run, each run scaled by
+ * its sub-block scale; acc[m] = fma(yd * d, lane[m], acc[m]); the min term
+ * acc_m[p] = fma(-yd * dmin, mins[2p] * S[2p] + mins[2p+1] * S[2p+1],
+ * acc_m[p]) with S[j] the activation's sum over sub-block j; at the end
+ * hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3])).
+ *
+ * A 16-bit pair of VPDPWSSD takes two scales, so a dword holds weights of
+ * two runs: for chunk c (runs 2c and 2c+1, the 32 qs bytes whose low
+ * nibbles are run 2c and high nibbles run 2c+1) and lane m, with
+ * a0..a3 = run 2c's elements 4m..4m+3 and b0..b3 run 2c+1's, the dword is
+ * the bytes  a0|a2<<4  a1|a3<<4  b0|b2<<4  b1|b3<<4 : its low nibbles
+ * [a0 a1 b0 b1] and its high nibbles [a2 a3 b2 b3] each make two 16-bit
+ * pairs, one per run, against the scale pair (sc[2c], sc[2c+1]). The
+ * activation side data holds the activation bytes in the same order.
+ *
+ * Super-block b of a group (2304 bytes, the size of the 16 rows' blocks):
+ *     32  fp16 d of rows 0..15
+ *     32  fp16 dmin of rows 0..15
+ *     96  scales: for pair c = 0..3, 24 bytes holding the 32 6-bit values
+ *         t[i] = scale 2c + (i & 1) of row i / 2: bytes 0..15 the low
+ *         4 bits (t[k] in the low nibble of byte k, t[k + 16] in the high
+ *         one), bytes 16..23 the top 2 bits (t[k + 8q] at bits 2q of byte k)
+ *     96  mins, the same
+ *   2048  nibbles: for m = 0..7, c = 0..3 (64 bytes each, in the order
+ *         the kernels read them) dword r = row r's dword above */
+#include "formats.h"
+#include "fp16.h"
+#include <math.h>
+#include <string.h>
+
+enum { K4_DMIN = 32, K4_SCALES = 64, K4_MINS = 160, K4_NIBBLES = 256 };
+
+/* 6-bit value i (0..31) of a 24-byte pair field */
+static void put6(uint8_t *f, int i, int v) {
+    f[i & 15] |= (uint8_t)((v & 15) << (4 * (i >> 4)));
+    f[16 + (i & 7)] |= (uint8_t)((v >> 4) << (2 * (i >> 3)));
+}
+
+static int get6(const uint8_t *f, int i) {
+    return ((f[i & 15] >> (4 * (i >> 4))) & 15) | (((f[16 + (i & 7)] >> (2 * (i >> 3))) & 3) << 4);
+}
+
+static void pack_q4_K(int n, void *dst, const void *rows, size_t row_bytes) {
+    uint8_t *o = dst;
+    for (int b = 0; b < n / QK_K; b++, o += EMBER_Q4_K_LANES16_BLOCK) {
+        memset(o, 0, EMBER_Q4_K_LANES16_BLOCK);
+        for (int r = 0; r < 16; r++) {
+            const block_q4_K *x = (const block_q4_K *)((const char *)rows + (size_t)r * row_bytes) + b;
+            memcpy(o + 2 * r, &x->d, 2);
+            memcpy(o + K4_DMIN + 2 * r, &x->dmin, 2);
+            for (int j = 0; j < 8; j++) {
+                uint8_t sc, mn;
+                ember_k4_scale_min(j, x->scales, &sc, &mn);
+                put6(o + K4_SCALES + 24 * (j / 2), 2 * r + (j & 1), sc);
+                put6(o + K4_MINS + 24 * (j / 2), 2 * r + (j & 1), mn);
+            }
+            for (int c = 0; c < 4; c++)
+                for (int m = 0; m < 8; m++) {
+                    const uint8_t *q = x->qs + 32 * c + 4 * m;
+                    uint8_t *d = o + K4_NIBBLES + 64 * (4 * m + c) + 4 * r;
+                    d[0] = (uint8_t)((q[0] & 15) | (q[2] & 15) << 4);
+                    d[1] = (uint8_t)((q[1] & 15) | (q[3] & 15) << 4);
+                    d[2] = (uint8_t)((q[0] >> 4) | (q[2] >> 4) << 4);
+                    d[3] = (uint8_t)((q[1] >> 4) | (q[3] >> 4) << 4);
+                }
+        }
+    }
+}
+
+/* The portable definition, one token (y: Q8_K). */
+static void ref_q4_K(int n, float *s, const void *group, const void *vy) {
+    const block_q8_K *y = vy;
+    for (int r = 0; r < 16; r++) {
+        float acc[8] = {0}, acc_m[4] = {0};
+        for (int b = 0; b < n / QK_K; b++) {
+            const uint8_t *o = (const uint8_t *)group + (size_t)b * EMBER_Q4_K_LANES16_BLOCK;
+            uint16_t h;
+            memcpy(&h, o + 2 * r, 2);
+            const float d = y[b].d * ember_fp16_to_fp32(h);
+            memcpy(&h, o + K4_DMIN + 2 * r, 2);
+            const float dmin = -y[b].d * ember_fp16_to_fp32(h);
+            for (int p = 0; p < 4; p++) {
+                int32_t prod = 0;
+                for (int k = 0; k < 2; k++) {
+                    const int j = 2 * p + k;
+                    prod += get6(o + K4_MINS + 24 * p, 2 * r + k) * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+                }
+                acc_m[p] = fmaf(dmin, (float)prod, acc_m[p]);
+            }
+            for (int m = 0; m < 8; m++) {
+                int32_t lane = 0;
+                for (int c = 0; c < 4; c++) {
+                    const uint8_t *w = o + K4_NIBBLES + 64 * (4 * m + c) + 4 * r;
+                    const int8_t *a = y[b].qs + 64 * c + 4 * m;
+                    for (int k = 0; k < 2; k++) { /* run 2c + k */
+                        const int sc = get6(o + K4_SCALES + 24 * c, 2 * r + k);
+                        const int e0 = w[2 * k] & 15, e1 = w[2 * k + 1] & 15, e2 = w[2 * k] >> 4, e3 = w[2 * k + 1] >> 4;
+                        const int8_t *ak = a + 32 * k;
+                        lane += sc * (e0 * ak[0] + e1 * ak[1] + e2 * ak[2] + e3 * ak[3]);
+                    }
+                }
+                acc[m] = fmaf(d, (float)lane, acc[m]);
+            }
+        }
+        s[r] = (((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))) +
+               ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
+    }
+}
+
+/* Side data of a Q8_K activation row, per super-block: the 256 quants in
+ * the copy's order (for m, c: the low-nibble dword's activations
+ * y[64c+4m], y[64c+4m+1], y[64c+32+4m], y[64c+32+4m+1], then the high
+ * one's, +2 and +3), after all super-blocks their 8 sub-block sums as
+ * int16 (S[2p], S[2p+1] one dword), then their d. */
+size_t ember_q4_K_act_aux_size(int64_t n) { return (size_t)(n / QK_K) * (QK_K + 16 + 4); }
+
+static void aux_q4_K(const void *vy, void *out, int64_t n) {
+    const block_q8_K *y = vy;
+    const int64_t nb = n / QK_K;
+    int8_t *q = out;
+    int16_t *sums = (int16_t *)(q + nb * QK_K);
+    float *d = (float *)(sums + 8 * nb);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int c = 0; c < 4; c++)
+            for (int m = 0; m < 8; m++)
+                for (int h = 0; h < 2; h++) {
+                    const int8_t *a = y[b].qs + 64 * c + 4 * m + 2 * h;
+                    int8_t *o = q + b * QK_K + 8 * (4 * m + c) + 4 * h;
+                    o[0] = a[0], o[1] = a[1], o[2] = a[32], o[3] = a[33];
+                }
+        for (int j = 0; j < 8; j++) sums[8 * b + j] = (int16_t)(y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        d[b] = y[b].d;
+    }
+}
+
+const ember_packed_layout ember_q4_K_lanes16_layout = {"q4_K-lanes16", 16, pack_q4_K, ref_q4_K, ember_q4_K_act_aux_size,
+                                                       aux_q4_K};

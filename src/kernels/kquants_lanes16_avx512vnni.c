@@ -1,0 +1,158 @@
+/* Q4_K against its 16-row lane copy (formats/kquants_lanes16.c) with
+ * AVX-512 BW/VNNI: prompts, batched decoding and single tokens.
+ *
+ * Per super-block and token: for each lane m, four 64-byte loads of
+ * nibbles (chunks c = 0..3), each unpacked to two registers of 16 rows x
+ * 4 weights, a VPMADDUBSW against four activation bytes broadcast from
+ * the side data and a VPDPWSSD with the chunk's scale pairs: the lane's
+ * exact int32 for all 16 rows, then one conversion and one fma. The min
+ * term takes one VPMADDWD per pair of sub-blocks (its 16 rows' min pairs
+ * against the activation's two sub-block sums), a conversion and an fma.
+ * Results are vec_dot's bit for bit (and the layout's ref). */
+#include "kernels.h"
+#include <immintrin.h>
+#include <string.h>
+
+enum { K4_DMIN = 32, K4_SCALES = 64, K4_MINS = 160, K4_NIBBLES = 256 };
+
+/* The 32 6-bit values of a pair field (24 bytes) as int16: word i = t[i]. */
+static inline __m512i six_bit_pairs(const uint8_t *f) {
+    /* low 4 bits: byte i & 15, nibble i >> 4 */
+    const __m512i z = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)f)));
+    const __m512i lo = _mm512_srlv_epi16(z, _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004,
+                                                            0x0004000400040004, 0, 0, 0, 0));
+    /* top 2 bits: byte i & 7 (as the high byte of word i), bits 2 * (i >> 3) */
+    uint64_t h;
+    memcpy(&h, f + 16, 8);
+    const __m512i hw = _mm512_unpacklo_epi8(_mm512_setzero_si512(), _mm512_set1_epi64((long long)h));
+    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(hw, _mm512_set_epi64(0x000a000a000a000a, 0x000a000a000a000a,
+                                                                                0x0008000800080008, 0x0008000800080008,
+                                                                                0x0006000600060006, 0x0006000600060006,
+                                                                                0x0004000400040004, 0x0004000400040004)),
+                                        _mm512_set1_epi16(0x30));
+    return _mm512_ternarylogic_epi32(lo, hi, _mm512_set1_epi16(0x0F), 0xE4); /* bits 0-3 from lo, the rest from hi */
+}
+
+static inline __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* Accumulators per token, parked between passes: the 8 lanes of the main
+ * sum, then the 4 of the min term, 16 rows each. */
+enum { ACC_MAIN = 0, ACC_MIN = 8, ACC_N = 12 };
+
+/* Super-blocks b0..b1 for nt (1..2) tokens into acc[token][ACC_N][row]
+ * (loaded and stored: passes over chunks and tokens share it). */
+static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1, const uint8_t *g, const char *aux,
+                                                          size_t aux_stride, float *acc, const int nt) {
+    const int8_t *q[2];
+    const int32_t *sums[2];
+    const float *yd[2];
+    __m512 fa[2][8], fm[2][4];
+#pragma GCC unroll 2
+    for (int t = 0; t < nt; t++) {
+        q[t] = (const int8_t *)(aux + (size_t)t * aux_stride);
+        sums[t] = (const int32_t *)(q[t] + (size_t)nb * QK_K);
+        yd[t] = (const float *)(q[t] + (size_t)nb * (QK_K + 16));
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++) fa[t][m] = _mm512_loadu_ps(acc + (t * ACC_N + ACC_MAIN + m) * 16);
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) fm[t][p] = _mm512_loadu_ps(acc + (t * ACC_N + ACC_MIN + p) * 16);
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int b = b0; b < b1; b++) {
+        const uint8_t *o = g + (size_t)b * EMBER_Q4_K_LANES16_BLOCK;
+        /* the min term: one VPMADDWD per pair of sub-blocks */
+        const __m512 xdm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + K4_DMIN)));
+        __m512 dmin[2];
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++) dmin[t] = _mm512_mul_ps(_mm512_set1_ps(-yd[t][b]), xdm);
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            const __m512i mn = six_bit_pairs(o + K4_MINS + 24 * p);
+#pragma GCC unroll 2
+            for (int t = 0; t < nt; t++) {
+                const __m512i prod = _mm512_madd_epi16(mn, _mm512_set1_epi32(sums[t][4 * b + p]));
+                fm[t][p] = _mm512_fmadd_ps(dmin[t], _mm512_cvtepi32_ps(prod), fm[t][p]);
+            }
+        }
+        const __m512 xd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+        __m512i sc[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) sc[c] = six_bit_pairs(o + K4_SCALES + 24 * c);
+        __m512 d[2];
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++) d[t] = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), xd);
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++) {
+            __m512i s0[2], s1[2];
+#pragma GCC unroll 2
+            for (int t = 0; t < nt; t++) s0[t] = s1[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                const __m512i x = _mm512_loadu_si512(o + K4_NIBBLES + 64 * (4 * m + c));
+                const __m512i lo = _mm512_and_si512(x, m4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+#pragma GCC unroll 2
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *a = q[t] + (size_t)b * QK_K + 8 * (4 * m + c);
+                    s0[t] = _mm512_dpwssd_epi32(s0[t], _mm512_maddubs_epi16(lo, bcast4(a)), sc[c]);
+                    s1[t] = _mm512_dpwssd_epi32(s1[t], _mm512_maddubs_epi16(hi, bcast4(a + 4)), sc[c]);
+                }
+            }
+#pragma GCC unroll 2
+            for (int t = 0; t < nt; t++)
+                fa[t][m] = _mm512_fmadd_ps(d[t], _mm512_cvtepi32_ps(_mm512_add_epi32(s0[t], s1[t])), fa[t][m]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int t = 0; t < nt; t++) {
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++) _mm512_storeu_ps(acc + (t * ACC_N + ACC_MAIN + m) * 16, fa[t][m]);
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) _mm512_storeu_ps(acc + (t * ACC_N + ACC_MIN + p) * 16, fm[t][p]);
+    }
+}
+
+/* vec_dot's last step for 16 rows: hsum8's tree over the lanes, plus the
+ * min term's (m0 + m2) + (m1 + m3) */
+static inline __m512 fold(const float *a) {
+#define L(i) _mm512_loadu_ps(a + 16 * (i))
+    const __m512 main = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(L(0), L(4)), _mm512_add_ps(L(2), L(6))),
+                                      _mm512_add_ps(_mm512_add_ps(L(1), L(5)), _mm512_add_ps(L(3), L(7))));
+    const __m512 mins = _mm512_add_ps(_mm512_add_ps(L(ACC_MIN), L(ACC_MIN + 2)), _mm512_add_ps(L(ACC_MIN + 1), L(ACC_MIN + 3)));
+#undef L
+    return _mm512_add_ps(main, mins);
+}
+
+/* Super-blocks per chunk when a decoding batch of several tokens streams
+ * the group: each pass of two tokens walks CHUNK super-blocks (18 KiB,
+ * in L1 for the next pass), so the group comes from memory once. */
+#define CHUNK 8
+
+static void dot_q4_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
+                                    const void *aux, size_t aux_stride, int nt, int stream) {
+    (void)y, (void)y_stride;
+    const int nb = n / QK_K;
+    const int chunk = stream && nt > 2 ? CHUNK : nb;
+    _Alignas(64) float acc[8 * ACC_N * 16]; /* [token][lane][row] */
+    memset(acc, 0, sizeof(float) * ACC_N * 16 * (size_t)nt);
+    for (int b0 = 0; b0 < nb; b0 += chunk) {
+        const int b1 = nb - b0 < chunk ? nb : b0 + chunk;
+        for (int t0 = 0; t0 < nt; t0 += 2) {
+            const char *at = (const char *)aux + (size_t)t0 * aux_stride;
+            float *ac = acc + t0 * ACC_N * 16;
+            if (nt - t0 >= 2) pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2);
+            else pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, fold(acc + t * ACC_N * 16));
+}
+
+void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks) {
+    /* the copy is the rows' size, so decoding reads it too */
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_lanes16_tokens;
+    ks->packed_layout[EMBER_TYPE_Q4_K] = &ember_q4_K_lanes16_layout;
+    ks->packed_decode[EMBER_TYPE_Q4_K] = 1;
+}
