@@ -234,9 +234,12 @@ extern const ember_packed_layout ember_q8_0_lanes16_layout;
 extern const ember_packed_layout ember_q4_1_lanes16_layout;
 extern const ember_packed_layout ember_q5_0_lanes16_layout;
 extern const ember_packed_layout ember_q5_1_lanes16_layout;
-/* Q4_K's 16-row copy (kquants_lanes16.c), the size of the rows */
+/* Q4_K's and Q5_K's 16-row copies (kquants_lanes16.c), the size of the
+ * rows; both read the same activation side data */
 #define EMBER_Q4_K_LANES16_BLOCK (16 * sizeof(block_q4_K))
+#define EMBER_Q5_K_LANES16_BLOCK (16 * sizeof(block_q5_K))
 extern const ember_packed_layout ember_q4_K_lanes16_layout;
+extern const ember_packed_layout ember_q5_K_lanes16_layout;
 size_t ember_q4_K_act_aux_size(int64_t n);
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);

@@ -1,4 +1,4 @@
-/* Q4_K's 16-row lane copy, for AVX-512 VNNI: dword lane r of every 64-byte
+/* Q4_K's and Q5_K's 16-row lane copies, for AVX-512 VNNI: dword lane r of every 64-byte
  * register is row r of the group, so one VPMADDUBSW + VPDPWSSD pair
  * advances 16 rows by four weights each, and decoding reads the copy at
  * the memory's pace instead of unpacking one row's scales at a time.
@@ -19,7 +19,12 @@
  * pairs, one per run, against the scale pair (sc[2c], sc[2c+1]). The
  * activation side data holds the activation bytes in the same order.
  *
- * Super-block b of a group (2304 bytes, the size of the 16 rows' blocks):
+ * Q5_K's vec_dot differs in the fifth bit (value = nibble + 16 * bit) and
+ * its min term: the four products are summed exactly first, then
+ * summs = fma(-yd * dmin, sum, summs), one float per super-block.
+ *
+ * Super-block b of a group (Q4_K 2304 bytes, Q5_K 2816: the size of the
+ * 16 rows' blocks):
  *     32  fp16 d of rows 0..15
  *     32  fp16 dmin of rows 0..15
  *     96  scales: for pair c = 0..3, 24 bytes holding the 32 6-bit values
@@ -28,7 +33,10 @@
  *         one), bytes 16..23 the top 2 bits (t[k + 8q] at bits 2q of byte k)
  *     96  mins, the same
  *   2048  nibbles: for m = 0..7, c = 0..3 (64 bytes each, in the order
- *         the kernels read them) dword r = row r's dword above */
+ *         the kernels read them) dword r = row r's dword above; Q5_K puts
+ *         before each m's four a 64-byte plane of fifth bits: byte j of
+ *         dword r has bit 2c + h set when byte j of the (m, c) register's
+ *         low (h = 0) or high (h = 1) nibbles has the fifth bit */
 #include "formats.h"
 #include "fp16.h"
 #include <math.h>
@@ -46,12 +54,19 @@ static int get6(const uint8_t *f, int i) {
     return ((f[i & 15] >> (4 * (i >> 4))) & 15) | (((f[16 + (i & 7)] >> (2 * (i >> 3))) & 3) << 4);
 }
 
-static void pack_q4_K(int n, void *dst, const void *rows, size_t row_bytes) {
+/* bytes per m of the nibble part: four registers, plus Q5_K's plane */
+static size_t m_stride(int q5) { return q5 ? 320 : 256; }
+
+static void pack_k45(int n, void *dst, const void *rows, size_t row_bytes, int q5) {
+    const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const size_t bb = q5 ? EMBER_Q5_K_LANES16_BLOCK : EMBER_Q4_K_LANES16_BLOCK;
     uint8_t *o = dst;
-    for (int b = 0; b < n / QK_K; b++, o += EMBER_Q4_K_LANES16_BLOCK) {
-        memset(o, 0, EMBER_Q4_K_LANES16_BLOCK);
+    for (int b = 0; b < n / QK_K; b++, o += bb) {
+        memset(o, 0, bb);
         for (int r = 0; r < 16; r++) {
-            const block_q4_K *x = (const block_q4_K *)((const char *)rows + (size_t)r * row_bytes) + b;
+            /* Q5_K's block is Q4_K's with qh between the scales and qs */
+            const block_q4_K *x = (const block_q4_K *)((const char *)rows + (size_t)r * row_bytes + (size_t)b * bx);
+            const uint8_t *qh = q5 ? ((const block_q5_K *)x)->qh : 0, *qs = q5 ? ((const block_q5_K *)x)->qs : x->qs;
             memcpy(o + 2 * r, &x->d, 2);
             memcpy(o + K4_DMIN + 2 * r, &x->dmin, 2);
             for (int j = 0; j < 8; j++) {
@@ -60,58 +75,81 @@ static void pack_q4_K(int n, void *dst, const void *rows, size_t row_bytes) {
                 put6(o + K4_SCALES + 24 * (j / 2), 2 * r + (j & 1), sc);
                 put6(o + K4_MINS + 24 * (j / 2), 2 * r + (j & 1), mn);
             }
-            for (int c = 0; c < 4; c++)
-                for (int m = 0; m < 8; m++) {
-                    const uint8_t *q = x->qs + 32 * c + 4 * m;
-                    uint8_t *d = o + K4_NIBBLES + 64 * (4 * m + c) + 4 * r;
+            for (int m = 0; m < 8; m++) {
+                uint8_t *om = o + K4_NIBBLES + m_stride(q5) * m + 4 * r;
+                for (int c = 0; c < 4; c++) {
+                    const uint8_t *q = qs + 32 * c + 4 * m;
+                    uint8_t *d = om + 64 * (c + q5);
                     d[0] = (uint8_t)((q[0] & 15) | (q[2] & 15) << 4);
                     d[1] = (uint8_t)((q[1] & 15) | (q[3] & 15) << 4);
                     d[2] = (uint8_t)((q[0] >> 4) | (q[2] >> 4) << 4);
                     d[3] = (uint8_t)((q[1] >> 4) | (q[3] >> 4) << 4);
+                    if (!q5) continue;
+                    /* byte j of the low register: elements 4m + (j & 1) of
+                     * runs 2c (j < 2) and 2c+1; of the high one: +2 */
+                    for (int j = 0; j < 4; j++)
+                        for (int h = 0; h < 2; h++) {
+                            const int l = 4 * m + (j & 1) + 2 * h, run = 2 * c + (j >> 1);
+                            om[j] |= (uint8_t)(((qh[l] >> run) & 1) << (2 * c + h));
+                        }
                 }
+            }
         }
     }
 }
 
+static void pack_q4_K(int n, void *dst, const void *rows, size_t row_bytes) { pack_k45(n, dst, rows, row_bytes, 0); }
+static void pack_q5_K(int n, void *dst, const void *rows, size_t row_bytes) { pack_k45(n, dst, rows, row_bytes, 1); }
+
 /* The portable definition, one token (y: Q8_K). */
-static void ref_q4_K(int n, float *s, const void *group, const void *vy) {
+static void ref_k45(int n, float *s, const void *group, const void *vy, int q5) {
     const block_q8_K *y = vy;
+    const size_t bb = q5 ? EMBER_Q5_K_LANES16_BLOCK : EMBER_Q4_K_LANES16_BLOCK;
     for (int r = 0; r < 16; r++) {
-        float acc[8] = {0}, acc_m[4] = {0};
+        float acc[8] = {0}, acc_m[4] = {0}, summs = 0.0f;
         for (int b = 0; b < n / QK_K; b++) {
-            const uint8_t *o = (const uint8_t *)group + (size_t)b * EMBER_Q4_K_LANES16_BLOCK;
+            const uint8_t *o = (const uint8_t *)group + (size_t)b * bb;
             uint16_t h;
             memcpy(&h, o + 2 * r, 2);
             const float d = y[b].d * ember_fp16_to_fp32(h);
             memcpy(&h, o + K4_DMIN + 2 * r, 2);
             const float dmin = -y[b].d * ember_fp16_to_fp32(h);
+            int32_t prod[4], total = 0;
             for (int p = 0; p < 4; p++) {
-                int32_t prod = 0;
+                prod[p] = 0;
                 for (int k = 0; k < 2; k++) {
                     const int j = 2 * p + k;
-                    prod += get6(o + K4_MINS + 24 * p, 2 * r + k) * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+                    prod[p] += get6(o + K4_MINS + 24 * p, 2 * r + k) * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
                 }
-                acc_m[p] = fmaf(dmin, (float)prod, acc_m[p]);
+                total += prod[p];
+                acc_m[p] = fmaf(dmin, (float)prod[p], acc_m[p]);
             }
+            summs = fmaf(dmin, (float)total, summs);
             for (int m = 0; m < 8; m++) {
+                const uint8_t *om = o + K4_NIBBLES + m_stride(q5) * m + 4 * r;
                 int32_t lane = 0;
                 for (int c = 0; c < 4; c++) {
-                    const uint8_t *w = o + K4_NIBBLES + 64 * (4 * m + c) + 4 * r;
+                    const uint8_t *w = om + 64 * (c + q5);
                     const int8_t *a = y[b].qs + 64 * c + 4 * m;
-                    for (int k = 0; k < 2; k++) { /* run 2c + k */
+                    for (int k = 0; k < 2; k++) { /* run 2c + k: bytes 2k, 2k+1 */
                         const int sc = get6(o + K4_SCALES + 24 * c, 2 * r + k);
-                        const int e0 = w[2 * k] & 15, e1 = w[2 * k + 1] & 15, e2 = w[2 * k] >> 4, e3 = w[2 * k + 1] >> 4;
+                        int e[4] = {w[2 * k] & 15, w[2 * k + 1] & 15, w[2 * k] >> 4, w[2 * k + 1] >> 4};
+                        if (q5)
+                            for (int i = 0; i < 4; i++) e[i] += ((om[2 * k + (i & 1)] >> (2 * c + (i >> 1))) & 1) << 4;
                         const int8_t *ak = a + 32 * k;
-                        lane += sc * (e0 * ak[0] + e1 * ak[1] + e2 * ak[2] + e3 * ak[3]);
+                        lane += sc * (e[0] * ak[0] + e[1] * ak[1] + e[2] * ak[2] + e[3] * ak[3]);
                     }
                 }
                 acc[m] = fmaf(d, (float)lane, acc[m]);
             }
         }
-        s[r] = (((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))) +
-               ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
+        const float main = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        s[r] = q5 ? main + summs : main + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
     }
 }
+
+static void ref_q4_K(int n, float *s, const void *group, const void *y) { ref_k45(n, s, group, y, 0); }
+static void ref_q5_K(int n, float *s, const void *group, const void *y) { ref_k45(n, s, group, y, 1); }
 
 /* Side data of a Q8_K activation row, per super-block: the 256 quants in
  * the copy's order (for m, c: the low-nibble dword's activations
@@ -140,4 +178,6 @@ static void aux_q4_K(const void *vy, void *out, int64_t n) {
 }
 
 const ember_packed_layout ember_q4_K_lanes16_layout = {"q4_K-lanes16", 16, pack_q4_K, ref_q4_K, ember_q4_K_act_aux_size,
+                                                       aux_q4_K};
+const ember_packed_layout ember_q5_K_lanes16_layout = {"q5_K-lanes16", 16, pack_q5_K, ref_q5_K, ember_q4_K_act_aux_size,
                                                        aux_q4_K};

@@ -1,5 +1,5 @@
-/* Q4_K against its 16-row lane copy (formats/kquants_lanes16.c) with
- * AVX-512 BW/VNNI: prompts, batched decoding and single tokens.
+/* Q4_K and Q5_K against their 16-row lane copies (formats/kquants_lanes16.c)
+ * with AVX-512 BW/VNNI: prompts, batched decoding and single tokens.
  *
  * Per super-block and token: for each lane m, four 64-byte loads of
  * nibbles (chunks c = 0..3), each unpacked to two registers of 16 rows x
@@ -7,7 +7,10 @@
  * the side data and a VPDPWSSD with the chunk's scale pairs: the lane's
  * exact int32 for all 16 rows, then one conversion and one fma. The min
  * term takes one VPMADDWD per pair of sub-blocks (its 16 rows' min pairs
- * against the activation's two sub-block sums), a conversion and an fma.
+ * against the activation's two sub-block sums), a conversion and an fma
+ * (Q5_K: the four products summed first, one conversion and one fma). Q5_K
+ * adds the fifth bits from the plane before each lane's registers: a
+ * shift and a ternary-logic merge per register.
  * Results are vec_dot's bit for bit (and the layout's ref). */
 #include "kernels.h"
 #include <immintrin.h>
@@ -40,13 +43,14 @@ static inline __m512i bcast4(const int8_t *p) {
 }
 
 /* Accumulators per token, parked between passes: the 8 lanes of the main
- * sum, then the 4 of the min term, 16 rows each. */
+ * sum, then the 4 of the min term (Q5_K: the first only), 16 rows each. */
 enum { ACC_MAIN = 0, ACC_MIN = 8, ACC_N = 12 };
 
 /* Super-blocks b0..b1 for nt (1..2) tokens into acc[token][ACC_N][row]
  * (loaded and stored: passes over chunks and tokens share it). */
 static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1, const uint8_t *g, const char *aux,
-                                                          size_t aux_stride, float *acc, const int nt) {
+                                                          size_t aux_stride, float *acc, const int nt, const int q5) {
+    const size_t bb = q5 ? EMBER_Q5_K_LANES16_BLOCK : EMBER_Q4_K_LANES16_BLOCK, ms = q5 ? 320 : 256;
     const int8_t *q[2];
     const int32_t *sums[2];
     const float *yd[2];
@@ -63,21 +67,26 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
     }
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int b = b0; b < b1; b++) {
-        const uint8_t *o = g + (size_t)b * EMBER_Q4_K_LANES16_BLOCK;
+        const uint8_t *o = g + (size_t)b * bb;
         /* the min term: one VPMADDWD per pair of sub-blocks */
         const __m512 xdm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + K4_DMIN)));
         __m512 dmin[2];
 #pragma GCC unroll 2
         for (int t = 0; t < nt; t++) dmin[t] = _mm512_mul_ps(_mm512_set1_ps(-yd[t][b]), xdm);
+        __m512i total[2];
 #pragma GCC unroll 4
         for (int p = 0; p < 4; p++) {
             const __m512i mn = six_bit_pairs(o + K4_MINS + 24 * p);
 #pragma GCC unroll 2
             for (int t = 0; t < nt; t++) {
                 const __m512i prod = _mm512_madd_epi16(mn, _mm512_set1_epi32(sums[t][4 * b + p]));
-                fm[t][p] = _mm512_fmadd_ps(dmin[t], _mm512_cvtepi32_ps(prod), fm[t][p]);
+                if (q5) total[t] = p ? _mm512_add_epi32(total[t], prod) : prod;
+                else fm[t][p] = _mm512_fmadd_ps(dmin[t], _mm512_cvtepi32_ps(prod), fm[t][p]);
             }
         }
+        if (q5)
+#pragma GCC unroll 2
+            for (int t = 0; t < nt; t++) fm[t][0] = _mm512_fmadd_ps(dmin[t], _mm512_cvtepi32_ps(total[t]), fm[t][0]);
         const __m512 xd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
         __m512i sc[4];
 #pragma GCC unroll 4
@@ -90,10 +99,19 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
             __m512i s0[2], s1[2];
 #pragma GCC unroll 2
             for (int t = 0; t < nt; t++) s0[t] = s1[t] = _mm512_setzero_si512();
+            const uint8_t *om = o + K4_NIBBLES + ms * m;
+            const __m512i plane = q5 ? _mm512_loadu_si512(om) : _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
-                const __m512i x = _mm512_loadu_si512(o + K4_NIBBLES + 64 * (4 * m + c));
-                const __m512i lo = _mm512_and_si512(x, m4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+                const __m512i x = _mm512_loadu_si512(om + 64 * (c + q5));
+                __m512i lo = _mm512_and_si512(x, m4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+                if (q5) { /* bits 2c (low) and 2c + 1 (high) to bit 4; 16-bit shifts, the mask drops what crosses bytes */
+                    const __m512i five = _mm512_set1_epi8(0x10);
+                    const __m512i pl = c < 2 ? _mm512_slli_epi16(plane, 4 - 2 * c) : c == 2 ? plane : _mm512_srli_epi16(plane, 2);
+                    const __m512i ph = c < 2 ? _mm512_slli_epi16(plane, 3 - 2 * c) : _mm512_srli_epi16(plane, 2 * c - 3);
+                    lo = _mm512_ternarylogic_epi32(lo, pl, five, 0xF8); /* lo | (pl & 0x10) */
+                    hi = _mm512_ternarylogic_epi32(hi, ph, five, 0xF8);
+                }
 #pragma GCC unroll 2
                 for (int t = 0; t < nt; t++) {
                     const int8_t *a = q[t] + (size_t)b * QK_K + 8 * (4 * m + c);
@@ -117,11 +135,12 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
 
 /* vec_dot's last step for 16 rows: hsum8's tree over the lanes, plus the
  * min term's (m0 + m2) + (m1 + m3) */
-static inline __m512 fold(const float *a) {
+static inline __m512 fold(const float *a, const int q5) {
 #define L(i) _mm512_loadu_ps(a + 16 * (i))
     const __m512 main = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(L(0), L(4)), _mm512_add_ps(L(2), L(6))),
                                       _mm512_add_ps(_mm512_add_ps(L(1), L(5)), _mm512_add_ps(L(3), L(7))));
-    const __m512 mins = _mm512_add_ps(_mm512_add_ps(L(ACC_MIN), L(ACC_MIN + 2)), _mm512_add_ps(L(ACC_MIN + 1), L(ACC_MIN + 3)));
+    const __m512 mins = q5 ? L(ACC_MIN)
+                           : _mm512_add_ps(_mm512_add_ps(L(ACC_MIN), L(ACC_MIN + 2)), _mm512_add_ps(L(ACC_MIN + 1), L(ACC_MIN + 3)));
 #undef L
     return _mm512_add_ps(main, mins);
 }
@@ -131,9 +150,9 @@ static inline __m512 fold(const float *a) {
  * in L1 for the next pass), so the group comes from memory once. */
 #define CHUNK 8
 
-static void dot_q4_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)y, (void)y_stride;
+static inline __attribute__((always_inline)) void packed_tokens(int n, float *s, size_t s_stride, const void *group,
+                                                                const void *aux, size_t aux_stride, int nt, int stream,
+                                                                const int q5) {
     const int nb = n / QK_K;
     const int chunk = stream && nt > 2 ? CHUNK : nb;
     _Alignas(64) float acc[8 * ACC_N * 16]; /* [token][lane][row] */
@@ -143,11 +162,23 @@ static void dot_q4_K_lanes16_tokens(int n, float *s, size_t s_stride, const void
         for (int t0 = 0; t0 < nt; t0 += 2) {
             const char *at = (const char *)aux + (size_t)t0 * aux_stride;
             float *ac = acc + t0 * ACC_N * 16;
-            if (nt - t0 >= 2) pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2);
-            else pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1);
+            if (nt - t0 >= 2) pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2, q5);
+            else pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1, q5);
         }
     }
-    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, fold(acc + t * ACC_N * 16));
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, fold(acc + t * ACC_N * 16, q5));
+}
+
+static void dot_q4_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
+                                    const void *aux, size_t aux_stride, int nt, int stream) {
+    (void)y, (void)y_stride;
+    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, 0);
+}
+
+static void dot_q5_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
+                                    const void *aux, size_t aux_stride, int nt, int stream) {
+    (void)y, (void)y_stride;
+    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, 1);
 }
 
 void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks) {
@@ -155,4 +186,7 @@ void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks) {
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_lanes16_tokens;
     ks->packed_layout[EMBER_TYPE_Q4_K] = &ember_q4_K_lanes16_layout;
     ks->packed_decode[EMBER_TYPE_Q4_K] = 1;
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_lanes16_tokens;
+    ks->packed_layout[EMBER_TYPE_Q5_K] = &ember_q5_K_lanes16_layout;
+    ks->packed_decode[EMBER_TYPE_Q5_K] = 1;
 }
