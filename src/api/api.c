@@ -176,7 +176,16 @@ ember_status ember_ctx_create(ember_model *model, const ember_ctx_params *params
     if ((size_t)QD > widest) widest = QD;
     c->act_bytes = 3 * B * (widest * 2 + 64);
     c->act = xcalloc(c->act_bytes, 1, &fail);
-    c->act_aux_bytes = 3 * B * ((widest / 32 + 1) * 36); /* the largest act_aux_size of the packed layouts */
+    /* the largest side data of any packed layout on this path, per row of
+     * up to widest elements (rounded up to whole super-blocks) */
+    size_t aux_row = 0;
+    for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
+        const ember_type_traits *tr = ember_type_get(t);
+        if (!tr || !tr->layout || !tr->layout->act_aux_size) continue;
+        const size_t a = tr->layout->act_aux_size((int64_t)((widest + QK_K - 1) / QK_K * QK_K));
+        if (a > aux_row) aux_row = a;
+    }
+    c->act_aux_bytes = 3 * B * (aux_row ? aux_row : 1);
     c->act_aux = xcalloc(c->act_aux_bytes, 1, &fail);
     c->pos = xcalloc(B, sizeof(int), &fail);
     c->prefill_tmp = xcalloc(B, 1, &fail);

@@ -156,6 +156,16 @@ static void ref_q5_K(int n, float *s, const void *group, const void *y) { ref_k4
  * y[64c+4m], y[64c+4m+1], y[64c+32+4m], y[64c+32+4m+1], then the high
  * one's, +2 and +3), after all super-blocks their 8 sub-block sums as
  * int16 (S[2p], S[2p+1] one dword), then their d. */
+static void aux_quants(const int8_t *qs, int8_t *o) {
+    for (int c = 0; c < 4; c++)
+        for (int m = 0; m < 8; m++)
+            for (int h = 0; h < 2; h++) {
+                const int8_t *a = qs + 64 * c + 4 * m + 2 * h;
+                int8_t *d = o + 8 * (4 * m + c) + 4 * h;
+                d[0] = a[0], d[1] = a[1], d[2] = a[32], d[3] = a[33];
+            }
+}
+
 size_t ember_q4_K_act_aux_size(int64_t n) { return (size_t)(n / QK_K) * (QK_K + 16 + 4); }
 
 static void aux_q4_K(const void *vy, void *out, int64_t n) {
@@ -165,14 +175,106 @@ static void aux_q4_K(const void *vy, void *out, int64_t n) {
     int16_t *sums = (int16_t *)(q + nb * QK_K);
     float *d = (float *)(sums + 8 * nb);
     for (int64_t b = 0; b < nb; b++) {
-        for (int c = 0; c < 4; c++)
-            for (int m = 0; m < 8; m++)
-                for (int h = 0; h < 2; h++) {
-                    const int8_t *a = y[b].qs + 64 * c + 4 * m + 2 * h;
-                    int8_t *o = q + b * QK_K + 8 * (4 * m + c) + 4 * h;
-                    o[0] = a[0], o[1] = a[1], o[2] = a[32], o[3] = a[33];
-                }
+        aux_quants(y[b].qs, q + b * QK_K);
         for (int j = 0; j < 8; j++) sums[8 * b + j] = (int16_t)(y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        d[b] = y[b].d;
+    }
+}
+
+/* Q2_K's copy (1344 bytes per super-block of 16 rows). vec_dot's order:
+ * per super-block, lane m first takes the min term
+ * acc[m] = fma(-yd * dmin, min[2m] * bsums[2m] + min[2m+1] * bsums[2m+1],
+ * acc[m]), then the main one acc[m] = fma(yd * d, lane[m], acc[m]), with
+ * lane m's elements 4m..4m+3 of run r scaled by sub-block 2r + (m >= 4).
+ * The registers are Q4_K's (16 rows x [a0 a1 b0 b1] or [a2 a3 b2 b3] of
+ * runs 2c, 2c+1), so the activation side data is Q4_K's order too, with
+ * the 16 raw bsums in place of the 8 sub-block sums.
+ *     32  fp16 d, 32 fp16 dmin of rows 0..15
+ *    128  mins: for m = 0..7, 16 bytes holding t[i] = min 2m + (i & 1) of
+ *         row i / 2 (low nibble of byte i for i < 16, else the high one of
+ *         byte i - 16)
+ *    128  scales: for h = 0..1 (lanes m < 4 or not), c = 0..3, the same
+ *         with t[i] = scale 4c + h + 2 (i & 1) of row i / 2
+ *   1024  quants: for m = 0..7, c' = 0..1, 64 bytes: 2-bit field s of
+ *         byte j of dword r is byte j of row r's register (m, c = 2c' +
+ *         s / 2, low (s even) or high) */
+enum { Q2_DMIN = 32, Q2_MINS = 64, Q2_SCALES = 192, Q2_QUANTS = 320 };
+
+static void put4(uint8_t *f, int i, int v) { f[i & 15] |= (uint8_t)((v & 15) << (4 * (i >> 4))); }
+static int get4(const uint8_t *f, int i) { return (f[i & 15] >> (4 * (i >> 4))) & 15; }
+
+/* row's 2-bit value of element l of run r */
+static int q2_at(const block_q2_K *x, int r, int l) { return (x->qs[32 * (r / 4) + l] >> (2 * (r % 4))) & 3; }
+
+static void pack_q2_K(int n, void *dst, const void *rows, size_t row_bytes) {
+    uint8_t *o = dst;
+    for (int b = 0; b < n / QK_K; b++, o += EMBER_Q2_K_LANES16_BLOCK) {
+        memset(o, 0, EMBER_Q2_K_LANES16_BLOCK);
+        for (int r = 0; r < 16; r++) {
+            const block_q2_K *x = (const block_q2_K *)((const char *)rows + (size_t)r * row_bytes) + b;
+            memcpy(o + 2 * r, &x->d, 2);
+            memcpy(o + Q2_DMIN + 2 * r, &x->dmin, 2);
+            for (int m = 0; m < 8; m++)
+                for (int k = 0; k < 2; k++) put4(o + Q2_MINS + 16 * m, 2 * r + k, x->scales[2 * m + k] >> 4);
+            for (int h = 0; h < 2; h++)
+                for (int c = 0; c < 4; c++)
+                    for (int k = 0; k < 2; k++) put4(o + Q2_SCALES + 16 * (4 * h + c), 2 * r + k, x->scales[4 * c + h + 2 * k] & 15);
+            for (int m = 0; m < 8; m++)
+                for (int c = 0; c < 4; c++)
+                    for (int hi = 0; hi < 2; hi++)
+                        for (int j = 0; j < 4; j++) {
+                            const int v = q2_at(x, 2 * c + (j >> 1), 4 * m + 2 * hi + (j & 1));
+                            o[Q2_QUANTS + 64 * (2 * m + c / 2) + 4 * r + j] |= (uint8_t)(v << (2 * (2 * (c & 1) + hi)));
+                        }
+        }
+    }
+}
+
+static void ref_q2_K(int n, float *s, const void *group, const void *vy) {
+    const block_q8_K *y = vy;
+    for (int r = 0; r < 16; r++) {
+        float acc[8] = {0};
+        for (int b = 0; b < n / QK_K; b++) {
+            const uint8_t *o = (const uint8_t *)group + (size_t)b * EMBER_Q2_K_LANES16_BLOCK;
+            uint16_t h;
+            memcpy(&h, o + 2 * r, 2);
+            const float d = y[b].d * ember_fp16_to_fp32(h);
+            memcpy(&h, o + Q2_DMIN + 2 * r, 2);
+            const float dmin = -y[b].d * ember_fp16_to_fp32(h);
+            for (int m = 0; m < 8; m++) {
+                const int32_t prod = get4(o + Q2_MINS + 16 * m, 2 * r) * y[b].bsums[2 * m] +
+                                     get4(o + Q2_MINS + 16 * m, 2 * r + 1) * y[b].bsums[2 * m + 1];
+                acc[m] = fmaf(dmin, (float)prod, acc[m]);
+                int32_t lane = 0;
+                for (int c = 0; c < 4; c++)
+                    for (int k = 0; k < 2; k++) { /* run 2c + k */
+                        const int sc = get4(o + Q2_SCALES + 16 * (4 * (m >= 4) + c), 2 * r + k);
+                        const int8_t *a = y[b].qs + 32 * (2 * c + k) + 4 * m;
+                        for (int e = 0; e < 4; e++) { /* register hi = e / 2, byte 2k + e % 2 */
+                            const uint8_t byte = o[Q2_QUANTS + 64 * (2 * m + c / 2) + 4 * r + 2 * k + (e & 1)];
+                            lane += sc * ((byte >> (2 * (2 * (c & 1) + (e >> 1)))) & 3) * a[e];
+                        }
+                    }
+                acc[m] = fmaf(d, (float)lane, acc[m]);
+            }
+        }
+        s[r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    }
+}
+
+/* Q2_K's side data: Q4_K's quant order, then the 16 bsums per super-block
+ * (pairs 2m, 2m+1 one dword), then d */
+size_t ember_q2_K_act_aux_size(int64_t n) { return (size_t)(n / QK_K) * (QK_K + 32 + 4); }
+
+static void aux_q2_K(const void *vy, void *out, int64_t n) {
+    const block_q8_K *y = vy;
+    const int64_t nb = n / QK_K;
+    int8_t *q = out;
+    int16_t *bs = (int16_t *)(q + nb * QK_K);
+    float *d = (float *)(bs + 16 * nb);
+    for (int64_t b = 0; b < nb; b++) {
+        aux_quants(y[b].qs, q + b * QK_K);
+        memcpy(bs + 16 * b, y[b].bsums, 32);
         d[b] = y[b].d;
     }
 }
@@ -181,3 +283,5 @@ const ember_packed_layout ember_q4_K_lanes16_layout = {"q4_K-lanes16", 16, pack_
                                                        aux_q4_K};
 const ember_packed_layout ember_q5_K_lanes16_layout = {"q5_K-lanes16", 16, pack_q5_K, ref_q5_K, ember_q4_K_act_aux_size,
                                                        aux_q4_K};
+const ember_packed_layout ember_q2_K_lanes16_layout = {"q2_K-lanes16", 16, pack_q2_K, ref_q2_K, ember_q2_K_act_aux_size,
+                                                       aux_q2_K};

@@ -1,4 +1,4 @@
-/* Q4_K and Q5_K against their 16-row lane copies (formats/kquants_lanes16.c)
+/* Q4_K, Q5_K and Q2_K against their 16-row lane copies (formats/kquants_lanes16.c)
  * with AVX-512 BW/VNNI: prompts, batched decoding and single tokens.
  *
  * Per super-block and token: for each lane m, four 64-byte loads of
@@ -133,14 +133,98 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
     }
 }
 
+/* The 32 4-bit values of a 16-byte field as int16: word i = t[i] (low
+ * nibble of byte i for i < 16, else the high one of byte i - 16). */
+static inline __m512i four_bit_pairs(const uint8_t *f) {
+    const __m512i z = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)f)));
+    const __m512i sh = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004, 0x0004000400040004, 0, 0,
+                                        0, 0);
+    return _mm512_and_si512(_mm512_srlv_epi16(z, sh), _mm512_set1_epi16(0x0F));
+}
+
+enum { Q2_DMIN = 32, Q2_MINS = 64, Q2_SCALES = 192, Q2_QUANTS = 320 };
+
+/* Q2_K: super-blocks b0..b1 for nt (1..2) tokens into acc[token][ACC_N][row]:
+ * per lane, the min term's fma then the main one's, as vec_dot. */
+static inline __attribute__((always_inline)) void q2_pass_nt(int nb, int b0, int b1, const uint8_t *g, const char *aux,
+                                                             size_t aux_stride, float *acc, const int nt) {
+    const int8_t *q[2];
+    const int32_t *bs[2];
+    const float *yd[2];
+    __m512 fa[2][8];
+#pragma GCC unroll 2
+    for (int t = 0; t < nt; t++) {
+        q[t] = (const int8_t *)(aux + (size_t)t * aux_stride);
+        bs[t] = (const int32_t *)(q[t] + (size_t)nb * QK_K);
+        yd[t] = (const float *)(q[t] + (size_t)nb * (QK_K + 32));
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++) fa[t][m] = _mm512_loadu_ps(acc + (t * ACC_N + m) * 16);
+    }
+    const __m512i m3 = _mm512_set1_epi8(3);
+    for (int b = b0; b < b1; b++) {
+        const uint8_t *o = g + (size_t)b * EMBER_Q2_K_LANES16_BLOCK;
+        const __m512 xd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+        const __m512 xdm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + Q2_DMIN)));
+        __m512 d[2], dmin[2];
+#pragma GCC unroll 2
+        for (int t = 0; t < nt; t++) {
+            d[t] = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), xd);
+            dmin[t] = _mm512_mul_ps(_mm512_set1_ps(-yd[t][b]), xdm);
+        }
+        __m512i sc[4];
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++) {
+            if (m % 4 == 0) /* lanes 0..3 take the runs' first sub-block scales, 4..7 the second */
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) sc[c] = four_bit_pairs(o + Q2_SCALES + 16 * (4 * (m / 4) + c));
+            const __m512i mn = four_bit_pairs(o + Q2_MINS + 16 * m);
+            __m512i s0[2], s1[2];
+#pragma GCC unroll 2
+            for (int t = 0; t < nt; t++) {
+                const __m512i prod = _mm512_madd_epi16(mn, _mm512_set1_epi32(bs[t][8 * b + m]));
+                fa[t][m] = _mm512_fmadd_ps(dmin[t], _mm512_cvtepi32_ps(prod), fa[t][m]);
+                s0[t] = s1[t] = _mm512_setzero_si512();
+            }
+#pragma GCC unroll 2
+            for (int cp = 0; cp < 2; cp++) {
+                const __m512i x = _mm512_loadu_si512(o + Q2_QUANTS + 64 * (2 * m + cp));
+                /* 16-bit shifts: the mask keeps each byte's own bits */
+                const __m512i v[4] = {_mm512_and_si512(x, m3), _mm512_and_si512(_mm512_srli_epi16(x, 2), m3),
+                                      _mm512_and_si512(_mm512_srli_epi16(x, 4), m3), _mm512_and_si512(_mm512_srli_epi16(x, 6), m3)};
+#pragma GCC unroll 2
+                for (int k = 0; k < 2; k++) {
+                    const int c = 2 * cp + k;
+#pragma GCC unroll 2
+                    for (int t = 0; t < nt; t++) {
+                        const int8_t *a = q[t] + (size_t)b * QK_K + 8 * (4 * m + c);
+                        s0[t] = _mm512_dpwssd_epi32(s0[t], _mm512_maddubs_epi16(v[2 * k], bcast4(a)), sc[c]);
+                        s1[t] = _mm512_dpwssd_epi32(s1[t], _mm512_maddubs_epi16(v[2 * k + 1], bcast4(a + 4)), sc[c]);
+                    }
+                }
+            }
+#pragma GCC unroll 2
+            for (int t = 0; t < nt; t++)
+                fa[t][m] = _mm512_fmadd_ps(d[t], _mm512_cvtepi32_ps(_mm512_add_epi32(s0[t], s1[t])), fa[t][m]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int t = 0; t < nt; t++)
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++) _mm512_storeu_ps(acc + (t * ACC_N + m) * 16, fa[t][m]);
+}
+
 /* vec_dot's last step for 16 rows: hsum8's tree over the lanes, plus the
  * min term's (m0 + m2) + (m1 + m3) */
-static inline __m512 fold(const float *a, const int q5) {
+enum { KIND_Q4_K, KIND_Q5_K, KIND_Q2_K };
+
+static inline __m512 fold(const float *a, const int kind) {
 #define L(i) _mm512_loadu_ps(a + 16 * (i))
     const __m512 main = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(L(0), L(4)), _mm512_add_ps(L(2), L(6))),
                                       _mm512_add_ps(_mm512_add_ps(L(1), L(5)), _mm512_add_ps(L(3), L(7))));
-    const __m512 mins = q5 ? L(ACC_MIN)
-                           : _mm512_add_ps(_mm512_add_ps(L(ACC_MIN), L(ACC_MIN + 2)), _mm512_add_ps(L(ACC_MIN + 1), L(ACC_MIN + 3)));
+    if (kind == KIND_Q2_K) return main; /* its min term is in the lanes */
+    const __m512 mins = kind == KIND_Q5_K ? L(ACC_MIN)
+                                          : _mm512_add_ps(_mm512_add_ps(L(ACC_MIN), L(ACC_MIN + 2)),
+                                                          _mm512_add_ps(L(ACC_MIN + 1), L(ACC_MIN + 3)));
 #undef L
     return _mm512_add_ps(main, mins);
 }
@@ -152,7 +236,7 @@ static inline __m512 fold(const float *a, const int q5) {
 
 static inline __attribute__((always_inline)) void packed_tokens(int n, float *s, size_t s_stride, const void *group,
                                                                 const void *aux, size_t aux_stride, int nt, int stream,
-                                                                const int q5) {
+                                                                const int kind) {
     const int nb = n / QK_K;
     const int chunk = stream && nt > 2 ? CHUNK : nb;
     _Alignas(64) float acc[8 * ACC_N * 16]; /* [token][lane][row] */
@@ -162,23 +246,35 @@ static inline __attribute__((always_inline)) void packed_tokens(int n, float *s,
         for (int t0 = 0; t0 < nt; t0 += 2) {
             const char *at = (const char *)aux + (size_t)t0 * aux_stride;
             float *ac = acc + t0 * ACC_N * 16;
-            if (nt - t0 >= 2) pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2, q5);
-            else pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1, q5);
+            const int two = nt - t0 >= 2;
+            if (kind == KIND_Q2_K) {
+                if (two) q2_pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2);
+                else q2_pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1);
+            } else {
+                if (two) pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2, kind == KIND_Q5_K);
+                else pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1, kind == KIND_Q5_K);
+            }
         }
     }
-    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, fold(acc + t * ACC_N * 16, q5));
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, fold(acc + t * ACC_N * 16, kind));
 }
 
 static void dot_q4_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
                                     const void *aux, size_t aux_stride, int nt, int stream) {
     (void)y, (void)y_stride;
-    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, 0);
+    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, KIND_Q4_K);
 }
 
 static void dot_q5_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
                                     const void *aux, size_t aux_stride, int nt, int stream) {
     (void)y, (void)y_stride;
-    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, 1);
+    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, KIND_Q5_K);
+}
+
+static void dot_q2_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
+                                    const void *aux, size_t aux_stride, int nt, int stream) {
+    (void)y, (void)y_stride;
+    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, KIND_Q2_K);
 }
 
 void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks) {
@@ -189,4 +285,7 @@ void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks) {
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_lanes16_tokens;
     ks->packed_layout[EMBER_TYPE_Q5_K] = &ember_q5_K_lanes16_layout;
     ks->packed_decode[EMBER_TYPE_Q5_K] = 1;
+    ks->vec_dot_packed_tokens[EMBER_TYPE_Q2_K] = dot_q2_K_lanes16_tokens;
+    ks->packed_layout[EMBER_TYPE_Q2_K] = &ember_q2_K_lanes16_layout;
+    ks->packed_decode[EMBER_TYPE_Q2_K] = 1;
 }
