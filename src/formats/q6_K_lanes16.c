@@ -23,13 +23,16 @@
  *    256  scales: for c = 0..3, h = 0..1 (32 bytes each) row r's bytes
  *         2r, 2r + 1 = sc[4c + h], sc[4c + 2 + h] (runs 2c and 2c+1 in
  *         lanes m with (m >= 4) == h): one VPMOVSXBW gives the pairs
- *   2048  low nibbles: for m = 0..7, c = 0..3 (64 bytes each) row r's
- *         dword  a0|a2<<4  a1|a3<<4  b0|b2<<4  b1|b3<<4  with a0..a3 the
- *         low 4 bits of run 2c's elements 4m..4m+3 and b0..b3 run 2c+1's
- *   1024  high 2-bit parts: for m = 0..7, c2 = 0..1 (64 bytes each) byte
- *         k (of row k / 4) holds at bits 4(c & 1) + 2t the top bits of
- *         byte k of (m, c = 2 c2 + (c & 1))'s low (t = 0) or high (t = 1)
- *         nibble register */
+ *   3072  weights: for m = 0..7, c2 = 0..1 (in the order the kernels
+ *         read them) 192 bytes: 64 of top bits, then the nibbles of
+ *         chunks c = 2 c2 and 2 c2 + 1 (64 each). A chunk's nibbles:
+ *         row r's dword  a0|a2<<4  a1|a3<<4  b0|b2<<4  b1|b3<<4  with
+ *         a0..a3 the low 4 bits of run 2c's elements 4m..4m+3 and b0..b3
+ *         run 2c+1's (Q4_K's arrangement). The top bits: byte k (of row
+ *         k / 4) holds at bits 4 (c & 1) + 2t the top 2 bits of byte k
+ *         of chunk c's low (t = 0) or high (t = 1) nibble register.
+ *         (One stream: with the nibbles and the top bits in two separate
+ *         areas, the copy read from memory at half the speed.) */
 #include "formats.h"
 #include "fp16.h"
 #include <math.h>
