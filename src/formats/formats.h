@@ -245,6 +245,10 @@ size_t ember_q4_K_act_aux_size(int64_t n);
 #define EMBER_Q2_K_LANES16_BLOCK (16 * sizeof(block_q2_K))
 extern const ember_packed_layout ember_q2_K_lanes16_layout;
 size_t ember_q2_K_act_aux_size(int64_t n);
+/* Q6_K's 16-row copy (q6_K_lanes16.c), the size of the rows */
+#define EMBER_Q6_K_LANES16_BLOCK (16 * sizeof(block_q6_K))
+extern const ember_packed_layout ember_q6_K_lanes16_layout;
+size_t ember_q6_K_act_aux_size(int64_t n);
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);
