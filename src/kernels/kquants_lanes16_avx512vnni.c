@@ -115,8 +115,10 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
 #pragma GCC unroll 2
                 for (int t = 0; t < nt; t++) {
                     const int8_t *a = q[t] + (size_t)b * QK_K + 8 * (4 * m + c);
-                    s0[t] = _mm512_dpwssd_epi32(s0[t], _mm512_maddubs_epi16(lo, bcast4(a)), sc[c]);
-                    s1[t] = _mm512_dpwssd_epi32(s1[t], _mm512_maddubs_epi16(hi, bcast4(a + 4)), sc[c]);
+                    /* a run's four products per 16-bit half (|sum| <= 4 * 31 * 128) */
+                    const __m512i p = _mm512_add_epi16(_mm512_maddubs_epi16(lo, bcast4(a)), _mm512_maddubs_epi16(hi, bcast4(a + 4)));
+                    if (c & 1) s1[t] = _mm512_dpwssd_epi32(s1[t], p, sc[c]);
+                    else s0[t] = _mm512_dpwssd_epi32(s0[t], p, sc[c]);
                 }
             }
 #pragma GCC unroll 2
@@ -197,8 +199,10 @@ static inline __attribute__((always_inline)) void q2_pass_nt(int nb, int b0, int
 #pragma GCC unroll 2
                     for (int t = 0; t < nt; t++) {
                         const int8_t *a = q[t] + (size_t)b * QK_K + 8 * (4 * m + c);
-                        s0[t] = _mm512_dpwssd_epi32(s0[t], _mm512_maddubs_epi16(v[2 * k], bcast4(a)), sc[c]);
-                        s1[t] = _mm512_dpwssd_epi32(s1[t], _mm512_maddubs_epi16(v[2 * k + 1], bcast4(a + 4)), sc[c]);
+                        const __m512i p = _mm512_add_epi16(_mm512_maddubs_epi16(v[2 * k], bcast4(a)),
+                                                           _mm512_maddubs_epi16(v[2 * k + 1], bcast4(a + 4)));
+                        if (k) s1[t] = _mm512_dpwssd_epi32(s1[t], p, sc[c]);
+                        else s0[t] = _mm512_dpwssd_epi32(s0[t], p, sc[c]);
                     }
                 }
             }
