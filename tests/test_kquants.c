@@ -298,7 +298,7 @@ static void rows16_tokens_bit_identical(void) {
 static void lanes16_bit_identical(void) {
     const char *paths[] = {"avx2", "avx512", "amx-emu"};
     const int nbs[] = {1, 2, 8, 9, 17, 22};
-    const int types[] = {EMBER_TYPE_Q4_K, EMBER_TYPE_Q5_K};
+    const int types[] = {EMBER_TYPE_Q3_K, EMBER_TYPE_Q4_K, EMBER_TYPE_Q5_K};
     int tested = 0;
     for (int p = 0; p < 3; p++) {
         if (!ember_cpu_path_supported(paths[p])) continue;
