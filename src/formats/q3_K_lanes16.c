@@ -26,10 +26,12 @@
  *         of row i / 2, packed as Q4_K's pair fields (bytes 0..15 the low
  *         4 bits, t[k] in the low nibble of byte k, t[k + 16] in the high
  *         one; bytes 16..23 the top 2 bits, t[k + 8q] at bits 2q of byte k)
- *   1536  weights: for m = 0..7, 192 bytes: a 64-byte plane of high bits H
- *         then two of low bits L0, L1; register k = 2c + e (dword r = row
- *         r's dword above) has its low bits at bits 2 (k & 3) of L(k >> 2)'s
- *         bytes and its high bits at bit k of H's */
+ *   1536  weights: for m = 0..7, 192 bytes, three 64-byte planes P0..P2
+ *         holding the 8 registers k = 2c + e (dword r = row r's dword
+ *         above) as 3-bit values: k < 6 at bits 3 (k & 1) of P(k >> 1)'s
+ *         bytes (one mask, or a shift and a mask, unpacks them); k = 6 and 7
+ *         split: their 2 low bits at bits 6-7 of P0 (k = 6) or P1 (k = 7),
+ *         their high bit at bit 6 (k = 6) or 7 (k = 7) of P2 */
 #include "formats.h"
 #include "fp16.h"
 #include <math.h>
@@ -73,8 +75,9 @@ static void pack(int n, void *dst, const void *rows, size_t row_bytes) {
                     for (int j = 0; j < 4; j++) {
                         const int run = 2 * c + (j >> 1), l = 4 * m + 2 * e + (j & 1);
                         const int lo = (x->qs[32 * (run >> 2) + l] >> (2 * (run & 3))) & 3, hi = (x->hmask[l] >> run) & 1;
-                        om[64 + 64 * (k >> 2) + j] |= (uint8_t)(lo << (2 * (k & 3)));
-                        om[j] |= (uint8_t)(hi << k);
+                        const int v = lo | hi << 2;
+                        if (k < 6) om[64 * (k >> 1) + j] |= (uint8_t)(v << (3 * (k & 1)));
+                        else om[64 * (k - 6) + j] |= (uint8_t)(lo << 6), om[128 + j] |= (uint8_t)(hi << k);
                     }
                 }
             }
@@ -99,7 +102,8 @@ static void ref(int n, float *s, const void *group, const void *vy) {
                     const int c = k >> 1, e = k & 1;
                     for (int j = 0; j < 4; j++) {
                         const int run = 2 * c + (j >> 1), l = 4 * m + 2 * e + (j & 1);
-                        const int w = ((om[64 + 64 * (k >> 2) + j] >> (2 * (k & 3))) & 3) | ((om[j] >> k) & 1) << 2;
+                        const int w = k < 6 ? (om[64 * (k >> 1) + j] >> (3 * (k & 1))) & 7
+                                            : (om[64 * (k - 6) + j] >> 6) | ((om[128 + j] >> k) & 1) << 2;
                         const int sc = get6(o + Q3L_SCALES + 24 * (2 * c + (m >= 4)), 2 * r + (j >> 1)) - 32;
                         lane += sc * (w - 4) * y[b].qs[32 * run + l];
                     }

@@ -2,10 +2,10 @@
  * BW/VNNI: prompts, batched decoding and single tokens.
  *
  * Per super-block: the 8 scale-pair registers unpacked once for 16 rows
- * (Q4_K's six-bit pair fields, minus 32); per lane m three 64-byte loads
- * (the high-bit plane and two low-bit planes) give the 8 weight registers
- * of 16 rows x 4 values 0..7 (a shift and a mask for the 2 low bits, a
- * shift and a ternary-logic merge for the high bit). Per chunk c and
+ * (Q4_K's six-bit pair fields, minus 32); per lane m three 64-byte planes
+ * give the 8 weight registers of 16 rows x 4 values 0..7 (six by a mask or
+ * a shift and a mask, two by two shifts, a mask and a ternary-logic
+ * merge: 17 operations per lane). Per chunk c and
  * token: two VPMADDUBSW against four activation bytes each, their int16
  * sum plus the broadcast pair (-4 A, -4 A') of the side data (the -4 of
  * every weight; each word stays within +-2048), one VPDPWSSD with the
@@ -41,15 +41,13 @@ static inline __m512i bcast4(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
-/* weight register k (0..7) of a lane: low bits at bits 2 (k & 3) of the
- * bytes of lo, the high bit at bit k of the bytes of hp (16-bit shifts:
- * the masks drop what crosses bytes) */
-static inline __attribute__((always_inline)) __m512i weights(__m512i lo, __m512i hp, const int k) {
-    const int f = k & 3;
-    const __m512i l = f ? _mm512_srli_epi16(lo, 2 * f) : lo;
-    const __m512i h = k < 2 ? _mm512_slli_epi16(hp, 2 - k) : k == 2 ? hp : _mm512_srli_epi16(hp, k - 2);
-    /* bits 0-1 from l, bit 2 from h, zero above */
-    return _mm512_ternarylogic_epi32(_mm512_and_si512(l, _mm512_set1_epi8(3)), h, _mm512_set1_epi8(4), 0xF8);
+/* weight register k (0..7) of a lane from its planes p[0..2] (16-bit
+ * shifts: the masks drop what crosses bytes) */
+static inline __attribute__((always_inline)) __m512i weights(const __m512i *p, const int k) {
+    if (k < 6) return _mm512_and_si512(k & 1 ? _mm512_srli_epi16(p[k >> 1], 3) : p[k >> 1], _mm512_set1_epi8(7));
+    /* bits 0-1 from bits 6-7 of P0 or P1, bit 2 from bit k of P2, zero above */
+    const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(p[k - 6], 6), _mm512_set1_epi8(3));
+    return _mm512_ternarylogic_epi32(lo, _mm512_srli_epi16(p[2], k - 2), _mm512_set1_epi8(4), 0xF8);
 }
 
 /* Super-blocks b0..b1 for nt (1..2) tokens into acc[token][8][row]
@@ -79,13 +77,13 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
 #pragma GCC unroll 8
         for (int m = 0; m < 8; m++) {
             const uint8_t *om = o + Q3L_BITS + Q3L_M * m;
-            const __m512i hp = _mm512_loadu_si512(om), l0 = _mm512_loadu_si512(om + 64), l1 = _mm512_loadu_si512(om + 128);
+            const __m512i pl[3] = {_mm512_loadu_si512(om), _mm512_loadu_si512(om + 64), _mm512_loadu_si512(om + 128)};
             __m512i s[2];
 #pragma GCC unroll 2
             for (int t = 0; t < nt; t++) s[t] = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
-                const __m512i w0 = weights(c < 2 ? l0 : l1, hp, 2 * c), w1 = weights(c < 2 ? l0 : l1, hp, 2 * c + 1);
+                const __m512i w0 = weights(pl, 2 * c), w1 = weights(pl, 2 * c + 1);
 #pragma GCC unroll 2
                 for (int t = 0; t < nt; t++) {
                     const int8_t *a = q[t] + (size_t)b * AUX_SB + 8 * (4 * m + c);
