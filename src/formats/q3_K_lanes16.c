@@ -21,8 +21,8 @@
  *
  * Super-block b of a group (1760 bytes: the size of the 16 rows' blocks):
  *     32  fp16 d of rows 0..15
- *    192  scales + 32 (0..63): for field f = 2c + h (c = 0..3, h = 0..1),
- *         24 bytes holding the 32 6-bit values t[i] = scale 4c + h + 2 (i & 1)
+ *    192  scales, 6-bit two's complement: for field f = 2c + h (c = 0..3,
+ *         h = 0..1), 24 bytes holding t[i] = scale 4c + h + 2 (i & 1)
  *         of row i / 2, packed as Q4_K's pair fields (bytes 0..15 the low
  *         4 bits, t[k] in the low nibble of byte k, t[k + 16] in the high
  *         one; bytes 16..23 the top 2 bits, t[k + 8q] at bits 2q of byte k)
@@ -67,7 +67,7 @@ static void pack(int n, void *dst, const void *rows, size_t row_bytes) {
             int sc[16];
             scales_u6(x->scales, sc);
             for (int f = 0; f < 8; f++)
-                for (int k = 0; k < 2; k++) put6(o + Q3L_SCALES + 24 * f, 2 * r + k, sc[4 * (f >> 1) + (f & 1) + 2 * k]);
+                for (int k = 0; k < 2; k++) put6(o + Q3L_SCALES + 24 * f, 2 * r + k, sc[4 * (f >> 1) + (f & 1) + 2 * k] ^ 32);
             for (int m = 0; m < 8; m++) {
                 uint8_t *om = o + Q3L_BITS + Q3L_M * m + 4 * r;
                 for (int k = 0; k < 8; k++) {
@@ -104,7 +104,8 @@ static void ref(int n, float *s, const void *group, const void *vy) {
                         const int run = 2 * c + (j >> 1), l = 4 * m + 2 * e + (j & 1);
                         const int w = k < 6 ? (om[64 * (k >> 1) + j] >> (3 * (k & 1))) & 7
                                             : (om[64 * (k - 6) + j] >> 6) | ((om[128 + j] >> k) & 1) << 2;
-                        const int sc = get6(o + Q3L_SCALES + 24 * (2 * c + (m >= 4)), 2 * r + (j >> 1)) - 32;
+                        const int g6 = get6(o + Q3L_SCALES + 24 * (2 * c + (m >= 4)), 2 * r + (j >> 1));
+                        const int sc = (g6 ^ 32) - 32;
                         lane += sc * (w - 4) * y[b].qs[32 * run + l];
                     }
                 }

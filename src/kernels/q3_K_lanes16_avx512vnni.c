@@ -2,7 +2,7 @@
  * BW/VNNI: prompts, batched decoding and single tokens.
  *
  * Per super-block: the 8 scale-pair registers unpacked once for 16 rows
- * (Q4_K's six-bit pair fields, minus 32); per lane m three 64-byte planes
+ * (Q4_K's six-bit pair fields, sign-extended); per lane m three 64-byte planes
  * give the 8 weight registers of 16 rows x 4 values 0..7 (six by a mask or
  * a shift and a mask, two by two shifts, a mask and a ternary-logic
  * merge: 17 operations per lane). Per chunk c and
@@ -18,20 +18,23 @@
 
 enum { Q3L_SCALES = 32, Q3L_BITS = 224, Q3L_M = 192, AUX_SB = QK_K + 128 };
 
-/* The 32 6-bit values of a pair field (24 bytes) as int16: word i = t[i]
- * (the field of kquants_lanes16_avx512vnni.c). */
+/* The 32 signed 6-bit values of a pair field (24 bytes) as int16: word
+ * i = t[i] (the field of kquants_lanes16_avx512vnni.c, the top 2 bits
+ * sign-extended) */
 static inline __m512i six_bit_pairs(const uint8_t *f) {
+    /* low 4 bits: byte i & 15, nibble i >> 4 */
     const __m512i z = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)f)));
     const __m512i lo = _mm512_srlv_epi16(z, _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004,
                                                             0x0004000400040004, 0, 0, 0, 0));
+    /* top 2 bits: byte i & 7 (as the high byte of word i), bits 2 * (i >> 3),
+     * moved to bits 14-15, then arithmetically to bits 4-5 */
     uint64_t h;
     memcpy(&h, f + 16, 8);
     const __m512i hw = _mm512_unpacklo_epi8(_mm512_setzero_si512(), _mm512_set1_epi64((long long)h));
-    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(hw, _mm512_set_epi64(0x000a000a000a000a, 0x000a000a000a000a,
-                                                                                0x0008000800080008, 0x0008000800080008,
-                                                                                0x0006000600060006, 0x0006000600060006,
-                                                                                0x0004000400040004, 0x0004000400040004)),
-                                        _mm512_set1_epi16(0x30));
+    const __m512i hi = _mm512_srai_epi16(_mm512_sllv_epi16(hw, _mm512_set_epi64(0, 0, 0x0002000200020002, 0x0002000200020002,
+                                                                                 0x0004000400040004, 0x0004000400040004,
+                                                                                 0x0006000600060006, 0x0006000600060006)),
+                                         10);
     return _mm512_ternarylogic_epi32(lo, hi, _mm512_set1_epi16(0x0F), 0xE4); /* bits 0-3 from lo, the rest from hi */
 }
 
@@ -64,7 +67,6 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
 #pragma GCC unroll 8
         for (int m = 0; m < 8; m++) fa[t][m] = _mm512_loadu_ps(acc + (t * 8 + m) * 16);
     }
-    const __m512i k32 = _mm512_set1_epi16(32);
     for (int b = b0; b < b1; b++) {
         const uint8_t *o = g + (size_t)b * EMBER_Q3_K_LANES16_BLOCK;
         const __m512 xd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
@@ -73,7 +75,7 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
         for (int t = 0; t < nt; t++) d[t] = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), xd);
         __m512i sc[8];
 #pragma GCC unroll 8
-        for (int f = 0; f < 8; f++) sc[f] = _mm512_sub_epi16(six_bit_pairs(o + Q3L_SCALES + 24 * f), k32);
+        for (int f = 0; f < 8; f++) sc[f] = six_bit_pairs(o + Q3L_SCALES + 24 * f);
 #pragma GCC unroll 8
         for (int m = 0; m < 8; m++) {
             const uint8_t *om = o + Q3L_BITS + Q3L_M * m;
