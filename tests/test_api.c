@@ -142,7 +142,8 @@ static void repack_is_invisible(void) {
     const char *models[] = {"models/synth-v512-Q4_0.gguf", "models/synth-v512-Q8_0.gguf", "models/synth-v512-Q5_0.gguf",
                             "models/synth-v512-Q4_1.gguf", "models/synth-v512-Q5_1.gguf",
                             "models/synth-v512-Q4_K_M.gguf", "models/synth-v512-Q5_K_M.gguf",
-                            "models/synth-v512-Q2_K.gguf", "models/synth-v512-Q6_K.gguf"};
+                            "models/synth-v512-Q2_K.gguf", "models/synth-v512-Q6_K.gguf",
+                            "models/synth-v512-Q3_K_M.gguf"};
     int found = 0;
     for (int mi = 0; mi < (int)(sizeof models / sizeof *models); mi++) {
         const char *p = test_shared_path(models[mi]);

@@ -289,7 +289,7 @@ static void rows16_tokens_bit_identical(void) {
     if (!tested) SKIP("no K-quant vec_dot_rows16_tokens for this CPU");
 }
 
-/* The 16-row lane copies (Q2_K, Q4_K, Q5_K, Q6_K): the layout's portable ref and every
+/* The 16-row lane copies (Q2_K..Q6_K): the layout's portable ref and every
  * path's packed kernel equal the reference dot bit for bit for 1..8
  * tokens, streamed (chunks of super-blocks, parked accumulators) or not:
  * random and extreme blocks (all scales, mins and nibbles at their largest
@@ -298,7 +298,7 @@ static void rows16_tokens_bit_identical(void) {
 static void lanes16_bit_identical(void) {
     const char *paths[] = {"avx2", "avx512", "amx-emu"};
     const int nbs[] = {1, 2, 8, 9, 17, 22};
-    const int types[] = {EMBER_TYPE_Q2_K, EMBER_TYPE_Q4_K, EMBER_TYPE_Q5_K, EMBER_TYPE_Q6_K};
+    const int types[] = {EMBER_TYPE_Q2_K, EMBER_TYPE_Q3_K, EMBER_TYPE_Q4_K, EMBER_TYPE_Q5_K, EMBER_TYPE_Q6_K};
     int tested = 0;
     for (int p = 0; p < 3; p++) {
         if (!ember_cpu_path_supported(paths[p])) continue;

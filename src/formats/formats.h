@@ -249,6 +249,11 @@ size_t ember_q2_K_act_aux_size(int64_t n);
 #define EMBER_Q6_K_LANES16_BLOCK (16 * sizeof(block_q6_K))
 extern const ember_packed_layout ember_q6_K_lanes16_layout;
 size_t ember_q6_K_act_aux_size(int64_t n);
+/* Q3_K's 16-row copy (q3_K_lanes16.c), the size of the rows: d, scale
+ * pairs, per lane three planes of 3-bit values */
+#define EMBER_Q3_K_LANES16_BLOCK (16 * sizeof(block_q3_K))
+extern const ember_packed_layout ember_q3_K_lanes16_layout;
+size_t ember_q3_K_act_aux_size(int64_t n);
 /* prefill_order.c */
 void ember_vec_dot_f32_prefill_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_f16_prefill_ref(int n, float *s, const void *x, const void *y);

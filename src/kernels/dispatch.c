@@ -60,6 +60,7 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
         ember_kernels_avx512vnni_lanes16(ks);
         ember_kernels_avx512vnni_kquants_lanes16(ks);
         ember_kernels_avx512vnni_q6_K_lanes16(ks);
+        ember_kernels_avx512vnni_q3_K_lanes16(ks);
         ember_kernels_avx512vnni_q4_0(ks);
         ember_kernels_avx512vnni_peak(ks);
     }

@@ -79,6 +79,7 @@ void ember_kernels_avx512vnni_kquants(ember_kernel_set *ks);  /* kquants_avx512v
 void ember_kernels_avx512vnni_lanes16(ember_kernel_set *ks); /* lanes16_avx512vnni.c */
 void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks); /* kquants_lanes16_avx512vnni.c */
 void ember_kernels_avx512vnni_q6_K_lanes16(ember_kernel_set *ks);    /* q6_K_lanes16_avx512vnni.c */
+void ember_kernels_avx512vnni_q3_K_lanes16(ember_kernel_set *ks);    /* q3_K_lanes16_avx512vnni.c */
 void ember_kernels_avx512vnni_q4_0(ember_kernel_set *ks);     /* q4_0_avx512vnni.c */
 void ember_kernels_avx512vnni_peak(ember_kernel_set *ks);     /* peak_avx512vnni.c */
 void ember_kernels_avx512bf16_bf16(ember_kernel_set *ks);     /* bf16_avx512bf16.c */
