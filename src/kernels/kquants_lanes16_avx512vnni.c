@@ -13,6 +13,7 @@
  * shift and a ternary-logic merge per register.
  * Results are vec_dot's bit for bit (and the layout's ref). */
 #include "kernels.h"
+#include "kquants_lanes16_x86.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -217,69 +218,20 @@ static inline __attribute__((always_inline)) void q2_pass_nt(int nb, int b0, int
         for (int m = 0; m < 8; m++) _mm512_storeu_ps(acc + (t * ACC_N + m) * 16, fa[t][m]);
 }
 
-/* vec_dot's last step for 16 rows: hsum8's tree over the lanes, plus the
- * min term's (m0 + m2) + (m1 + m3) */
-enum { KIND_Q4_K, KIND_Q5_K, KIND_Q2_K };
-
-static inline __m512 fold(const float *a, const int kind) {
-#define L(i) _mm512_loadu_ps(a + 16 * (i))
-    const __m512 main = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(L(0), L(4)), _mm512_add_ps(L(2), L(6))),
-                                      _mm512_add_ps(_mm512_add_ps(L(1), L(5)), _mm512_add_ps(L(3), L(7))));
-    if (kind == KIND_Q2_K) return main; /* its min term is in the lanes */
-    const __m512 mins = kind == KIND_Q5_K ? L(ACC_MIN)
-                                          : _mm512_add_ps(_mm512_add_ps(L(ACC_MIN), L(ACC_MIN + 2)),
-                                                          _mm512_add_ps(L(ACC_MIN + 1), L(ACC_MIN + 3)));
+/* vec_dot's last step for 16 rows: hsum8's tree over the lanes, plus
+ * Q4_K's min lanes (m0 + m2) + (m1 + m3) or Q5_K's min sum; Q2_K's min
+ * term is in its lanes */
+static __m512 fold_q4_K(const float *a) {
+#define L(i) _mm512_loadu_ps(a + 16 * (ACC_MIN + (i)))
+    return _mm512_add_ps(lanes16_fold8(a), _mm512_add_ps(_mm512_add_ps(L(0), L(2)), _mm512_add_ps(L(1), L(3))));
 #undef L
-    return _mm512_add_ps(main, mins);
 }
 
-/* Super-blocks per chunk when a decoding batch of several tokens streams
- * the group: each pass of two tokens walks CHUNK super-blocks (18 KiB,
- * in L1 for the next pass), so the group comes from memory once. */
-#define CHUNK 8
+static __m512 fold_q5_K(const float *a) { return _mm512_add_ps(lanes16_fold8(a), _mm512_loadu_ps(a + 16 * ACC_MIN)); }
 
-static inline __attribute__((always_inline)) void packed_tokens(int n, float *s, size_t s_stride, const void *group,
-                                                                const void *aux, size_t aux_stride, int nt, int stream,
-                                                                const int kind) {
-    const int nb = n / QK_K;
-    const int chunk = stream && nt > 2 ? CHUNK : nb;
-    _Alignas(64) float acc[8 * ACC_N * 16]; /* [token][lane][row] */
-    memset(acc, 0, sizeof(float) * ACC_N * 16 * (size_t)nt);
-    for (int b0 = 0; b0 < nb; b0 += chunk) {
-        const int b1 = nb - b0 < chunk ? nb : b0 + chunk;
-        for (int t0 = 0; t0 < nt; t0 += 2) {
-            const char *at = (const char *)aux + (size_t)t0 * aux_stride;
-            float *ac = acc + t0 * ACC_N * 16;
-            const int two = nt - t0 >= 2;
-            if (kind == KIND_Q2_K) {
-                if (two) q2_pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2);
-                else q2_pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1);
-            } else {
-                if (two) pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2, kind == KIND_Q5_K);
-                else pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1, kind == KIND_Q5_K);
-            }
-        }
-    }
-    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, fold(acc + t * ACC_N * 16, kind));
-}
-
-static void dot_q4_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)y, (void)y_stride;
-    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, KIND_Q4_K);
-}
-
-static void dot_q5_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)y, (void)y_stride;
-    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, KIND_Q5_K);
-}
-
-static void dot_q2_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)y, (void)y_stride;
-    packed_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, KIND_Q2_K);
-}
+LANES16_ENTRY(dot_q4_K_lanes16_tokens, ACC_N * 16, fold_q4_K, pass_nt, , 0)
+LANES16_ENTRY(dot_q5_K_lanes16_tokens, ACC_N * 16, fold_q5_K, pass_nt, , 1)
+LANES16_ENTRY(dot_q2_K_lanes16_tokens, ACC_N * 16, lanes16_fold8, q2_pass_nt, )
 
 void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks) {
     /* the copy is the rows' size, so decoding reads it too */

@@ -13,6 +13,7 @@
  * conversion and one fma. Results are vec_dot's bit for bit (and the
  * layout's ref). */
 #include "kernels.h"
+#include "kquants_lanes16_x86.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -106,37 +107,8 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
         for (int m = 0; m < 8; m++) _mm512_storeu_ps(acc + (t * 8 + m) * 16, fa[t][m]);
 }
 
-/* vec_dot's last step for 16 rows: hsum8's tree over the lanes */
-static inline __m512 fold(const float *a) {
-#define L(i) _mm512_loadu_ps(a + 16 * (i))
-    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(L(0), L(4)), _mm512_add_ps(L(2), L(6))),
-                         _mm512_add_ps(_mm512_add_ps(L(1), L(5)), _mm512_add_ps(L(3), L(7))));
-#undef L
-}
-
-/* Super-blocks per chunk when a decoding batch of several tokens streams
- * the group: each pass of two tokens walks CHUNK super-blocks (14 KiB,
- * in L1 for the next pass), so the group comes from memory once. */
-#define CHUNK 8
-
-static void dot_q3_K_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
-                                    const void *aux, size_t aux_stride, int nt, int stream) {
-    (void)y, (void)y_stride;
-    const int nb = n / QK_K;
-    const int chunk = stream && nt > 2 ? CHUNK : nb;
-    _Alignas(64) float acc[8 * 8 * 16]; /* [token][lane][row] */
-    memset(acc, 0, sizeof(float) * 8 * 16 * (size_t)nt);
-    for (int b0 = 0; b0 < nb; b0 += chunk) {
-        const int b1 = nb - b0 < chunk ? nb : b0 + chunk;
-        for (int t0 = 0; t0 < nt; t0 += 2) {
-            const char *at = (const char *)aux + (size_t)t0 * aux_stride;
-            float *ac = acc + t0 * 8 * 16;
-            if (nt - t0 >= 2) pass_nt(nb, b0, b1, group, at, aux_stride, ac, 2);
-            else pass_nt(nb, b0, b1, group, at, aux_stride, ac, 1);
-        }
-    }
-    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, fold(acc + t * 8 * 16));
-}
+/* vec_dot's last step: lanes16_fold8, hsum8's tree over the lanes */
+LANES16_ENTRY(dot_q3_K_lanes16_tokens, 8 * 16, lanes16_fold8, pass_nt, )
 
 void ember_kernels_avx512vnni_q3_K_lanes16(ember_kernel_set *ks) {
     /* the copy is the rows' size, so decoding reads it too */

@@ -1,0 +1,68 @@
+/* What the K-quant lane-copy kernels share (kquants_lanes16_avx512vnni.c,
+ * q3_K_lanes16_avx512vnni.c, q6_K_lanes16_avx512vnni.c): the walk over
+ * tokens and super-blocks, and vec_dot's 8-lane tree for 16 rows. Each
+ * type supplies a pass over super-blocks b0..b1 for one or two tokens that
+ * loads and stores its accumulators (acc_floats per token) and a fold of
+ * one token's accumulators to its 16 results. */
+#ifndef EMBER_KQUANTS_LANES16_X86_H
+#define EMBER_KQUANTS_LANES16_X86_H
+
+#include "kernels.h"
+#include <immintrin.h>
+#include <string.h>
+
+typedef void (*lanes16_pass_fn)(int nb, int b0, int b1, const uint8_t *g, const char *aux, size_t aux_stride, float *acc);
+
+/* hsum8's tree ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) over 8 lane vectors
+ * of 16 rows, 16 floats apart */
+static inline __m512 lanes16_fold8(const float *a) {
+#define L(i) _mm512_loadu_ps(a + 16 * (i))
+    const __m512 r = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(L(0), L(4)), _mm512_add_ps(L(2), L(6))),
+                                   _mm512_add_ps(_mm512_add_ps(L(1), L(5)), _mm512_add_ps(L(3), L(7))));
+#undef L
+    return r;
+}
+
+/* Super-blocks per chunk when a decoding batch of several tokens streams
+ * the group: each pass of two tokens walks LANES16_CHUNK super-blocks
+ * (14-26 KiB of the group, in L1 for the next pass), so the group comes
+ * from memory once. */
+#define LANES16_CHUNK 8
+/* the largest acc_floats (Q4_K: 8 lanes and 4 min lanes of 16 rows) */
+#define LANES16_MAX_ACC (12 * 16)
+
+/* nt (1..8) tokens: passes of two tokens (then one), accumulators parked
+ * in an L1 array between chunks and passes, then folded into s */
+static inline void lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *aux, size_t aux_stride,
+                                  int nt, int stream, int acc_floats, lanes16_pass_fn one, lanes16_pass_fn two,
+                                  __m512 (*fold)(const float *acc)) {
+    const int nb = n / QK_K;
+    const int chunk = stream && nt > 2 ? LANES16_CHUNK : nb;
+    _Alignas(64) float acc[8 * LANES16_MAX_ACC]; /* [token][acc_floats] */
+    memset(acc, 0, sizeof(float) * (size_t)acc_floats * (size_t)nt);
+    for (int b0 = 0; b0 < nb; b0 += chunk) {
+        const int b1 = nb - b0 < chunk ? nb : b0 + chunk;
+        for (int t0 = 0; t0 < nt; t0 += 2)
+            (nt - t0 >= 2 ? two : one)(nb, b0, b1, group, (const char *)aux + (size_t)t0 * aux_stride, aux_stride,
+                                       acc + t0 * acc_floats);
+    }
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(s + (size_t)t * s_stride, fold(acc + t * acc_floats));
+}
+
+/* The packed-tokens entry point NAME of a type from its pass PASS(nb, b0,
+ * b1, g, aux, aux_stride, acc, nt ...) with the trailing arguments
+ * __VA_ARGS__, and its fold FOLD. */
+#define LANES16_ENTRY(NAME, ACC_FLOATS, FOLD, PASS, ...)                                                                \
+    static void NAME##_one(int nb, int b0, int b1, const uint8_t *g, const char *aux, size_t aux_stride, float *acc) {    \
+        PASS(nb, b0, b1, g, aux, aux_stride, acc, 1 __VA_ARGS__);                                                         \
+    }                                                                                                                     \
+    static void NAME##_two(int nb, int b0, int b1, const uint8_t *g, const char *aux, size_t aux_stride, float *acc) {    \
+        PASS(nb, b0, b1, g, aux, aux_stride, acc, 2 __VA_ARGS__);                                                         \
+    }                                                                                                                     \
+    static void NAME(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,               \
+                     const void *aux, size_t aux_stride, int nt, int stream) {                                            \
+        (void)y, (void)y_stride;                                                                                          \
+        lanes16_tokens(n, s, s_stride, group, aux, aux_stride, nt, stream, ACC_FLOATS, NAME##_one, NAME##_two, FOLD);    \
+    }
+
+#endif
