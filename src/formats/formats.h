@@ -241,6 +241,13 @@ extern const ember_packed_layout ember_q5_1_lanes16_layout;
 extern const ember_packed_layout ember_q4_K_lanes16_layout;
 extern const ember_packed_layout ember_q5_K_lanes16_layout;
 size_t ember_q4_K_act_aux_size(int64_t n);
+/* Shared by the K-quant copies: value i (0..31) of a 24-byte field of 6-bit
+ * pairs, and a super-block's 256 activation quants in the copies' register
+ * order (for m, c: y[64c+4m], y[64c+4m+1], y[64c+32+4m], y[64c+32+4m+1],
+ * then +2 and +3) */
+void ember_lanes16_put6(uint8_t *f, int i, int v);
+int ember_lanes16_get6(const uint8_t *f, int i);
+void ember_lanes16_act_quants(const int8_t *qs, int8_t *out);
 /* Q2_K's (kquants_lanes16.c) */
 #define EMBER_Q2_K_LANES16_BLOCK (16 * sizeof(block_q2_K))
 extern const ember_packed_layout ember_q2_K_lanes16_layout;

@@ -44,13 +44,13 @@
 
 enum { K4_DMIN = 32, K4_SCALES = 64, K4_MINS = 160, K4_NIBBLES = 256 };
 
-/* 6-bit value i (0..31) of a 24-byte pair field */
-static void put6(uint8_t *f, int i, int v) {
+/* 6-bit value i (0..31) of a 24-byte pair field (shared with Q3_K's copy) */
+void ember_lanes16_put6(uint8_t *f, int i, int v) {
     f[i & 15] |= (uint8_t)((v & 15) << (4 * (i >> 4)));
     f[16 + (i & 7)] |= (uint8_t)((v >> 4) << (2 * (i >> 3)));
 }
 
-static int get6(const uint8_t *f, int i) {
+int ember_lanes16_get6(const uint8_t *f, int i) {
     return ((f[i & 15] >> (4 * (i >> 4))) & 15) | (((f[16 + (i & 7)] >> (2 * (i >> 3))) & 3) << 4);
 }
 
@@ -72,8 +72,8 @@ static void pack_k45(int n, void *dst, const void *rows, size_t row_bytes, int q
             for (int j = 0; j < 8; j++) {
                 uint8_t sc, mn;
                 ember_k4_scale_min(j, x->scales, &sc, &mn);
-                put6(o + K4_SCALES + 24 * (j / 2), 2 * r + (j & 1), sc);
-                put6(o + K4_MINS + 24 * (j / 2), 2 * r + (j & 1), mn);
+                ember_lanes16_put6(o + K4_SCALES + 24 * (j / 2), 2 * r + (j & 1), sc);
+                ember_lanes16_put6(o + K4_MINS + 24 * (j / 2), 2 * r + (j & 1), mn);
             }
             for (int m = 0; m < 8; m++) {
                 uint8_t *om = o + K4_NIBBLES + m_stride(q5) * m + 4 * r;
@@ -119,7 +119,7 @@ static void ref_k45(int n, float *s, const void *group, const void *vy, int q5) 
                 prod[p] = 0;
                 for (int k = 0; k < 2; k++) {
                     const int j = 2 * p + k;
-                    prod[p] += get6(o + K4_MINS + 24 * p, 2 * r + k) * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+                    prod[p] += ember_lanes16_get6(o + K4_MINS + 24 * p, 2 * r + k) * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
                 }
                 total += prod[p];
                 acc_m[p] = fmaf(dmin, (float)prod[p], acc_m[p]);
@@ -132,7 +132,7 @@ static void ref_k45(int n, float *s, const void *group, const void *vy, int q5) 
                     const uint8_t *w = om + 64 * (c + q5);
                     const int8_t *a = y[b].qs + 64 * c + 4 * m;
                     for (int k = 0; k < 2; k++) { /* run 2c + k: bytes 2k, 2k+1 */
-                        const int sc = get6(o + K4_SCALES + 24 * c, 2 * r + k);
+                        const int sc = ember_lanes16_get6(o + K4_SCALES + 24 * c, 2 * r + k);
                         int e[4] = {w[2 * k] & 15, w[2 * k + 1] & 15, w[2 * k] >> 4, w[2 * k + 1] >> 4};
                         if (q5)
                             for (int i = 0; i < 4; i++) e[i] += ((om[2 * k + (i & 1)] >> (2 * c + (i >> 1))) & 1) << 4;
@@ -156,7 +156,7 @@ static void ref_q5_K(int n, float *s, const void *group, const void *y) { ref_k4
  * y[64c+4m], y[64c+4m+1], y[64c+32+4m], y[64c+32+4m+1], then the high
  * one's, +2 and +3), after all super-blocks their 8 sub-block sums as
  * int16 (S[2p], S[2p+1] one dword), then their d. */
-static void aux_quants(const int8_t *qs, int8_t *o) {
+void ember_lanes16_act_quants(const int8_t *qs, int8_t *o) {
     for (int c = 0; c < 4; c++)
         for (int m = 0; m < 8; m++)
             for (int h = 0; h < 2; h++) {
@@ -175,7 +175,7 @@ static void aux_q4_K(const void *vy, void *out, int64_t n) {
     int16_t *sums = (int16_t *)(q + nb * QK_K);
     float *d = (float *)(sums + 8 * nb);
     for (int64_t b = 0; b < nb; b++) {
-        aux_quants(y[b].qs, q + b * QK_K);
+        ember_lanes16_act_quants(y[b].qs, q + b * QK_K);
         for (int j = 0; j < 8; j++) sums[8 * b + j] = (int16_t)(y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
         d[b] = y[b].d;
     }
@@ -273,7 +273,7 @@ static void aux_q2_K(const void *vy, void *out, int64_t n) {
     int16_t *bs = (int16_t *)(q + nb * QK_K);
     float *d = (float *)(bs + 16 * nb);
     for (int64_t b = 0; b < nb; b++) {
-        aux_quants(y[b].qs, q + b * QK_K);
+        ember_lanes16_act_quants(y[b].qs, q + b * QK_K);
         memcpy(bs + 16 * b, y[b].bsums, 32);
         d[b] = y[b].d;
     }

@@ -39,16 +39,6 @@
 
 enum { Q3L_SCALES = 32, Q3L_BITS = 224, Q3L_M = 192 };
 
-/* 6-bit value i (0..31) of a 24-byte pair field */
-static void put6(uint8_t *f, int i, int v) {
-    f[i & 15] |= (uint8_t)((v & 15) << (4 * (i >> 4)));
-    f[16 + (i & 7)] |= (uint8_t)((v >> 4) << (2 * (i >> 3)));
-}
-
-static int get6(const uint8_t *f, int i) {
-    return ((f[i & 15] >> (4 * (i >> 4))) & 15) | (((f[16 + (i & 7)] >> (2 * (i >> 3))) & 3) << 4);
-}
-
 /* the 16 scales of a Q3_K block, + 32 (0..63) */
 static void scales_u6(const uint8_t *p, int *out) {
     for (int j = 0; j < 16; j++) {
@@ -67,7 +57,7 @@ static void pack(int n, void *dst, const void *rows, size_t row_bytes) {
             int sc[16];
             scales_u6(x->scales, sc);
             for (int f = 0; f < 8; f++)
-                for (int k = 0; k < 2; k++) put6(o + Q3L_SCALES + 24 * f, 2 * r + k, sc[4 * (f >> 1) + (f & 1) + 2 * k] ^ 32);
+                for (int k = 0; k < 2; k++) ember_lanes16_put6(o + Q3L_SCALES + 24 * f, 2 * r + k, sc[4 * (f >> 1) + (f & 1) + 2 * k] ^ 32);
             for (int m = 0; m < 8; m++) {
                 uint8_t *om = o + Q3L_BITS + Q3L_M * m + 4 * r;
                 for (int k = 0; k < 8; k++) {
@@ -104,7 +94,7 @@ static void ref(int n, float *s, const void *group, const void *vy) {
                         const int run = 2 * c + (j >> 1), l = 4 * m + 2 * e + (j & 1);
                         const int w = k < 6 ? (om[64 * (k >> 1) + j] >> (3 * (k & 1))) & 7
                                             : (om[64 * (k - 6) + j] >> 6) | ((om[128 + j] >> k) & 1) << 2;
-                        const int g6 = get6(o + Q3L_SCALES + 24 * (2 * c + (m >= 4)), 2 * r + (j >> 1));
+                        const int g6 = ember_lanes16_get6(o + Q3L_SCALES + 24 * (2 * c + (m >= 4)), 2 * r + (j >> 1));
                         const int sc = (g6 ^ 32) - 32;
                         lane += sc * (w - 4) * y[b].qs[32 * run + l];
                     }
@@ -131,13 +121,9 @@ static void aux(const void *vy, void *out, int64_t n) {
     for (int64_t b = 0; b < nb; b++) {
         int8_t *qb = q + b * (QK_K + 128);
         int16_t *corr = (int16_t *)(qb + QK_K);
+        ember_lanes16_act_quants(y[b].qs, qb);
         for (int c = 0; c < 4; c++)
             for (int m = 0; m < 8; m++) {
-                for (int h = 0; h < 2; h++) {
-                    const int8_t *a = y[b].qs + 64 * c + 4 * m + 2 * h;
-                    int8_t *o = qb + 8 * (4 * m + c) + 4 * h;
-                    o[0] = a[0], o[1] = a[1], o[2] = a[32], o[3] = a[33];
-                }
                 for (int k = 0; k < 2; k++) {
                     const int8_t *a = y[b].qs + 32 * (2 * c + k) + 4 * m;
                     corr[2 * (4 * m + c) + k] = (int16_t)(-4 * (a[0] + a[1] + a[2] + a[3]));

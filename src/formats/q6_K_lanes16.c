@@ -128,10 +128,9 @@ static void aux_q6_K(const void *vy, void *out, int64_t n) {
     int16_t *offs = (int16_t *)(q + nb * QK_K);
     float *d = (float *)(offs + 64 * nb);
     for (int64_t b = 0; b < nb; b++) {
+        ember_lanes16_act_quants(y[b].qs, q + b * QK_K); /* byte j of register t: element reg_elem(m, c, t, j) */
         for (int m = 0; m < 8; m++)
             for (int c = 0; c < 4; c++) {
-                for (int t = 0; t < 2; t++)
-                    for (int j = 0; j < 4; j++) q[b * QK_K + 8 * (4 * m + c) + 4 * t + j] = y[b].qs[reg_elem(m, c, t, j)];
                 for (int k = 0; k < 2; k++) {
                     const int8_t *a = y[b].qs + 32 * (2 * c + k) + 4 * m;
                     offs[64 * b + 2 * (4 * m + c) + k] = (int16_t)(32 * (a[0] + a[1] + a[2] + a[3]));

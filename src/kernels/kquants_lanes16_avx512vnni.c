@@ -21,19 +21,11 @@ enum { K4_DMIN = 32, K4_SCALES = 64, K4_MINS = 160, K4_NIBBLES = 256 };
 
 /* The 32 6-bit values of a pair field (24 bytes) as int16: word i = t[i]. */
 static inline __m512i six_bit_pairs(const uint8_t *f) {
-    /* low 4 bits: byte i & 15, nibble i >> 4 */
-    const __m512i z = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)f)));
-    const __m512i lo = _mm512_srlv_epi16(z, _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004,
-                                                            0x0004000400040004, 0, 0, 0, 0));
-    /* top 2 bits: byte i & 7 (as the high byte of word i), bits 2 * (i >> 3) */
-    uint64_t h;
-    memcpy(&h, f + 16, 8);
-    const __m512i hw = _mm512_unpacklo_epi8(_mm512_setzero_si512(), _mm512_set1_epi64((long long)h));
-    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(hw, _mm512_set_epi64(0x000a000a000a000a, 0x000a000a000a000a,
-                                                                                0x0008000800080008, 0x0008000800080008,
-                                                                                0x0006000600060006, 0x0006000600060006,
-                                                                                0x0004000400040004, 0x0004000400040004)),
-                                        _mm512_set1_epi16(0x30));
+    const __m512i lo = lanes16_field_nibbles(f);
+    /* top 2 bits: bits 2 * (i >> 3) of the high byte, to bits 4-5 */
+    const __m512i sh = _mm512_set_epi64(0x000a000a000a000a, 0x000a000a000a000a, 0x0008000800080008, 0x0008000800080008,
+                                        0x0006000600060006, 0x0006000600060006, 0x0004000400040004, 0x0004000400040004);
+    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(lanes16_field_top_bytes(f), sh), _mm512_set1_epi16(0x30));
     return _mm512_ternarylogic_epi32(lo, hi, _mm512_set1_epi16(0x0F), 0xE4); /* bits 0-3 from lo, the rest from hi */
 }
 
@@ -139,10 +131,7 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
 /* The 32 4-bit values of a 16-byte field as int16: word i = t[i] (low
  * nibble of byte i for i < 16, else the high one of byte i - 16). */
 static inline __m512i four_bit_pairs(const uint8_t *f) {
-    const __m512i z = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)f)));
-    const __m512i sh = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004, 0x0004000400040004, 0, 0,
-                                        0, 0);
-    return _mm512_and_si512(_mm512_srlv_epi16(z, sh), _mm512_set1_epi16(0x0F));
+    return _mm512_and_si512(lanes16_field_nibbles(f), _mm512_set1_epi16(0x0F));
 }
 
 enum { Q2_DMIN = 32, Q2_MINS = 64, Q2_SCALES = 192, Q2_QUANTS = 320 };

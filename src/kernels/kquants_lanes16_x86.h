@@ -11,6 +11,25 @@
 #include <immintrin.h>
 #include <string.h>
 
+/* A 16-byte field of 32 nibbles as int16 (word i = the low nibble of byte
+ * i for i < 16, else the high one of byte i - 16): the low 4 bits of the
+ * Q2_K fields and of the 6-bit pair fields. Bits 4-7 of words 0..15 keep
+ * the other nibble; callers mask. */
+static inline __m512i lanes16_field_nibbles(const uint8_t *f) {
+    const __m512i z = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)f)));
+    return _mm512_srlv_epi16(z, _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004,
+                                                 0x0004000400040004, 0, 0, 0, 0));
+}
+
+/* The top-bits bytes of a 6-bit pair field (f[16..23]) as the high byte of
+ * every word: word i = f[16 + (i & 7)] << 8 (its 2-bit part i >> 3 is then
+ * one variable shift away) */
+static inline __m512i lanes16_field_top_bytes(const uint8_t *f) {
+    uint64_t h;
+    memcpy(&h, f + 16, 8);
+    return _mm512_unpacklo_epi8(_mm512_setzero_si512(), _mm512_set1_epi64((long long)h));
+}
+
 typedef void (*lanes16_pass_fn)(int nb, int b0, int b1, const uint8_t *g, const char *aux, size_t aux_stride, float *acc);
 
 /* hsum8's tree ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) over 8 lane vectors

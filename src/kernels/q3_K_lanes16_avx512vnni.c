@@ -23,15 +23,10 @@ enum { Q3L_SCALES = 32, Q3L_BITS = 224, Q3L_M = 192, AUX_SB = QK_K + 128 };
  * i = t[i] (the field of kquants_lanes16_avx512vnni.c, the top 2 bits
  * sign-extended) */
 static inline __m512i six_bit_pairs(const uint8_t *f) {
-    /* low 4 bits: byte i & 15, nibble i >> 4 */
-    const __m512i z = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)f)));
-    const __m512i lo = _mm512_srlv_epi16(z, _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004,
-                                                            0x0004000400040004, 0, 0, 0, 0));
-    /* top 2 bits: byte i & 7 (as the high byte of word i), bits 2 * (i >> 3),
-     * moved to bits 14-15, then arithmetically to bits 4-5 */
-    uint64_t h;
-    memcpy(&h, f + 16, 8);
-    const __m512i hw = _mm512_unpacklo_epi8(_mm512_setzero_si512(), _mm512_set1_epi64((long long)h));
+    const __m512i lo = lanes16_field_nibbles(f);
+    /* top 2 bits: bits 2 * (i >> 3) of the high byte moved to bits 14-15,
+     * then arithmetically to bits 4-5 */
+    const __m512i hw = lanes16_field_top_bytes(f);
     const __m512i hi = _mm512_srai_epi16(_mm512_sllv_epi16(hw, _mm512_set_epi64(0, 0, 0x0002000200020002, 0x0002000200020002,
                                                                                  0x0004000400040004, 0x0004000400040004,
                                                                                  0x0006000600060006, 0x0006000600060006)),
