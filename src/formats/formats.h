@@ -283,6 +283,8 @@ void ember_vec_dot_q3_K_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q4_K_ref(int n, float *s, const void *x, const void *y);
 /* scale and min of sub-block j (0..7) from a Q4_K/Q5_K block's 12 packed bytes */
 void ember_k4_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m);
+/* The K-quant dots' fold of 8 lane sums: ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)) */
+float ember_hsum8(const float *a);
 void ember_vec_dot_q5_K_ref(int n, float *s, const void *x, const void *y);
 void ember_vec_dot_q6_K_ref(int n, float *s, const void *x, const void *y);
 /* kquants_quant.c: importance-weighted quantization of ONE row of n values

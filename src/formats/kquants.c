@@ -207,7 +207,7 @@ void ember_quant_q8_K_ref(const float *x, void *vy, int64_t n) {
 
 /* ---- reference dots ---- */
 
-static float hsum8(const float *a) {
+float ember_hsum8(const float *a) {
     float r[4];
     for (int k = 0; k < 4; k++) r[k] = a[k + 4] + a[k];
     return (r[0] + r[2]) + (r[1] + r[3]);
@@ -246,7 +246,7 @@ void ember_vec_dot_q2_K_ref(int n, float *s, const void *vx, const void *vy) {
         lanes(w, y[i].qs, sumi);
         for (int m = 0; m < 8; m++) acc[m] = fmaf(d, (float)sumi[m], acc[m]);
     }
-    *s = hsum8(acc);
+    *s = ember_hsum8(acc);
 }
 
 void ember_vec_dot_q3_K_ref(int n, float *s, const void *vx, const void *vy) {
@@ -260,7 +260,7 @@ void ember_vec_dot_q3_K_ref(int n, float *s, const void *vx, const void *vy) {
         lanes(w, y[i].qs, sumi);
         for (int m = 0; m < 8; m++) acc[m] = fmaf(d, (float)sumi[m], acc[m]);
     }
-    *s = hsum8(acc);
+    *s = ember_hsum8(acc);
 }
 
 void ember_vec_dot_q4_K_ref(int n, float *s, const void *vx, const void *vy) {
@@ -277,7 +277,7 @@ void ember_vec_dot_q4_K_ref(int n, float *s, const void *vx, const void *vy) {
         lanes(w, y[i].qs, sumi);
         for (int m = 0; m < 8; m++) acc[m] = fmaf(d, (float)sumi[m], acc[m]);
     }
-    *s = hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
+    *s = ember_hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
 }
 
 void ember_vec_dot_q5_K_ref(int n, float *s, const void *vx, const void *vy) {
@@ -294,7 +294,7 @@ void ember_vec_dot_q5_K_ref(int n, float *s, const void *vx, const void *vy) {
         lanes(w, y[i].qs, sumi);
         for (int m = 0; m < 8; m++) acc[m] = fmaf(d, (float)sumi[m], acc[m]);
     }
-    *s = hsum8(acc) + summs;
+    *s = ember_hsum8(acc) + summs;
 }
 
 void ember_vec_dot_q6_K_ref(int n, float *s, const void *vx, const void *vy) {
@@ -308,5 +308,5 @@ void ember_vec_dot_q6_K_ref(int n, float *s, const void *vx, const void *vy) {
         lanes(w, y[i].qs, sumi);
         for (int m = 0; m < 8; m++) acc[m] = fmaf(d, (float)sumi[m], acc[m]);
     }
-    *s = hsum8(acc);
+    *s = ember_hsum8(acc);
 }

@@ -143,7 +143,7 @@ static void ref_k45(int n, float *s, const void *group, const void *vy, int q5) 
                 acc[m] = fmaf(d, (float)lane, acc[m]);
             }
         }
-        const float main = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        const float main = ember_hsum8(acc);
         s[r] = q5 ? main + summs : main + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
     }
 }
@@ -258,7 +258,7 @@ static void ref_q2_K(int n, float *s, const void *group, const void *vy) {
                 acc[m] = fmaf(d, (float)lane, acc[m]);
             }
         }
-        s[r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        s[r] = ember_hsum8(acc);
     }
 }
 

@@ -100,7 +100,7 @@ static void ref_common(int n, float *s, const uint8_t *group, const void *vy, in
                 summs = fmaf(ember_fp16_to_fp32(m), ember_fp16_to_fp32(((const block_q8_1 *)vy)[b].s), summs);
             }
         }
-        const float folded = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        const float folded = ember_hsum8(acc);
         s[r] = with_m ? folded + summs : folded;
     }
 }

@@ -102,7 +102,7 @@ static void ref(int n, float *s, const void *group, const void *vy) {
                 acc[m] = fmaf(d, (float)lane, acc[m]);
             }
         }
-        s[r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        s[r] = ember_hsum8(acc);
     }
 }
 

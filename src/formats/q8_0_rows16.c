@@ -59,7 +59,7 @@ void ember_vec_dot_q8_0_packed16_ref(int n, float *s, const void *group, const v
                 acc[k] = fmaf(dxy, (float)lane, acc[k]);
             }
         }
-        s[r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        s[r] = ember_hsum8(acc);
     }
 }
 
