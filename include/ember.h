@@ -41,7 +41,7 @@ typedef struct ember_model ember_model;
 
 typedef struct {
     int n_threads;   /* threads used while loading/repacking; 0 = all cores */
-    int no_repack;   /* 1: never build repacked weight copies, run from mmap */
+    int no_repack;   /* 1: no weight copies at load (repacked or huge-page rows), run from mmap */
     int vocab_only;  /* 1: load tokenizer + metadata only, no tensors needed */
 } ember_model_params;
 
@@ -58,7 +58,7 @@ int ember_model_n_embd(const ember_model *model);
 int ember_model_n_layer(const ember_model *model);
 uint64_t ember_model_n_params(const ember_model *model);
 uint64_t ember_model_size_bytes(const ember_model *model);  /* tensor data bytes */
-uint64_t ember_model_repacked_bytes(const ember_model *model); /* extra memory of repacked weights */
+uint64_t ember_model_repacked_bytes(const ember_model *model); /* extra memory of the weight copies made at load */
 const char *ember_model_type_name(const ember_model *model); /* "Q4_0", "Q4_K_M", ... */
 ember_token ember_model_bos(const ember_model *model);      /* -1 if none */
 ember_token ember_model_eos(const ember_model *model);      /* -1 if none */

@@ -1,9 +1,11 @@
 /* Builds an ember_model from a validated GGUF file: reads the architecture's
  * hyper-parameters, checks that every tensor the forward pass will touch is
  * present with the right shape and a usable type, and keeps pointers into
- * the mapping (no copies). */
+ * the mapping; the large matrices are then copied once (repacked, or row
+ * for row into huge pages) unless no_repack says otherwise. */
 #include "model.h"
 #include "../formats/formats.h"
+#include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
 #include <math.h>
 #include <stdarg.h>
@@ -121,30 +123,71 @@ static const char *ftype_name(uint32_t ft) {
     }
 }
 
-/* The repacking work: every group of layout rows of the listed
- * matrices, numbered across matrices; thread ith packs groups ith, ith +
- * nth, ... in interleaved runs of 16 groups. */
+/* The copying work at load: every group of rows of the listed matrices,
+ * numbered across matrices; thread ith copies groups ith, ith + nth, ... in
+ * interleaved runs of 16 groups (so each thread first-touches its share).
+ * A matrix with a packed layout is repacked group by group (its groups);
+ * a row copy is made 16 rows per group otherwise, or with the same groups
+ * beside its packed copy. */
 typedef struct {
     ember_weight **w;
     int n, cap;
     int64_t total;
-} repack_job;
+} copy_job;
 
-static void repack_groups(void *arg, int ith, int nth) {
-    const repack_job *job = arg;
+enum { COPY_GROUP_ROWS = 16 };
+
+static int64_t copy_group_rows(const ember_weight *w) {
+    return w->packed ? w->packed_layout->rows : COPY_GROUP_ROWS;
+}
+
+static void copy_groups(void *arg, int ith, int nth) {
+    const copy_job *job = arg;
     const int64_t run = 16;
     int64_t first = 0; /* number of the first group of matrix i */
     for (int i = 0; i < job->n; i++) {
         const ember_weight *w = job->w[i];
-        const ember_packed_layout *lay = w->packed_layout;
-        const int64_t ng = w->rows / lay->rows;
-        const size_t group = (size_t)lay->rows * w->row_bytes;
-        for (int64_t g = 0; g < ng; g++)
-            if (((first + g) / run) % nth == ith)
-                lay->pack((int)w->cols, (char *)w->packed + (size_t)g * group, (const char *)w->data + (size_t)g * group,
-                         w->row_bytes);
+        const int64_t gr = copy_group_rows(w), ng = (w->rows + gr - 1) / gr;
+        const size_t group = (size_t)gr * w->row_bytes;
+        for (int64_t g = 0; g < ng; g++) {
+            if (((first + g) / run) % nth != ith) continue;
+            const char *src = (const char *)w->data + (size_t)g * group;
+            if (w->packed) w->packed_layout->pack((int)w->cols, (char *)w->packed + (size_t)g * group, src, w->row_bytes);
+            if (w->copy) {
+                const int64_t rows = w->rows - g * gr < gr ? w->rows - g * gr : gr;
+                memcpy((char *)w->copy + (size_t)g * group, src, (size_t)rows * w->row_bytes);
+            }
+        }
         first += ng;
     }
+}
+
+static int copy_job_add(copy_job *job, ember_weight *w) {
+    if (job->n == job->cap) {
+        const int cap = job->cap ? 2 * job->cap : 64;
+        ember_weight **ws = realloc(job->w, (size_t)cap * sizeof *ws);
+        if (!ws) return 0;
+        job->w = ws, job->cap = cap;
+    }
+    job->w[job->n++] = w;
+    job->total += (w->rows + copy_group_rows(w) - 1) / copy_group_rows(w);
+    return 1;
+}
+
+/* A buffer for bytes of weights: 64-byte aligned (whole cache lines per
+ * vector load); 2 MiB or more ask for huge pages, because decoding streams
+ * every byte once per token and 4 KiB pages cost a TLB miss and a restart
+ * of the hardware prefetcher per page (tl-q4_0 tg128: median 46.2 vs 43.0
+ * t/s for the repacked copy; see copy_rows for the row copies). */
+static void *weight_buffer(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (bytes >= huge) bytes = (bytes + huge - 1) & ~(huge - 1);
+    void *dst = aligned_alloc(bytes >= huge ? huge : 64, bytes);
+#ifdef MADV_HUGEPAGE
+    if (dst && bytes >= huge) (void)madvise(dst, bytes, MADV_HUGEPAGE); /* advice only: 4 KiB pages if refused */
+#endif
+    return dst;
 }
 
 ember_status ember_model_load_impl(const char *path, const ember_model_params *p, ember_model **out,
@@ -261,14 +304,24 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
     }
     if (s.failed) goto done;
 
-    /* Repack the matrices of types with a packed form on this path (Q4_0,
-     * and Q8_0, Q4_1, Q5_0, Q5_1, Q4_K where VNNI reads them: groups of 16 rows
-     * interleaved, the rows' size; same results, one memory stream instead
-     * of one per row, and kernels that need no horizontal sums). Buffers are allocated first, then the
-     * groups of all matrices are packed by p->n_threads threads (first
-     * touch of the new pages included). */
+    /* Copy the large matrices once (unless no_repack):
+     * - types with a packed form on this path (Q4_0, and Q8_0, Q4_1, Q5_0,
+     *   Q5_1, Q2_K..Q6_K where VNNI reads them) are repacked: groups of rows
+     *   interleaved, the rows' size; same results, one memory stream instead
+     *   of one per row, and kernels that need no horizontal sums;
+     * - the rows that decoding reads (F32, F16, BF16, types without a layout
+     *   on this path, and Q8_0, whose single-token kernel reads its rows)
+     *   are copied as they are into huge pages when the kernel gives them:
+     *   the same bytes, so the same results, but the mapping's 4 KiB pages
+     *   held decoding well below the read bandwidth (Zen 5 EPYC, tg64:
+     *   tl-f16 12.4 vs 21.0 t/s, tl-q8_0 median 27.5 vs 31.6 t/s, 8/8
+     *   alternating runs; README). Q8_0 then holds two copies.
+     * Buffers are allocated first, then the groups of all matrices are
+     * copied by p->n_threads threads (first touch of the new pages
+     * included). */
     if (!(p && p->no_repack)) {
-        repack_job job = {0};
+        copy_job job = {0};
+        const int row_copies = ember_huge_pages_available();
         for (int l = -1; l < hp->n_layer; l++) {
             ember_weight *all[7];
             int nw = 0;
@@ -281,41 +334,39 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
             for (int i = 0; i < nw; i++) {
                 ember_weight *w = all[i];
                 const ember_type_traits *tr = ember_type_get(w->type);
-                if (!w->data || w->packed || !tr || !tr->layout || w->rows % tr->layout->rows) continue;
-                /* 64-byte aligned: whole cache lines per vector load. Copies
-                 * of 2 MiB or more ask for huge pages: decoding streams every
-                 * byte once per token, and 4 KiB pages cost a TLB miss per
-                 * page (tl-q4_0 tg128: median 46.2 vs 43.0 t/s, five
-                 * alternating runs). */
-                size_t bytes = ((size_t)w->rows * w->row_bytes + 63) & ~(size_t)63;
-                const size_t huge = (size_t)2 << 20;
-                if (bytes >= huge) bytes = (bytes + huge - 1) & ~(huge - 1);
-                char *dst = aligned_alloc(bytes >= huge ? huge : 64, bytes);
-                if (!dst) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); free(job.w); goto done; }
-#ifdef MADV_HUGEPAGE
-                if (bytes >= huge) (void)madvise(dst, bytes, MADV_HUGEPAGE); /* advice only: 4 KiB pages if refused */
-#endif
-                w->packed = dst;
-                w->packed_layout = tr->layout;
-                m->repacked_bytes += (uint64_t)w->rows * w->row_bytes;
-                if (job.n == job.cap) {
-                    const int cap = job.cap ? 2 * job.cap : 64;
-                    ember_weight **ws = realloc(job.w, (size_t)cap * sizeof *ws);
-                    if (!ws) { fail(&s, EMBER_ERR_NOMEM, "out of memory repacking '%s'", w->name); free(job.w); goto done; }
-                    job.w = ws, job.cap = cap;
+                if (!w->data || w->packed || w->copy || !tr) continue;
+                const size_t bytes = (size_t)w->rows * w->row_bytes;
+                const int repack = tr->layout && w->rows % tr->layout->rows == 0;
+                /* rows that decoding reads: no packed copy, or one it skips */
+                const int copy = row_copies && bytes >= ((size_t)2 << 20) && !(repack && tr->packed_decode);
+                if (repack) {
+                    if (!(w->packed = weight_buffer(bytes))) goto nomem;
+                    w->packed_layout = tr->layout;
+                    m->repacked_bytes += bytes;
                 }
-                job.w[job.n++] = w;
-                job.total += w->rows / tr->layout->rows;
+                if (copy) {
+                    if (!(w->copy = weight_buffer(bytes))) goto nomem;
+                    m->repacked_bytes += bytes;
+                }
+                if ((repack || copy) && !copy_job_add(&job, w)) goto nomem;
             }
         }
         if (job.n) {
             ember_pool *pool = ember_pool_create(p ? p->n_threads : 0);
-            if (pool) ember_pool_run(pool, repack_groups, &job), ember_pool_free(pool);
-            else repack_groups(&job, 0, 1);
+            if (pool) ember_pool_run(pool, copy_groups, &job), ember_pool_free(pool);
+            else copy_groups(&job, 0, 1);
         }
-        free(job.w);
         if (m->output.packed && m->output.data == m->tok_embd.data)
             m->tok_embd.packed = m->output.packed, m->tok_embd.packed_layout = m->output.packed_layout;
+        for (int i = 0; i < job.n; i++)
+            if (job.w[i]->copy) job.w[i]->data = job.w[i]->copy;
+        free(job.w);
+        if (0) {
+        nomem:
+            free(job.w);
+            fail(&s, EMBER_ERR_NOMEM, "out of memory copying the weights at load (--no-repack runs from the file)");
+            goto done;
+        }
     }
 
     /* Totals and the file's type name. */

@@ -27,6 +27,10 @@ typedef struct {
      * read it only on paths whose layout it was made in */
     void *packed;
     const ember_packed_layout *packed_layout;
+    /* matrices with no packed copy: the file's rows copied once at load
+     * into memory that asks for 2 MiB pages (data then points here; NULL
+     * with no_repack or where the kernel refuses huge pages) */
+    void *copy;
 } ember_weight;
 
 typedef struct {
@@ -57,7 +61,7 @@ struct ember_model {
     ember_weight rope_freqs; /* optional per-dimension frequency factors */
     ember_layer *layers;
     uint64_t n_params, n_bytes;
-    uint64_t repacked_bytes;   /* memory of the repacked copies */
+    uint64_t repacked_bytes;   /* memory of the copies made at load (repacked or row copies) */
 };
 
 /* model/loader.c */

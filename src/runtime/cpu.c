@@ -159,3 +159,13 @@ const char *ember_cpu_path_name(void) {
     pthread_once(&g_once, detect);
     return g_path;
 }
+
+int ember_huge_pages_available(void) {
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f) return 0;
+    char buf[128];
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, "[always]") || strstr(buf, "[madvise]");
+}

@@ -21,4 +21,8 @@ const ember_cpu_features *ember_cpu(void);
 const char *ember_cpu_path_name(void);
 int ember_cpu_path_supported(const char *path);
 
+/* 1 if the kernel hands out transparent huge pages on madvise (or always):
+ * the loader's row copies of the weights exist only for them. */
+int ember_huge_pages_available(void);
+
 #endif

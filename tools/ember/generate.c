@@ -139,7 +139,7 @@ int ember_run_generate(const ember_run_opts *o) {
         printf("\n");
         fflush(stdout);
         if (ember_model_repacked_bytes(m))
-            fprintf(stderr, "ember run: repacked weights use %.1f MB more memory (--no-repack to skip)\n",
+            fprintf(stderr, "ember run: weight copies made at load (repacked, huge-page rows) use %.1f MB more memory (--no-repack to skip)\n",
                     ember_model_repacked_bytes(m) / 1e6);
         fprintf(stderr, "ember run: load %.1f ms | prompt %d tokens, %.2f tok/s | generated %d tokens, %.2f tok/s | %s\n",
                 t_load, n_prompt, pp_tps, n_gen, tg_tps, ember_cpu_path());

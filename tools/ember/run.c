@@ -19,7 +19,7 @@ static void usage(FILE *f) {
         "  -t THREADS          (default: all cores)    --ctx C (default: model's, max 4096)\n"
         "  --batch B           prompt tokens per forward pass (default 512; 1 = one by one)\n"
         "  --kv-f32            F32 KV cache instead of llama.cpp's default F16\n"
-        "  --no-repack         run Q4_0/Q8_0 weights from the file layout (no interleaved copy)\n"
+        "  --no-repack         run all weights from the file mapping (no repacked or huge-page copies)\n"
         "  --no-bos            do not add BOS/EOS from the model metadata\n"
         "  --json              print one JSON object instead of streaming text\n"
         "speculative decoding (see `ember screen`):\n"
