@@ -822,25 +822,29 @@ static void check_path_prefill_tiles(const char *path) {
         for (int li = 0; li < NELEM(lens); li++) {
             const int n = lens[li];
             const size_t xb = ember_row_size(type, n), yb = ember_row_size(t->vec_dot_type, n);
-            char *x = malloc(4 * xb), *y = malloc(4 * yb);
+            enum { T = EMBER_TILE_TOKENS, SS = T + 1 };
+            char *x = malloc(4 * xb), *y = malloc(T * yb);
             float *tmp = malloc(sizeof(float) * (size_t)n);
             for (int r = 0; r < 4; r++) make_row(type, n, x + r * xb, tmp, r == 3 ? 300.0f : 0.5f + r, 0);
-            for (int k = 0; k < 4; k++) make_row(t->vec_dot_type, n, y + k * yb, tmp, 1.0f + 3 * k, 1);
+            for (int k = 0; k < T; k++) make_row(t->vec_dot_type, n, y + k * yb, tmp, 1.0f + 3 * k, 1);
             for (int nr = 1; nr <= 4; nr++)
-                for (int nt = 1; nt <= 4; nt++) {
-                    float s[4 * 5];
-                    for (int i = 0; i < 20; i++) s[i] = -1.0f;
-                    ks.vec_dot_prefill_tile[type](n, s, 5, x + (4 - nr) * xb, xb, nr, y + (4 - nt) * yb, yb, nt);
+                for (int nt = 1; nt <= T; nt++) {
+                    float s[T * SS];
+                    for (int i = 0; i < T * SS; i++) s[i] = -1.0f;
+                    ks.vec_dot_prefill_tile[type](n, s, SS, x + (4 - nr) * xb, xb, nr, y + (T - nt) * yb, yb, nt);
                     for (int k = 0; k < nt; k++)
                         for (int r = 0; r < nr; r++) {
                             float one, ref;
-                            ks.vec_dot_prefill[type](n, &one, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
-                            t->vec_dot_prefill_ref(n, &ref, x + (4 - nr + r) * xb, y + (4 - nt + k) * yb);
-                            CHECKF(bits(s[k * 5 + r]) == bits(one) && bits(one) == bits(ref),
+                            ks.vec_dot_prefill[type](n, &one, x + (4 - nr + r) * xb, y + (T - nt + k) * yb);
+                            t->vec_dot_prefill_ref(n, &ref, x + (4 - nr + r) * xb, y + (T - nt + k) * yb);
+                            CHECKF(bits(s[k * SS + r]) == bits(one) && bits(one) == bits(ref),
                                    "%s %s prefill tile n=%d nr=%d nt=%d (%d,%d): %.9g vs dot %.9g ref %.9g", path, t->name,
-                                   n, nr, nt, r, k, s[k * 5 + r], one, ref);
+                                   n, nr, nt, r, k, s[k * SS + r], one, ref);
                         }
-                    CHECK(s[4] == -1.0f);
+                    /* nothing written beyond the tile */
+                    for (int k = 0; k < T; k++)
+                        for (int r = 0; r < SS; r++)
+                            if (k >= nt || r >= nr) CHECK(s[k * SS + r] == -1.0f);
                 }
             free(x); free(y); free(tmp);
         }

@@ -116,14 +116,16 @@ typedef struct {
      * once per tile, scales converted once per call). Prompt
      * batches use it when every token takes vec_dot. NULL if not available. */
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens;
-    /* vec_dot_prefill's exact order for a tile of up to 4 rows x 4 tokens
-     * (no side data). */
+    /* vec_dot_prefill's exact order for a tile of up to 4 rows x
+     * EMBER_TILE_TOKENS tokens (no side data). */
     void (*vec_dot_prefill_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
                                  const void *y, size_t y_stride, int nt);
 } ember_type_traits;
 
 /* NULL for an unknown or unsupported id. */
 const ember_type_traits *ember_type_get(int type);
+
+enum { EMBER_TILE_TOKENS = 6 }; /* tokens per vec_dot_prefill_tile call, at most */
 int ember_type_supported(int type);
 const char *ember_type_name(int type); /* "?" if unknown */
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */

@@ -221,8 +221,8 @@ static void mm_rows(void *arg, int ith, int nth) {
                 base += w->rows;
                 continue;
             }
-            /* Runs of tokens share calls: up to 4 prompt entries through the
-             * prompt-order tile, up to 4 tokens taking vec_dot through the
+            /* Runs of tokens share calls: up to EMBER_TILE_TOKENS prompt entries
+             * through the prompt-order tile, up to 4 tokens taking vec_dot through the
              * multi-token dot (each keeps its single dot's order exactly).
              * Multi-token runs walk rows outermost, so a row streamed from
              * memory serves every run while it is in L1. */
@@ -232,8 +232,11 @@ static void mm_rows(void *arg, int ith, int nth) {
                     for (int64_t r = rb; r < (pass ? rb + 1 : re); r++)
                         for (int tk = 0; tk < t->n_tok;) {
                             const ember_vec_dot_fn dot = t->prefill && t->prefill[tk] ? dot_prompt : dot_gen;
-                            int nt = 1; /* the run of tokens taking the same dot from tk, up to 4 */
-                            while (nt < 4 && tk + nt < t->n_tok &&
+                            /* the run of tokens taking the same dot from tk: up to
+                             * 4 (the multi-token dot) or the prompt tile's width */
+                            const int max_run = dot == tr->vec_dot_prefill && tr->vec_dot_prefill_tile ? EMBER_TILE_TOKENS : 4;
+                            int nt = 1;
+                            while (nt < max_run && tk + nt < t->n_tok &&
                                    (t->prefill && t->prefill[tk + nt] ? dot_prompt : dot_gen) == dot)
                                 nt++;
                             const char *a = (const char *)t->act[m] + (size_t)tk * t->act_stride[m];
