@@ -516,6 +516,7 @@ uint32_t gguf_version(const gguf_file *f) { return f->version; }
 size_t gguf_alignment(const gguf_file *f) { return f->alignment; }
 size_t gguf_data_offset(const gguf_file *f) { return f->data_offset; }
 size_t gguf_file_size(const gguf_file *f) { return f->size; }
+int gguf_is_mapped(const gguf_file *f) { return f->mapped; }
 const char *gguf_path(const gguf_file *f) { return f->path; }
 int64_t gguf_n_kv(const gguf_file *f) { return f->n_kv; }
 const char *gguf_kv_key(const gguf_file *f, int64_t i) { return i >= 0 && i < f->n_kv ? f->kv[i].key : 0; }

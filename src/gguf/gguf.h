@@ -44,6 +44,7 @@ size_t gguf_vtype_size(gguf_vtype t);
 uint32_t gguf_version(const gguf_file *f);
 size_t gguf_alignment(const gguf_file *f);
 size_t gguf_data_offset(const gguf_file *f);
+int gguf_is_mapped(const gguf_file *f); /* 1: data is a read-only file mapping */
 size_t gguf_file_size(const gguf_file *f);
 const char *gguf_path(const gguf_file *f);
 
