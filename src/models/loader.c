@@ -132,7 +132,6 @@ static const char *ftype_name(uint32_t ft) {
 typedef struct {
     ember_weight **w;
     int n, cap;
-    int64_t total;
 } copy_job;
 
 enum { COPY_GROUP_ROWS = 16 };
@@ -170,7 +169,6 @@ static int copy_job_add(copy_job *job, ember_weight *w) {
         job->w = ws, job->cap = cap;
     }
     job->w[job->n++] = w;
-    job->total += (w->rows + copy_group_rows(w) - 1) / copy_group_rows(w);
     return 1;
 }
 
@@ -178,7 +176,8 @@ static int copy_job_add(copy_job *job, ember_weight *w) {
  * vector load); 2 MiB or more ask for huge pages, because decoding streams
  * every byte once per token and 4 KiB pages cost a TLB miss and a restart
  * of the hardware prefetcher per page (tl-q4_0 tg128: median 46.2 vs 43.0
- * t/s for the repacked copy; see copy_rows for the row copies). */
+ * t/s for the repacked copy; the row copies' figures are at the copy step
+ * in ember_model_load_impl). */
 static void *weight_buffer(size_t bytes) {
     const size_t huge = (size_t)2 << 20;
     bytes = (bytes + 63) & ~(size_t)63;
@@ -310,12 +309,12 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
      *   interleaved, the rows' size; same results, one memory stream instead
      *   of one per row, and kernels that need no horizontal sums;
      * - the rows that decoding reads (F32, F16, BF16, types without a layout
-     *   on this path, and Q8_0, whose single-token kernel reads its rows)
+     *   on this path, and Q8_0 and Q4_K, whose single tokens read their rows)
      *   are copied as they are into huge pages when the kernel gives them:
      *   the same bytes, so the same results, but the mapping's 4 KiB pages
      *   held decoding well below the read bandwidth (Zen 5 EPYC, tg64:
      *   tl-f16 12.4 vs 21.0 t/s, tl-q8_0 median 27.5 vs 31.6 t/s, 8/8
-     *   alternating runs; README). Q8_0 then holds two copies.
+     *   alternating runs; README). Q8_0 and Q4_K then hold two copies.
      * Buffers are allocated first, then the groups of all matrices are
      * copied by p->n_threads threads (first touch of the new pages
      * included). */
@@ -359,7 +358,7 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
          * one per group of rows cost seconds of TLB shootdowns. */
         ember_pool *pool = job.n ? ember_pool_create(p ? p->n_threads : 0) : 0;
         for (int i0 = 0; i0 < job.n;) {
-            copy_job slice = {job.w + i0, 0, 0, 0};
+            copy_job slice = {job.w + i0, 0, 0};
             size_t bytes = 0;
             while (i0 + slice.n < job.n && bytes < ((size_t)64 << 20)) {
                 const ember_weight *w = job.w[i0 + slice.n++];
