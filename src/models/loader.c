@@ -335,9 +335,8 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
                 const ember_type_traits *tr = ember_type_get(w->type);
                 if (!w->data || w->packed || w->copy || !tr) continue;
                 const size_t bytes = (size_t)w->rows * w->row_bytes;
-                const int repack = tr->layout && w->rows % tr->layout->rows == 0;
-                /* rows that decoding reads: no packed copy, or one it skips */
-                const int copy = row_copies && bytes >= ((size_t)2 << 20) && !(repack && tr->packed_decode);
+                int repack, copy;
+                ember_weight_copies(tr, w->rows, bytes, row_copies, &repack, &copy);
                 if (repack) {
                     if (!(w->packed = weight_buffer(bytes))) goto nomem;
                     w->packed_layout = tr->layout;

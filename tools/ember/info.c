@@ -205,13 +205,9 @@ static void print_text(const gguf_file *f) {
     for (int ty = 0; ty < EMBER_TYPE_COUNT; ty++)
         if (tot.count[ty]) printf("%s %s: %lld", any++ ? "," : "", ember_type_name(ty), (long long)tot.count[ty]);
     printf("%s\n", any ? "" : " none");
-    /* what `ember run` adds at load on this CPU (the loader's rules): an
-     * interleaved copy of the matrices whose type has a packed form on this
-     * path (groups of 16 rows; `ember info --cpu` names the layouts) and
-     * whose rows fill its groups, and a huge-page copy of the rows that
-     * decoding reads (matrices of 2 MiB or more with no packed copy, or one
-     * decoding skips) where the kernel gives huge pages; --no-repack skips
-     * both */
+    /* what `ember run` adds at load on this CPU: the loader's rule
+     * (ember_weight_copies) over the matrices it loads; `ember info --cpu`
+     * names the packed layouts; --no-repack skips both copies */
     uint64_t repack = 0, rows = 0;
     const int tied = gguf_find_tensor(f, "output.weight") == 0, huge = ember_huge_pages_available();
     for (int64_t i = 0; i < nt; i++) {
@@ -219,9 +215,10 @@ static void print_text(const gguf_file *f) {
         const ember_type_traits *tr = ember_type_get((int)t->type);
         if (!tr || t->n_dims != 2 || !strstr(t->name, ".weight") || strstr(t->name, "norm")) continue;
         if (!strcmp(t->name, "token_embd.weight") && !tied) continue;
-        const int packed = tr->layout && t->ne[1] % tr->layout->rows == 0;
+        int packed, copy;
+        ember_weight_copies(tr, (int64_t)t->ne[1], t->nbytes, huge, &packed, &copy);
         if (packed) repack += t->nbytes;
-        if (huge && t->nbytes >= ((uint64_t)2 << 20) && !(packed && tr->packed_decode)) rows += t->nbytes;
+        if (copy) rows += t->nbytes;
     }
     if (repack) printf("repack:     %.1f MB of weights copied into interleaved row groups at load (ember run --no-repack skips it)\n", repack / 1e6);
     if (rows) printf("row copy:   %.1f MB of the rows decoding reads copied into huge pages at load (ember run --no-repack skips it)\n", rows / 1e6);
