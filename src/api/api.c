@@ -191,6 +191,9 @@ ember_status ember_ctx_create(ember_model *model, const ember_ctx_params *params
     c->pos = xcalloc(B, sizeof(int), &fail);
     c->prefill_tmp = xcalloc(B, 1, &fail);
     c->ts = xcalloc((size_t)c->p.n_threads, sizeof *c->ts, &fail);
+    c->mm_claims = aligned_alloc(64, (size_t)c->p.n_threads * sizeof *c->mm_claims);
+    if (!c->mm_claims) fail = 1;
+    else memset(c->mm_claims, 0, (size_t)c->p.n_threads * sizeof *c->mm_claims);
     for (int i = 0; !fail && i < c->p.n_threads; i++) {
         c->ts[i].scores = xcalloc((size_t)p.n_ctx, sizeof(float), &fail);
         c->ts[i].p16 = xcalloc((size_t)p.n_ctx, sizeof(uint16_t), &fail);
@@ -211,6 +214,7 @@ void ember_ctx_free(ember_ctx *c) {
     if (c->ts)
         for (int i = 0; i < c->p.n_threads; i++) { free(c->ts[i].scores); free(c->ts[i].p16); free(c->ts[i].q16); }
     free(c->ts);
+    free(c->mm_claims);
     free(c);
 }
 

@@ -5,12 +5,22 @@
 #include "model.h"
 #include "../kv/kv.h"
 #include "../runtime/threadpool.h"
+#include <stdatomic.h>
 
 typedef struct {
     float *scores;     /* [n_ctx] */
     uint16_t *p16;     /* [n_ctx] probabilities rounded to F16 */
     uint16_t *q16;     /* [head_dim] query rounded to F16 */
 } ember_thread_scratch;
+
+/* A thread's share of a matmul's rows, on its own cache line: the blocks
+ * [lo, hi) of MM_CLAIM_ROWS rows not yet claimed, lo in the low 32 bits.
+ * The owner claims from the front, a thread done with its own share from
+ * the back (forward.c). */
+typedef struct {
+    _Atomic uint64_t blocks;
+    char pad[56];
+} ember_mm_claim;
 
 /* Optional observer of matmul inputs (ember imatrix): called on the
  * calling thread for each weight of a matmul, with the n_tok float input
@@ -31,6 +41,7 @@ struct ember_ctx {
     void *act_aux;       /* side data of activation rows for tile kernels */
     size_t act_aux_bytes;
     ember_thread_scratch *ts;
+    ember_mm_claim *mm_claims; /* [n_threads], 64-byte aligned */
     /* logits of the entries that asked for them in the last decode */
     float *logits;
     int logits_cap;
