@@ -105,22 +105,101 @@ static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, co
     }
 }
 
+/* The same sums with two runs per 512-bit register, for CPUs that run
+ * 512-bit integer operations at full width (Zen 5, Intel): 32-byte chunk j
+ * is broadcast to both halves and the upper half shifted down a nibble, so
+ * the register holds runs 2j and 2j+1 in line with 64 contiguous q8 bytes;
+ * the scale pair comes from one word permute. Lanes 0-7 collect the even
+ * runs, 8-15 the odd ones, and their sum is the 256-bit kernel's integer
+ * lanes exactly (about half the instructions per super-block). */
+static inline __attribute__((always_inline)) void q45_tokens_zmm(int n, float *s, const void *vx, const void *vy, size_t ys,
+                                                                 const int nt, const int q5) {
+    const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const __m512i m4 = _mm512_set1_epi8(0xF), sixteen = _mm512_set1_epi8(16);
+    const __m512i nib = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    __m256 acc[4] = ZERO8;
+    __m128 acc_m[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    float summs[4] = {0, 0, 0, 0};
+    for (int i = 0; i < n / QK_K; i++) {
+        const block_q4_K *b4 = (const block_q4_K *)((const char *)vx + (size_t)i * bx);
+        const block_q5_K *b5 = (const block_q5_K *)b4;
+        const float xd = h2f(b4->d), xdm = h2f(b4->dmin);
+        const __m128i scmn = k4_scales(b4->scales);
+        const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(scmn));
+        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn));
+        const uint8_t *qs = q5 ? b5->qs : b4->qs;
+        __m512i w[4], scv[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * j)));
+            w[j] = _mm512_and_si512(_mm512_srlv_epi16(bits, nib), m4);
+            scv[j] = _mm512_permutexvar_epi16(
+                _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)(2 * j))), _mm256_set1_epi16((short)(2 * j + 1)), 1),
+                sc);
+        }
+        if (q5) {
+            const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b5->qh));
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m512i sel = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8((char)(1 << (2 * j)))),
+                                                       _mm256_set1_epi8((char)(1 << (2 * j + 1))), 1);
+                w[j] = _mm512_mask_add_epi8(w[j], _mm512_test_epi8_mask(hb, sel), w[j], sixteen);
+            }
+        }
+#pragma GCC unroll 4
+        for (int k = 0; k < nt; k++) {
+            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
+            const float d = y->d * xd, dmin = -y->d * xdm;
+            const __m128i prod = k4_min_prod(mins16, y->bsums);
+            if (q5) {
+                __m128i p = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4E));
+                p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
+                summs[k] = __builtin_fmaf(dmin, (float)_mm_cvtsi128_si32(p), summs[k]);
+            } else {
+                acc_m[k] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[k]);
+            }
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (int j = 0; j < 4; j += 2) {
+                s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(w[j], _mm512_loadu_si512(y->qs + 64 * j)), scv[j]);
+                s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(w[j + 1], _mm512_loadu_si512(y->qs + 64 * j + 64)), scv[j + 1]);
+            }
+            const __m512i sum = _mm512_add_epi32(s0, s1);
+            const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s8), acc[k]);
+        }
+    }
+    for (int k = 0; k < nt; k++) {
+        if (q5) {
+            s[k] = hsum8(acc[k]) + summs[k];
+        } else {
+            __m128 m = _mm_add_ps(acc_m[k], _mm_movehl_ps(acc_m[k], acc_m[k]));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            s[k] = hsum8(acc[k]) + _mm_cvtss_f32(m);
+        }
+    }
+}
+
+#ifndef Q45_KERNEL
+#define Q45_KERNEL q45_tokens_zmm
+#endif
+
 /* nt is a constant in each instance, so the loops over tokens unroll */
-static void dot_q4_K(int n, float *s, const void *vx, const void *vy) { q45_tokens(n, s, vx, vy, 0, 1, 0); }
-static void dot_q5_K(int n, float *s, const void *vx, const void *vy) { q45_tokens(n, s, vx, vy, 0, 1, 1); }
+static void dot_q4_K(int n, float *s, const void *vx, const void *vy) { Q45_KERNEL(n, s, vx, vy, 0, 1, 0); }
+static void dot_q5_K(int n, float *s, const void *vx, const void *vy) { Q45_KERNEL(n, s, vx, vy, 0, 1, 1); }
 
 static void dot_q4_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
-    if (nt == 4) q45_tokens(n, s, vx, vy, ys, 4, 0);
-    else if (nt == 3) q45_tokens(n, s, vx, vy, ys, 3, 0);
-    else if (nt == 2) q45_tokens(n, s, vx, vy, ys, 2, 0);
-    else q45_tokens(n, s, vx, vy, ys, 1, 0);
+    if (nt == 4) Q45_KERNEL(n, s, vx, vy, ys, 4, 0);
+    else if (nt == 3) Q45_KERNEL(n, s, vx, vy, ys, 3, 0);
+    else if (nt == 2) Q45_KERNEL(n, s, vx, vy, ys, 2, 0);
+    else Q45_KERNEL(n, s, vx, vy, ys, 1, 0);
 }
 
 static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
-    if (nt == 4) q45_tokens(n, s, vx, vy, ys, 4, 1);
-    else if (nt == 3) q45_tokens(n, s, vx, vy, ys, 3, 1);
-    else if (nt == 2) q45_tokens(n, s, vx, vy, ys, 2, 1);
-    else q45_tokens(n, s, vx, vy, ys, 1, 1);
+    if (nt == 4) Q45_KERNEL(n, s, vx, vy, ys, 4, 1);
+    else if (nt == 3) Q45_KERNEL(n, s, vx, vy, ys, 3, 1);
+    else if (nt == 2) Q45_KERNEL(n, s, vx, vy, ys, 2, 1);
+    else Q45_KERNEL(n, s, vx, vy, ys, 1, 1);
 }
 
 /* Q4_K and Q5_K, 16 rows x nt (1..8) tokens: vec_dot's results, with the
