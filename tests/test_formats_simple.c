@@ -497,6 +497,27 @@ static void check_path_dots(const char *path) {
                     }
                     free(ys);
                 }
+                if (ks.vec_dot_rows4[type]) {
+                    /* 4 weight rows (qx the third, the others new), a gap
+                     * after each on odd reps: each result bit-identical to
+                     * vec_dot on its row */
+                    const size_t rb = ember_row_size(type, n), stride = rb + (rep & 1 ? 34 : 0);
+                    char *xs = malloc(4 * stride);
+                    float *tmp = malloc(sizeof(float) * (size_t)n);
+                    for (int r = 0; r < 4; r++) {
+                        if (r == 2) memcpy(xs + 2 * stride, qx, rb);
+                        else make_row(type, n, xs + (size_t)r * stride, tmp, 0.5f + r, 0);
+                    }
+                    float s4[4];
+                    ks.vec_dot_rows4[type](n, s4, xs, stride, qy);
+                    for (int r = 0; r < 4; r++) {
+                        float one;
+                        ks.vec_dot[type](n, &one, xs + (size_t)r * stride, qy);
+                        CHECKF(bits(s4[r]) == bits(one), "%s %s rows4 n=%d row %d: %.9g vs %.9g", path, t->name, n, r, s4[r], one);
+                    }
+                    CHECK(bits(s4[2]) == bits(got));
+                    free(xs); free(tmp);
+                }
                 free(qx); free(qy); free(dx); free(dy);
             }
         }

@@ -107,6 +107,12 @@ typedef struct {
      * speculative verification) then loads each weight block once for up to
      * four tokens. NULL if not available. */
     void (*vec_dot_tokens)(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
+    /* vec_dot's exact order, 4 consecutive weight rows (row_bytes apart)
+     * against one activation row: s[0..4). For types whose dot is one
+     * float multiply-add chain per row (Q8_0: one link per 32-element
+     * block), so a single token's rows run four chains at once instead of
+     * waiting on one. NULL if not available. */
+    void (*vec_dot_rows4)(int n, float *s, const void *x, size_t row_bytes, const void *y);
     /* vec_dot's exact order, 16 weight rows x nt (1..8) activation rows:
      * s[k*s_stride + r] = dot(row r, token k); the kernel may share work
      * across the rows (Q4_K/Q5_K: the min term, several rows per register

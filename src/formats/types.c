@@ -61,6 +61,7 @@ static void select_path(const char *path) {
         tr->vec_dot_rows8 = ks.vec_dot_rows8[t] ? ks.vec_dot_rows8[t] : tr->vec_dot_rows8_ref;
         tr->vec_dot_rows8_x8 = ks.vec_dot_rows8_x8[t];
         tr->vec_dot_tokens = ks.vec_dot_tokens[t];
+        tr->vec_dot_rows4 = ks.vec_dot_rows4[t];
         tr->vec_dot_rows16_tokens = ks.vec_dot_rows16_tokens[t];
         /* a prompt-order tile is only valid next to the matching dot */
         tr->vec_dot_prefill_tile = ks.vec_dot_prefill[t] ? ks.vec_dot_prefill_tile[t] : 0;

@@ -20,6 +20,7 @@ typedef struct {
      * reads the packed copy, not the file's rows) */
     int packed_decode[EMBER_TYPE_COUNT];
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
+    void (*vec_dot_rows4[EMBER_TYPE_COUNT])(int n, float *s, const void *x, size_t row_bytes, const void *y);
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens[EMBER_TYPE_COUNT];
     ember_gemm_packed_fn gemm_packed[EMBER_TYPE_COUNT];
     void (*vec_dot_prefill_tile[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride,

@@ -253,7 +253,12 @@ static void mm_range(mm_task *t, int64_t r0, int64_t r1) {
                                                                  re - q < 4 ? (int)(re - q) : 4, a, t->act_stride[m], nt);
                                 } else {
                                     nt = 1;
-                                    for (int64_t q = rb; q < re; q++)
+                                    int64_t q = rb;
+                                    if (dot == tr->vec_dot && tr->vec_dot_rows4) /* four rows' chains at once */
+                                        for (; q + 4 <= re; q += 4)
+                                            tr->vec_dot_rows4(n, &y[q], (const char *)w->data + (size_t)q * w->row_bytes,
+                                                              w->row_bytes, a);
+                                    for (; q < re; q++)
                                         dot(n, &y[q], (const char *)w->data + (size_t)q * w->row_bytes, a);
                                 }
                             }
