@@ -61,14 +61,7 @@ static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, co
         for (int k = 0; k < nt; k++) {
             const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
             const float d = y->d * xd, dmin = -y->d * xdm;
-            const __m128i prod = k4_min_prod(mins16, y->bsums);
-            if (q5) {
-                __m128i p = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4E));
-                p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
-                summs[k] = __builtin_fmaf(dmin, (float)_mm_cvtsi128_si32(p), summs[k]);
-            } else {
-                acc_m[k] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[k]);
-            }
+            k45_min_term(q5, mins16, y->bsums, dmin, &summs[k], &acc_m[k]);
             __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
@@ -79,15 +72,7 @@ static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, co
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[k]);
         }
     }
-    for (int k = 0; k < nt; k++) {
-        if (q5) {
-            s[k] = hsum8(acc[k]) + summs[k];
-        } else {
-            __m128 m = _mm_add_ps(acc_m[k], _mm_movehl_ps(acc_m[k], acc_m[k]));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            s[k] = hsum8(acc[k]) + _mm_cvtss_f32(m);
-        }
-    }
+    for (int k = 0; k < nt; k++) s[k] = k45_finish(q5, acc[k], summs[k], acc_m[k]);
 }
 
 /* nt is a constant in each instance, so the loops over tokens unroll */

@@ -2,10 +2,11 @@
  * and to the references in formats/kquants.c.
  *
  * The integer part of a super-block is computed with AVX-512 VL/BW/VNNI
- * instructions on 256-bit registers (vpdpwssd multiplies the int16 products
- * by the sub-block scales and accumulates; byte masks add Q5_K's fifth bit;
- * ternary logic merges Q3_K's and Q6_K's high bits). 256-bit registers beat
- * 512-bit ones on Zen 4 (measured). Integer sums are exact, so any grouping gives
+ * instructions (vpdpwssd multiplies the int16 products by the sub-block
+ * scales and accumulates; byte masks add Q5_K's fifth bit; ternary logic
+ * merges Q3_K's and Q6_K's high bits), on 256-bit registers, which beat
+ * 512-bit ones on Zen 4 (measured), except the Q4_K/Q5_K dots: two runs per
+ * 512-bit register won on Zen 5 (not re-measured on Zen 4). Integer sums are exact, so any grouping gives
  * the same 8 lanes (lane m = elements 4m..4m+3 of every 32-element run);
  * the float steps are the documented ones: one fused multiply-add per lane
  * and super-block, then the same tree sum.
@@ -37,7 +38,7 @@ static inline __attribute__((always_inline)) void k4_unpack(const uint8_t *qs, _
     }
 }
 
-/* vec_dot's main part of a super-block for one token: the 8 lanes of
+/* The rows16 kernels' main part of a super-block for one token: the 8 lanes of
  * sum(scale * w . q8), exact, fma'd with d into acc */
 static inline __attribute__((always_inline)) __m256 k4_main(const __m256i w[8], const __m256i scv[8], const int8_t *q8,
                                                             float d, __m256 acc) {
@@ -60,58 +61,14 @@ static inline __attribute__((always_inline)) void k5_fifth(const uint8_t *qh, __
         w[r] = _mm256_mask_add_epi8(w[r], _mm256_test_epi8_mask(hb, _mm256_set1_epi8((char)(1 << r))), w[r], sixteen);
 }
 
-/* Q4_K or Q5_K (q5 != 0), nt tokens: the super-block loop is the same but
- * for the fifth bit and how the min term accumulates. */
-static inline __attribute__((always_inline)) void q45_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
-                                                             const int nt, const int q5) {
-    const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    __m256 acc[4] = ZERO8;
-    __m128 acc_m[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
-    float summs[4] = {0, 0, 0, 0};
-    for (int i = 0; i < n / QK_K; i++) {
-        const block_q4_K *b4 = (const block_q4_K *)((const char *)vx + (size_t)i * bx);
-        const block_q5_K *b5 = (const block_q5_K *)b4;
-        const float xd = h2f(b4->d), xdm = h2f(b4->dmin);
-        const __m128i scmn = k4_scales(b4->scales);
-        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scmn));
-        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn));
-        const uint8_t *qs = q5 ? b5->qs : b4->qs;
-        __m256i w[8], scv[8];
-        k4_unpack(qs, sc16, w, scv);
-        if (q5) k5_fifth(b5->qh, w);
-#pragma GCC unroll 4
-        for (int k = 0; k < nt; k++) {
-            const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
-            const float d = y->d * xd, dmin = -y->d * xdm;
-            const __m128i prod = k4_min_prod(mins16, y->bsums);
-            if (q5) {
-                __m128i p = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4E));
-                p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
-                summs[k] = __builtin_fmaf(dmin, (float)_mm_cvtsi128_si32(p), summs[k]);
-            } else {
-                acc_m[k] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[k]);
-            }
-            acc[k] = k4_main(w, scv, y->qs, d, acc[k]);
-        }
-    }
-    for (int k = 0; k < nt; k++) {
-        if (q5) {
-            s[k] = hsum8(acc[k]) + summs[k];
-        } else {
-            __m128 m = _mm_add_ps(acc_m[k], _mm_movehl_ps(acc_m[k], acc_m[k]));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            s[k] = hsum8(acc[k]) + _mm_cvtss_f32(m);
-        }
-    }
-}
-
-/* The same sums with two runs per 512-bit register, for CPUs that run
- * 512-bit integer operations at full width (Zen 5, Intel): 32-byte chunk j
- * is broadcast to both halves and the upper half shifted down a nibble, so
- * the register holds runs 2j and 2j+1 in line with 64 contiguous q8 bytes;
- * the scale pair comes from one word permute. Lanes 0-7 collect the even
- * runs, 8-15 the odd ones, and their sum is the 256-bit kernel's integer
- * lanes exactly (about half the instructions per super-block). */
+/* Q4_K or Q5_K (q5 != 0) against nt tokens, two 32-element runs per
+ * 512-bit register: 32-byte chunk j is broadcast to both halves and the
+ * upper half shifted down a nibble, so the register holds runs 2j and 2j+1
+ * in line with 64 contiguous q8 bytes; the scale pair comes from one word
+ * permute. Lanes 0-7 collect the even runs, 8-15 the odd ones, and their
+ * sum is the order's 8 integer lanes exactly (lane m = elements 4m..4m+3 of
+ * every run), with about half the instructions of the 256-bit form (Zen 5
+ * L2 microbenchmark: 11.7 -> 9.9 TSC per Q4_K super-block). */
 static inline __attribute__((always_inline)) void q45_tokens_zmm(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                                  const int nt, const int q5) {
     const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
@@ -150,14 +107,7 @@ static inline __attribute__((always_inline)) void q45_tokens_zmm(int n, float *s
         for (int k = 0; k < nt; k++) {
             const block_q8_K *y = (const block_q8_K *)((const char *)vy + (size_t)k * ys) + i;
             const float d = y->d * xd, dmin = -y->d * xdm;
-            const __m128i prod = k4_min_prod(mins16, y->bsums);
-            if (q5) {
-                __m128i p = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4E));
-                p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
-                summs[k] = __builtin_fmaf(dmin, (float)_mm_cvtsi128_si32(p), summs[k]);
-            } else {
-                acc_m[k] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[k]);
-            }
+            k45_min_term(q5, mins16, y->bsums, dmin, &summs[k], &acc_m[k]);
             __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
 #pragma GCC unroll 2
             for (int j = 0; j < 4; j += 2) {
@@ -169,20 +119,10 @@ static inline __attribute__((always_inline)) void q45_tokens_zmm(int n, float *s
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s8), acc[k]);
         }
     }
-    for (int k = 0; k < nt; k++) {
-        if (q5) {
-            s[k] = hsum8(acc[k]) + summs[k];
-        } else {
-            __m128 m = _mm_add_ps(acc_m[k], _mm_movehl_ps(acc_m[k], acc_m[k]));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            s[k] = hsum8(acc[k]) + _mm_cvtss_f32(m);
-        }
-    }
+    for (int k = 0; k < nt; k++) s[k] = k45_finish(q5, acc[k], summs[k], acc_m[k]);
 }
 
-#ifndef Q45_KERNEL
 #define Q45_KERNEL q45_tokens_zmm
-#endif
 
 /* nt is a constant in each instance, so the loops over tokens unroll */
 static void dot_q4_K(int n, float *s, const void *vx, const void *vy) { Q45_KERNEL(n, s, vx, vy, 0, 1, 0); }

@@ -6,6 +6,7 @@
 
 #include "kernels.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -37,6 +38,29 @@ static inline __m128i k4_q8_sums(const int16_t *bsums) {
  * added as the 16-bit multiply-add does: 4 int32 */
 static inline __m128i k4_min_prod(__m128i mins16, const int16_t *bsums) {
     return _mm_madd_epi16(mins16, k4_q8_sums(bsums));
+}
+
+/* A Q4_K/Q5_K super-block's min term for one token, added where vec_dot's
+ * order puts it: Q5_K folds the 4 products into one integer and sums
+ * dmin * it per token in a float, Q4_K keeps 4 float lanes. */
+static inline __attribute__((always_inline)) void k45_min_term(int q5, __m128i mins16, const int16_t *bsums, float dmin,
+                                                               float *summ, __m128 *acc_m) {
+    const __m128i prod = k4_min_prod(mins16, bsums);
+    if (q5) {
+        __m128i p = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0x4E));
+        p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
+        *summ = __builtin_fmaf(dmin, (float)_mm_cvtsi128_si32(p), *summ);
+    } else {
+        *acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), *acc_m);
+    }
+}
+
+/* The dot from the 8 main lanes and the min term (hsum8: reduce_x86.h) */
+static inline __attribute__((always_inline)) float k45_finish(int q5, __m256 acc, float summ, __m128 acc_m) {
+    if (q5) return hsum8(acc) + summ;
+    __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    return hsum8(acc) + _mm_cvtss_f32(m);
 }
 
 #define ZERO8 {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}
