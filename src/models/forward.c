@@ -277,7 +277,9 @@ static int64_t mm_claim(ember_mm_claim *c, int from_back, int64_t n, int64_t *go
     for (;;) {
         const int64_t lo = (int64_t)(v & 0xffffffffu), hi = (int64_t)(v >> 32);
         if (lo >= hi) return -1;
-        const int64_t k = hi - lo < n ? hi - lo : n;
+        /* a quarter of what is left, at most n: the last claims of a
+         * matmul are single blocks, so the threads finish together */
+        const int64_t q = (hi - lo + 3) / 4, k = q < n ? q : n;
         const uint64_t nv = from_back ? (uint64_t)lo | (uint64_t)(hi - k) << 32 : (uint64_t)(lo + k) | (uint64_t)hi << 32;
         if (atomic_compare_exchange_weak_explicit(&c->blocks, &v, nv, memory_order_relaxed, memory_order_relaxed)) {
             *got = k;
@@ -287,7 +289,7 @@ static int64_t mm_claim(ember_mm_claim *c, int from_back, int64_t n, int64_t *go
 }
 
 /* Each thread walks its contiguous share of all rows (one long stream per
- * core) in claims of MM_CLAIM_ROWS; a thread done early takes claims from
+ * core) in claims of up to MM_CLAIM_BLOCKS blocks; a thread done early takes claims from
  * the back of the others' shares. On a shared machine one core often runs
  * slower for a while: with fixed halves the other waited ~15 % of every
  * decode matmul (TSC-instrumented tl-q4_0 tg128, mean |end lag| 35k of 230k
