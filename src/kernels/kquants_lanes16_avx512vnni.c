@@ -218,22 +218,22 @@ static __m512 fold_q4_K(const float *a) {
 
 static __m512 fold_q5_K(const float *a) { return _mm512_add_ps(lanes16_fold8(a), _mm512_loadu_ps(a + 16 * ACC_MIN)); }
 
-LANES16_ENTRY(dot_q4_K_lanes16_tokens, ACC_N * 16, fold_q4_K, pass_nt, , 0)
-LANES16_ENTRY(dot_q5_K_lanes16_tokens, ACC_N * 16, fold_q5_K, pass_nt, , 1)
-LANES16_ENTRY(dot_q2_K_lanes16_tokens, ACC_N * 16, lanes16_fold8, q2_pass_nt, )
+LANES16_ENTRY(dot_q4_K_lanes16_tokens, ACC_N * 16, EMBER_Q4_K_LANES16_BLOCK, fold_q4_K, pass_nt, , 0)
+LANES16_ENTRY(dot_q5_K_lanes16_tokens, ACC_N * 16, EMBER_Q5_K_LANES16_BLOCK, fold_q5_K, pass_nt, , 1)
+LANES16_ENTRY(dot_q2_K_lanes16_tokens, ACC_N * 16, 0, lanes16_fold8, q2_pass_nt, )
 
 void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks) {
-    /* the copies are the rows' size, so decoding could read them too; Q4_K's
-     * single tokens stream faster through the per-row kernel from the
-     * loader's huge-page row copy (tl-q4_k tg64 medians 48.5 vs 42.7 and
-     * 54.2 vs 43.3 t/s, 12 of 14 alternating runs, Zen 5 EPYC) at the cost
-     * of that second copy; Q6_K measured even (40.4 vs 39.7, 5/6), Q5_K,
-     * Q2_K, Q3_K not measured, so they keep one copy */
+    /* single tokens read the copies too, with the software prefetch of
+     * lanes16_tokens: Q4_K from memory on one thread 7.4 against 10.9 TSC
+     * per 256 elements for the per-row kernel on the huge-page row copy,
+     * tl-q4_k tg64 median 84.7 vs 73.6 t/s (6/6 alternating runs, Zen 5
+     * EPYC), and the row copy is no longer needed */
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_lanes16_tokens;
     ks->packed_layout[EMBER_TYPE_Q4_K] = &ember_q4_K_lanes16_layout;
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_lanes16_tokens;
     ks->packed_layout[EMBER_TYPE_Q5_K] = &ember_q5_K_lanes16_layout;
     ks->packed_decode[EMBER_TYPE_Q5_K] = 1;
+    ks->packed_decode[EMBER_TYPE_Q4_K] = 1;
     ks->vec_dot_packed_tokens[EMBER_TYPE_Q2_K] = dot_q2_K_lanes16_tokens;
     ks->packed_layout[EMBER_TYPE_Q2_K] = &ember_q2_K_lanes16_layout;
     ks->packed_decode[EMBER_TYPE_Q2_K] = 1;

@@ -309,12 +309,12 @@ ember_status ember_model_load_impl(const char *path, const ember_model_params *p
      *   interleaved, the rows' size; same results, one memory stream instead
      *   of one per row, and kernels that need no horizontal sums;
      * - the rows that decoding reads (F32, F16, BF16, types without a layout
-     *   on this path, and Q8_0 and Q4_K, whose single tokens read their rows)
+     *   on this path, and Q8_0, whose single tokens read its rows)
      *   are copied as they are into huge pages when the kernel gives them:
      *   the same bytes, so the same results, but the mapping's 4 KiB pages
      *   held decoding well below the read bandwidth (Zen 5 EPYC, tg64:
      *   tl-f16 12.4 vs 21.0 t/s, tl-q8_0 median 27.5 vs 31.6 t/s, 8/8
-     *   alternating runs; README). Q8_0 and Q4_K then hold two copies.
+     *   alternating runs; README). Q8_0 then holds two copies.
      * Buffers are allocated first, then the groups of all matrices are
      * copied by p->n_threads threads (first touch of the new pages
      * included). */
