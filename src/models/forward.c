@@ -553,7 +553,8 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
         float *ygu[2] = {ctx->gate, ctx->up};
         matmul_n(ctx, 2, wgu, ygu, xn, E, n, prefill);
         swiglu_task sw = {ctx->gate, ctx->up, n, F};
-        ember_pool_run(ctx->pool, swiglu_rows, &sw);
+        if (n > 1) ember_pool_run(ctx->pool, swiglu_rows, &sw);
+        else swiglu_rows(&sw, 0, 1); /* one row: waking the pool costs more */
         matmul(ctx, &L->w_down, xn, ctx->gate, F, n, prefill);
         for (size_t i = 0; i < (size_t)n * E; i++) x[i] += xn[i];
     }
