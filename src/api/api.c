@@ -195,9 +195,10 @@ ember_status ember_ctx_create(ember_model *model, const ember_ctx_params *params
     if (!c->mm_claims) fail = 1;
     else memset(c->mm_claims, 0, (size_t)c->p.n_threads * sizeof *c->mm_claims);
     for (int i = 0; !fail && i < c->p.n_threads; i++) {
-        c->ts[i].scores = xcalloc((size_t)p.n_ctx, sizeof(float), &fail);
-        c->ts[i].p16 = xcalloc((size_t)p.n_ctx, sizeof(uint16_t), &fail);
-        c->ts[i].q16 = xcalloc((size_t)hp->head_dim, sizeof(uint16_t), &fail);
+        /* attention takes a head for up to EMBER_TILE_TOKENS tokens at once */
+        c->ts[i].scores = xcalloc((size_t)p.n_ctx * EMBER_TILE_TOKENS, sizeof(float), &fail);
+        c->ts[i].p16 = xcalloc((size_t)p.n_ctx * EMBER_TILE_TOKENS, sizeof(uint16_t), &fail);
+        c->ts[i].q16 = xcalloc((size_t)hp->head_dim * EMBER_TILE_TOKENS, sizeof(uint16_t), &fail);
     }
     if (fail) { ember_ctx_free(c); return set_err(EMBER_ERR_NOMEM, "out of memory for context buffers"); }
     *out = c;

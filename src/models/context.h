@@ -8,9 +8,9 @@
 #include <stdatomic.h>
 
 typedef struct {
-    float *scores;     /* [n_ctx] */
-    uint16_t *p16;     /* [n_ctx] probabilities rounded to F16 */
-    uint16_t *q16;     /* [head_dim] query rounded to F16 */
+    float *scores;     /* [EMBER_TILE_TOKENS][n_ctx] */
+    uint16_t *p16;     /* [EMBER_TILE_TOKENS][n_ctx] probabilities rounded to F16 */
+    uint16_t *q16;     /* [EMBER_TILE_TOKENS][head_dim] queries rounded to F16 */
 } ember_thread_scratch;
 
 /* A thread's share of a matmul's rows, on its own cache line: the blocks

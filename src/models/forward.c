@@ -408,41 +408,55 @@ typedef struct {
     const int8_t *prefill;
 } attn_task;
 
-static void attn_rows(void *arg, int ith, int nth) {
-    attn_task *a = arg;
+/* Does token t attend through the prompt-order tiles (on this path)? */
+static int attn_tiled(const attn_task *a, const ember_type_traits *tr, int hd, int t) {
+    return a->prefill && a->prefill[t] && tr->vec_dot_prefill_tile && hd % tr->prefill_multiple == 0;
+}
+
+/* One head for a run of nt consecutive tokens (nt > 1 only for prompt
+ * tokens of one sequence whose dots take the tiles): Q·K for up to
+ * EMBER_TILE_TOKENS tokens per tile call and weights·V for the tokens that
+ * pad to the same length. Every output is the dot a token alone would get:
+ * the tiles give each (row, token) pair the single dot's order, and scores
+ * past a token's own cache length are computed but never read. */
+static void attn_head(const attn_task *a, ember_thread_scratch *ts, int t0, int nt, int h) {
     ember_ctx *ctx = a->ctx;
     const ember_hparams *hp = &ctx->model->hp;
-    const int hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
-    const int QD = n_head * hd;
-    ember_thread_scratch *ts = &ctx->ts[ith];
+    const int hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv, kvh = h / group;
+    const int QD = n_head * hd, n_ctx = ctx->p.n_ctx;
     const int f16 = ctx->kv.type == EMBER_KV_F16;
     const ember_type_traits *tr = ember_type_get(f16 ? EMBER_TYPE_F16 : EMBER_TYPE_F32);
     const ember_type_traits *h16 = ember_type_get(EMBER_TYPE_F16); /* from_float rounds like fp32_to_fp16 */
-    const int total = a->n_tok * n_head;
-    for (int job = ith; job < total; job += nth) {
-        const int t = job / n_head, h = job % n_head, kvh = h / group;
-        /* Prompt entries: Q·K in the prompt order when head_dim fills its
-         * vectors; weights·V always (llama.cpp pads the cache to 32). */
-        const int prompt = a->prefill && a->prefill[t];
-        ember_vec_dot_fn dot_qk = prompt && hd % tr->prefill_multiple == 0 ? tr->vec_dot_prefill : tr->vec_dot;
-        ember_vec_dot_fn dot_pv = prompt ? tr->vec_dot_prefill : tr->vec_dot;
-        const int s = a->seq ? a->seq[t] : 0;
-        const int n_kv = a->pos[t] + 1;
-        const float *q = ctx->q + (size_t)t * QD + (size_t)h * hd;
-        const void *qv = q;
-        if (f16) {
-            h16->from_float(q, ts->q16, hd);
-            qv = ts->q16;
-        }
-        float *sc = ts->scores;
-        /* prompt-order dots four cache rows at a time where a tile exists */
-        const int tile_qk = dot_qk == tr->vec_dot_prefill && tr->vec_dot_prefill_tile;
-        const size_t k_stride = (size_t)ctx->kv.kv_dim * ctx->kv.elt, v_stride = (size_t)ctx->kv.n_ctx * ctx->kv.elt;
-        for (int j = 0; j < n_kv; j += tile_qk ? 4 : 1) {
-            const char *krow = (const char *)ember_kv_k(&ctx->kv, s, a->layer, j) + (size_t)kvh * hd * ctx->kv.elt;
-            if (tile_qk) tr->vec_dot_prefill_tile(hd, &sc[j], 0, krow, k_stride, n_kv - j < 4 ? n_kv - j : 4, qv, 0, 1);
-            else dot_qk(hd, &sc[j], krow, qv);
-        }
+    const size_t elt = ctx->kv.elt;
+    const int s = a->seq ? a->seq[t0] : 0;
+    /* Prompt entries: Q·K in the prompt order when head_dim fills its
+     * vectors; weights·V always (llama.cpp pads the cache to 32). */
+    const int prompt = a->prefill && a->prefill[t0];
+    ember_vec_dot_fn dot_qk = prompt && hd % tr->prefill_multiple == 0 ? tr->vec_dot_prefill : tr->vec_dot;
+    const int tile_qk = dot_qk == tr->vec_dot_prefill && tr->vec_dot_prefill_tile;
+    /* the queries, rounded to the cache's type: token k's at qv + k * q_stride */
+    const char *qv = (const char *)(ctx->q + (size_t)t0 * QD + (size_t)h * hd);
+    size_t q_stride = (size_t)QD * sizeof(float);
+    if (f16) {
+        for (int k = 0; k < nt; k++) h16->from_float(ctx->q + (size_t)(t0 + k) * QD + (size_t)h * hd, ts->q16 + (size_t)k * hd, hd);
+        qv = (const char *)ts->q16;
+        q_stride = (size_t)hd * sizeof(uint16_t);
+    }
+    int n_kv_max = 0;
+    for (int k = 0; k < nt; k++) n_kv_max = a->pos[t0 + k] + 1 > n_kv_max ? a->pos[t0 + k] + 1 : n_kv_max;
+    /* scores: token k's at ts->scores + k * n_ctx */
+    const size_t k_stride = (size_t)ctx->kv.kv_dim * elt, v_stride = (size_t)n_ctx * elt;
+    for (int j = 0; j < n_kv_max; j += tile_qk ? 4 : 1) {
+        const char *krow = (const char *)ember_kv_k(&ctx->kv, s, a->layer, j) + (size_t)kvh * hd * elt;
+        if (tile_qk)
+            tr->vec_dot_prefill_tile(hd, &ts->scores[j], (size_t)n_ctx, krow, k_stride, n_kv_max - j < 4 ? n_kv_max - j : 4,
+                                     qv, q_stride, nt);
+        else dot_qk(hd, &ts->scores[j], krow, qv); /* nt == 1 */
+    }
+    int n_dot[EMBER_TILE_TOKENS];
+    for (int k = 0; k < nt; k++) {
+        float *sc = ts->scores + (size_t)k * n_ctx;
+        const int n_kv = a->pos[t0 + k] + 1;
         float mx = -INFINITY;
         for (int j = 0; j < n_kv; j++) {
             sc[j] *= hp->attn_scale;
@@ -454,22 +468,51 @@ static void attn_rows(void *arg, int ith, int nth) {
         /* llama.cpp attends over the cache padded to 32 cells (the padding
          * has zero weight); the padded length decides which elements its
          * dot products vectorise, so ember pads the same way */
-        const void *pv = sc;
-        int n_dot = (n_kv + 31) & ~31;
-        if (n_dot > ctx->p.n_ctx) n_dot = n_kv;
-        for (int j = n_kv; j < n_dot; j++) sc[j] = 0.0f;
-        if (f16) {
-            h16->from_float(sc, ts->p16, n_dot);
-            pv = ts->p16;
-        }
-        if (prompt && n_dot % tr->prefill_multiple) dot_pv = tr->vec_dot;
-        float *out = ctx->att + (size_t)t * QD + (size_t)h * hd;
+        n_dot[k] = (n_kv + 31) & ~31;
+        if (n_dot[k] > n_ctx) n_dot[k] = n_kv;
+        for (int j = n_kv; j < n_dot[k]; j++) sc[j] = 0.0f;
+        if (f16) h16->from_float(sc, ts->p16 + (size_t)k * n_ctx, n_dot[k]);
+    }
+    /* weights: token k's at pv + k * p_stride */
+    const char *pv = f16 ? (const char *)ts->p16 : (const char *)ts->scores;
+    const size_t p_stride = (size_t)n_ctx * elt;
+    for (int k0 = 0; k0 < nt;) {
+        int k1 = k0 + 1;
+        while (k1 < nt && n_dot[k1] == n_dot[k0]) k1++;
+        const int nd = n_dot[k0];
+        ember_vec_dot_fn dot_pv = prompt && nd % tr->prefill_multiple == 0 ? tr->vec_dot_prefill : tr->vec_dot;
+        float *out = ctx->att + (size_t)(t0 + k0) * QD + (size_t)h * hd;
+        const char *p = pv + (size_t)k0 * p_stride;
         if (dot_pv == tr->vec_dot_prefill && tr->vec_dot_prefill_tile)
             for (int d = 0; d < hd; d += 4)
-                tr->vec_dot_prefill_tile(n_dot, &out[d], 0, ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), v_stride,
-                                         hd - d < 4 ? hd - d : 4, pv, 0, 1);
+                tr->vec_dot_prefill_tile(nd, &out[d], (size_t)QD, ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), v_stride,
+                                         hd - d < 4 ? hd - d : 4, p, p_stride, k1 - k0);
         else
-            for (int d = 0; d < hd; d++) dot_pv(n_dot, &out[d], ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), pv);
+            for (int k = k0; k < k1; k++, out += QD, p += p_stride)
+                for (int d = 0; d < hd; d++) dot_pv(nd, &out[d], ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), p);
+        k0 = k1;
+    }
+}
+
+/* Jobs: a head for a group of up to EMBER_TILE_TOKENS consecutive tokens,
+ * split into runs that can share tiles (same sequence, all prompt). */
+static void attn_rows(void *arg, int ith, int nth) {
+    attn_task *a = arg;
+    ember_ctx *ctx = a->ctx;
+    const ember_hparams *hp = &ctx->model->hp;
+    const int f16 = ctx->kv.type == EMBER_KV_F16;
+    const ember_type_traits *tr = ember_type_get(f16 ? EMBER_TYPE_F16 : EMBER_TYPE_F32);
+    const int n_groups = (a->n_tok + EMBER_TILE_TOKENS - 1) / EMBER_TILE_TOKENS;
+    for (int job = ith; job < n_groups * hp->n_head; job += nth) {
+        const int g = job / hp->n_head, h = job % hp->n_head;
+        const int end = (g + 1) * EMBER_TILE_TOKENS < a->n_tok ? (g + 1) * EMBER_TILE_TOKENS : a->n_tok;
+        for (int t0 = g * EMBER_TILE_TOKENS; t0 < end;) {
+            int t1 = t0 + 1;
+            if (attn_tiled(a, tr, hp->head_dim, t0))
+                while (t1 < end && attn_tiled(a, tr, hp->head_dim, t1) && (!a->seq || a->seq[t1] == a->seq[t0])) t1++;
+            attn_head(a, &ctx->ts[ith], t0, t1 - t0, h);
+            t0 = t1;
+        }
     }
 }
 
