@@ -52,7 +52,6 @@ static inline __m512 lanes16_fold8(const float *a) {
  * memory, TSC per 256 elements: Q4_K 10.6 -> 7.4, Q5_K 17 -> 9.4, Q6_K 23
  * -> 11.1; Q2_K and Q3_K were even or slower, so their entries pass no
  * block size and keep the hardware prefetcher alone) */
-#define LANES16_PF_CHUNK 1
 #define LANES16_PF_AHEAD 9216
 /* the largest acc_floats (Q4_K: 8 lanes and 4 min lanes of 16 rows) */
 #define LANES16_MAX_ACC (12 * 16)
@@ -67,11 +66,10 @@ static inline void lanes16_tokens(int n, float *s, size_t s_stride, const void *
     _Alignas(64) float acc[8 * LANES16_MAX_ACC]; /* [token][acc_floats] */
     memset(acc, 0, sizeof(float) * (size_t)acc_floats * (size_t)nt);
     if (stream && nt == 1 && block_bytes) {
-        for (int b0 = 0; b0 < nb; b0 += LANES16_PF_CHUNK) {
-            const int b1 = nb - b0 < LANES16_PF_CHUNK ? nb : b0 + LANES16_PF_CHUNK;
-            const char *ahead = (const char *)group + (size_t)b0 * block_bytes + LANES16_PF_AHEAD;
-            for (size_t l = 0; l < (size_t)(b1 - b0) * block_bytes; l += 64) _mm_prefetch(ahead + l, _MM_HINT_T1);
-            one(nb, b0, b1, group, aux, aux_stride, acc);
+        for (int b = 0; b < nb; b++) {
+            const char *ahead = (const char *)group + (size_t)b * block_bytes + LANES16_PF_AHEAD;
+            for (size_t l = 0; l < block_bytes; l += 64) _mm_prefetch(ahead + l, _MM_HINT_T1);
+            one(nb, b, b + 1, group, aux, aux_stride, acc);
         }
         _mm512_storeu_ps(s, fold(acc));
         return;
@@ -87,7 +85,8 @@ static inline void lanes16_tokens(int n, float *s, size_t s_stride, const void *
 
 /* The packed-tokens entry point NAME of a type from its pass PASS(nb, b0,
  * b1, g, aux, aux_stride, acc, nt ...) with the trailing arguments
- * __VA_ARGS__, and its fold FOLD. */
+ * __VA_ARGS__, and its fold FOLD; BLOCK_BYTES is a super-block's size in
+ * the copy (0: one streaming token gets no software prefetch). */
 #define LANES16_ENTRY(NAME, ACC_FLOATS, BLOCK_BYTES, FOLD, PASS, ...)                                                                \
     static void NAME##_one(int nb, int b0, int b1, const uint8_t *g, const char *aux, size_t aux_stride, float *acc) {    \
         PASS(nb, b0, b1, g, aux, aux_stride, acc, 1 __VA_ARGS__);                                                         \
