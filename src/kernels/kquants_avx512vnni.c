@@ -122,24 +122,22 @@ static inline __attribute__((always_inline)) void q45_tokens_zmm(int n, float *s
     for (int k = 0; k < nt; k++) s[k] = k45_finish(q5, acc[k], summs[k], acc_m[k]);
 }
 
-#define Q45_KERNEL q45_tokens_zmm
-
 /* nt is a constant in each instance, so the loops over tokens unroll */
-static void dot_q4_K(int n, float *s, const void *vx, const void *vy) { Q45_KERNEL(n, s, vx, vy, 0, 1, 0); }
-static void dot_q5_K(int n, float *s, const void *vx, const void *vy) { Q45_KERNEL(n, s, vx, vy, 0, 1, 1); }
+static void dot_q4_K(int n, float *s, const void *vx, const void *vy) { q45_tokens_zmm(n, s, vx, vy, 0, 1, 0); }
+static void dot_q5_K(int n, float *s, const void *vx, const void *vy) { q45_tokens_zmm(n, s, vx, vy, 0, 1, 1); }
 
 static void dot_q4_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
-    if (nt == 4) Q45_KERNEL(n, s, vx, vy, ys, 4, 0);
-    else if (nt == 3) Q45_KERNEL(n, s, vx, vy, ys, 3, 0);
-    else if (nt == 2) Q45_KERNEL(n, s, vx, vy, ys, 2, 0);
-    else Q45_KERNEL(n, s, vx, vy, ys, 1, 0);
+    if (nt == 4) q45_tokens_zmm(n, s, vx, vy, ys, 4, 0);
+    else if (nt == 3) q45_tokens_zmm(n, s, vx, vy, ys, 3, 0);
+    else if (nt == 2) q45_tokens_zmm(n, s, vx, vy, ys, 2, 0);
+    else q45_tokens_zmm(n, s, vx, vy, ys, 1, 0);
 }
 
 static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, size_t ys, int nt) {
-    if (nt == 4) Q45_KERNEL(n, s, vx, vy, ys, 4, 1);
-    else if (nt == 3) Q45_KERNEL(n, s, vx, vy, ys, 3, 1);
-    else if (nt == 2) Q45_KERNEL(n, s, vx, vy, ys, 2, 1);
-    else Q45_KERNEL(n, s, vx, vy, ys, 1, 1);
+    if (nt == 4) q45_tokens_zmm(n, s, vx, vy, ys, 4, 1);
+    else if (nt == 3) q45_tokens_zmm(n, s, vx, vy, ys, 3, 1);
+    else if (nt == 2) q45_tokens_zmm(n, s, vx, vy, ys, 2, 1);
+    else q45_tokens_zmm(n, s, vx, vy, ys, 1, 1);
 }
 
 /* Q4_K and Q5_K, 16 rows x nt (1..8) tokens: vec_dot's results, with the

@@ -548,9 +548,11 @@ typedef struct {
     const float *norm; /* norm_rows: the weights */
 } tok_task;
 
-static void per_token(ember_ctx *ctx, void (*fn)(void *, int, int), tok_task *t) {
-    if (t->n > 1) ember_pool_run(ctx->pool, fn, t);
-    else fn(t, 0, 1);
+/* fn over n tokens' rows: on the pool for several, in place for one
+ * (waking the pool costs more than one row's work); SwiGLU uses it too */
+static void per_token(ember_ctx *ctx, void (*fn)(void *, int, int), void *task, int n) {
+    if (n > 1) ember_pool_run(ctx->pool, fn, task);
+    else fn(task, 0, 1);
 }
 
 /* xn = rms_norm(x) * w, row by row */
@@ -602,14 +604,14 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
 
         /* attention block */
         tok_task tt = {ctx, L, l, n, seq, pos, L->attn_norm.data};
-        per_token(ctx, norm_rows, &tt);
+        per_token(ctx, norm_rows, &tt, n);
         const ember_weight *wqkv[3] = {&L->wq, &L->wk, &L->wv};
         float *yqkv[3] = {ctx->q, ctx->k, ctx->v};
         matmul_n(ctx, 3, wqkv, yqkv, xn, E, n, prefill);
         add_bias(ctx->q, &L->bq, n, QD);
         add_bias(ctx->k, &L->bk, n, KVD);
         add_bias(ctx->v, &L->bv, n, KVD);
-        per_token(ctx, rope_rows, &tt);
+        per_token(ctx, rope_rows, &tt, n);
         attn_task at = {ctx, l, n, seq, pos, prefill};
         ember_pool_run(ctx->pool, attn_rows, &at);
         matmul(ctx, &L->wo, xn, ctx->att, QD, n, prefill);
@@ -638,13 +640,12 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
 
         /* feed-forward block (SwiGLU) */
         tok_task tf = {ctx, L, l, n, seq, pos, L->ffn_norm.data};
-        per_token(ctx, norm_rows, &tf);
+        per_token(ctx, norm_rows, &tf, n);
         const ember_weight *wgu[2] = {&L->w_gate, &L->w_up};
         float *ygu[2] = {ctx->gate, ctx->up};
         matmul_n(ctx, 2, wgu, ygu, xn, E, n, prefill);
         swiglu_task sw = {ctx->gate, ctx->up, n, F};
-        if (n > 1) ember_pool_run(ctx->pool, swiglu_rows, &sw);
-        else swiglu_rows(&sw, 0, 1); /* one row: waking the pool costs more */
+        per_token(ctx, swiglu_rows, &sw, n);
         matmul(ctx, &L->w_down, xn, ctx->gate, F, n, prefill);
         for (size_t i = 0; i < (size_t)n * E; i++) x[i] += xn[i];
     }
