@@ -420,6 +420,32 @@ static int attn_tiled(const attn_task *a, const ember_type_traits *tr, int hd, i
     return a->prefill && a->prefill[t] && tr->vec_dot_prefill_tile && hd % tr->prefill_multiple == 0;
 }
 
+/* Token k's n_kv scores (at ts->scores + k * n_ctx) become attention
+ * weights: scaled, softmaxed (sum in double), padded with zeros to the
+ * length llama.cpp's dots take, and with an F16 cache rounded into
+ * ts->p16 + k * n_ctx. Returns that length. */
+static int attn_weights(const attn_task *a, ember_thread_scratch *ts, int k, int n_kv) {
+    const ember_ctx *ctx = a->ctx;
+    const int n_ctx = ctx->p.n_ctx;
+    float *sc = ts->scores + (size_t)k * n_ctx;
+    float mx = -INFINITY;
+    for (int j = 0; j < n_kv; j++) {
+        sc[j] *= ctx->model->hp.attn_scale;
+        mx = sc[j] > mx ? sc[j] : mx;
+    }
+    const double sum = ember_softmax_exp_sum(sc, n_kv, mx);
+    const float inv = (float)(1.0 / sum);
+    for (int j = 0; j < n_kv; j++) sc[j] *= inv;
+    /* llama.cpp attends over the cache padded to 32 cells (the padding
+     * has zero weight); the padded length decides which elements its
+     * dot products vectorise, so ember pads the same way */
+    int n_dot = (n_kv + 31) & ~31;
+    if (n_dot > n_ctx) n_dot = n_kv;
+    for (int j = n_kv; j < n_dot; j++) sc[j] = 0.0f;
+    if (ctx->kv.type == EMBER_KV_F16) ember_type_get(EMBER_TYPE_F16)->from_float(sc, ts->p16 + (size_t)k * n_ctx, n_dot);
+    return n_dot;
+}
+
 /* One head for a run of nt consecutive tokens (nt > 1 only for prompt
  * tokens of one sequence whose dots take the tiles): Q·K for up to
  * EMBER_TILE_TOKENS tokens per tile call and weights·V for the tokens that
@@ -461,25 +487,7 @@ static void attn_head(const attn_task *a, ember_thread_scratch *ts, int t0, int 
         else dot_qk(hd, &ts->scores[j], krow, qv); /* nt == 1 */
     }
     int n_dot[EMBER_TILE_TOKENS];
-    for (int k = 0; k < nt; k++) {
-        float *sc = ts->scores + (size_t)k * n_ctx;
-        const int n_kv = a->pos[t0 + k] + 1;
-        float mx = -INFINITY;
-        for (int j = 0; j < n_kv; j++) {
-            sc[j] *= hp->attn_scale;
-            mx = sc[j] > mx ? sc[j] : mx;
-        }
-        const double sum = ember_softmax_exp_sum(sc, n_kv, mx);
-        const float inv = (float)(1.0 / sum);
-        for (int j = 0; j < n_kv; j++) sc[j] *= inv;
-        /* llama.cpp attends over the cache padded to 32 cells (the padding
-         * has zero weight); the padded length decides which elements its
-         * dot products vectorise, so ember pads the same way */
-        n_dot[k] = (n_kv + 31) & ~31;
-        if (n_dot[k] > n_ctx) n_dot[k] = n_kv;
-        for (int j = n_kv; j < n_dot[k]; j++) sc[j] = 0.0f;
-        if (f16) h16->from_float(sc, ts->p16 + (size_t)k * n_ctx, n_dot[k]);
-    }
+    for (int k = 0; k < nt; k++) n_dot[k] = attn_weights(a, ts, k, a->pos[t0 + k] + 1);
     /* weights: token k's at pv + k * p_stride */
     const char *pv = f16 ? (const char *)ts->p16 : (const char *)ts->scores;
     const size_t p_stride = (size_t)n_ctx * elt;
@@ -501,8 +509,51 @@ static void attn_head(const attn_task *a, ember_thread_scratch *ts, int t0, int 
     }
 }
 
-/* Jobs: a head for a group of up to EMBER_TILE_TOKENS consecutive tokens,
- * split into runs that can share tiles (same sequence, all prompt). */
+/* Heads h0..h0+nh-1 (nh <= 4, one K/V head) for token t, which is not a
+ * prompt entry: each K row and V column is read once for all of them
+ * through the multi-token dot, which gives each head vec_dot's result. */
+static void attn_heads_token(const attn_task *a, ember_thread_scratch *ts, int t, int h0, int nh) {
+    ember_ctx *ctx = a->ctx;
+    const ember_hparams *hp = &ctx->model->hp;
+    const int hd = hp->head_dim, kvh = h0 / (hp->n_head / hp->n_head_kv), QD = hp->n_head * hd, n_ctx = ctx->p.n_ctx;
+    const int f16 = ctx->kv.type == EMBER_KV_F16;
+    const ember_type_traits *tr = ember_type_get(f16 ? EMBER_TYPE_F16 : EMBER_TYPE_F32);
+    if (!tr->vec_dot_tokens) {
+        for (int k = 0; k < nh; k++) attn_head(a, ts, t, 1, h0 + k);
+        return;
+    }
+    const size_t elt = ctx->kv.elt;
+    const int s = a->seq ? a->seq[t] : 0, n_kv = a->pos[t] + 1;
+    /* the queries, rounded to the cache's type: head k's at qv + k * q_stride */
+    const float *q = ctx->q + (size_t)t * QD + (size_t)h0 * hd;
+    const char *qv = (const char *)q;
+    if (f16) {
+        for (int k = 0; k < nh; k++) ember_type_get(EMBER_TYPE_F16)->from_float(q + (size_t)k * hd, ts->q16 + (size_t)k * hd, hd);
+        qv = (const char *)ts->q16;
+    }
+    const size_t q_stride = (size_t)hd * elt;
+    float s4[4];
+    for (int j = 0; j < n_kv; j++) {
+        tr->vec_dot_tokens(hd, s4, (const char *)ember_kv_k(&ctx->kv, s, a->layer, j) + (size_t)kvh * hd * elt, qv, q_stride, nh);
+        for (int k = 0; k < nh; k++) ts->scores[(size_t)k * n_ctx + j] = s4[k];
+    }
+    int nd = 0;
+    for (int k = 0; k < nh; k++) nd = attn_weights(a, ts, k, n_kv); /* the same length for every head */
+    const char *pv = f16 ? (const char *)ts->p16 : (const char *)ts->scores;
+    float *out = ctx->att + (size_t)t * QD + (size_t)h0 * hd;
+    for (int d = 0; d < hd; d++) {
+        tr->vec_dot_tokens(nd, s4, ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), pv, (size_t)n_ctx * elt, nh);
+        for (int k = 0; k < nh; k++) out[(size_t)k * hd + d] = s4[k];
+    }
+}
+
+/* Jobs: up to 4 heads of one K/V head for a group of up to
+ * EMBER_TILE_TOKENS consecutive tokens. Prompt entries go head by head, in
+ * runs that share tiles (same sequence, all through the tiles); other
+ * tokens take the heads together. With one group the threads take
+ * contiguous ranges of jobs, so each K/V head is read by one thread (dealt
+ * in turn, both threads read every K/V head: one-token attention took
+ * ~17 % longer). */
 static void attn_rows(void *arg, int ith, int nth) {
     attn_task *a = arg;
     ember_ctx *ctx = a->ctx;
@@ -510,14 +561,27 @@ static void attn_rows(void *arg, int ith, int nth) {
     const int f16 = ctx->kv.type == EMBER_KV_F16;
     const ember_type_traits *tr = ember_type_get(f16 ? EMBER_TYPE_F16 : EMBER_TYPE_F32);
     const int n_groups = (a->n_tok + EMBER_TILE_TOKENS - 1) / EMBER_TILE_TOKENS;
-    for (int job = ith; job < n_groups * hp->n_head; job += nth) {
-        const int g = job / hp->n_head, h = job % hp->n_head;
+    const int group = hp->n_head / hp->n_head_kv, quads = (group + 3) / 4, n_jobs = n_groups * hp->n_head_kv * quads;
+    int j0 = ith, j1 = n_jobs, step = nth;
+    if (n_groups == 1) {
+        const int per = (n_jobs + nth - 1) / nth;
+        j0 = ith * per < n_jobs ? ith * per : n_jobs;
+        j1 = j0 + per < n_jobs ? j0 + per : n_jobs;
+        step = 1;
+    }
+    for (int job = j0; job < j1; job += step) {
+        const int g = job / (hp->n_head_kv * quads), qd = job % (hp->n_head_kv * quads);
+        const int h0 = qd / quads * group + qd % quads * 4, h1 = h0 + 4 < (qd / quads + 1) * group ? h0 + 4 : (qd / quads + 1) * group;
         const int end = (g + 1) * EMBER_TILE_TOKENS < a->n_tok ? (g + 1) * EMBER_TILE_TOKENS : a->n_tok;
         for (int t0 = g * EMBER_TILE_TOKENS; t0 < end;) {
             int t1 = t0 + 1;
-            if (attn_tiled(a, tr, hp->head_dim, t0))
-                while (t1 < end && attn_tiled(a, tr, hp->head_dim, t1) && (!a->seq || a->seq[t1] == a->seq[t0])) t1++;
-            attn_head(a, &ctx->ts[ith], t0, t1 - t0, h);
+            if (!a->prefill || !a->prefill[t0]) {
+                attn_heads_token(a, &ctx->ts[ith], t0, h0, h1 - h0);
+            } else {
+                if (attn_tiled(a, tr, hp->head_dim, t0))
+                    while (t1 < end && attn_tiled(a, tr, hp->head_dim, t1) && (!a->seq || a->seq[t1] == a->seq[t0])) t1++;
+                for (int h = h0; h < h1; h++) attn_head(a, &ctx->ts[ith], t0, t1 - t0, h);
+            }
             t0 = t1;
         }
     }
