@@ -931,6 +931,39 @@ static void test_rowops(void) {
     }
 }
 
+/* Every path's RoPE bit-identical to the reference, both pair layouts,
+ * rotated dimensions that leave vector tails, partial rotation. */
+static void test_rope(void) {
+    const int shapes[][3] = { {64, 64, 32}, {128, 128, 8}, {64, 32, 3}, {96, 96, 5}, {8, 8, 4}, {128, 72, 2} }; /* head_dim, n_rot, heads */
+    int ran = 0;
+    for (int p = 0; p < NELEM(PATHS); p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(PATHS[p], &ks);
+        if (!ks.rope) continue;
+        ran++;
+        for (int si = 0; si < NELEM(shapes); si++)
+            for (int neox = 0; neox < 2; neox++) {
+                const int hd = shapes[si][0], n_rot = shapes[si][1], nh = shapes[si][2], n = hd * nh;
+                float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n), cs[128];
+                fill(a, n, 5.0f);
+                memcpy(b, a, sizeof(float) * (size_t)n);
+                for (int i = 0; i < n_rot; i += 2) { /* a position's pairs, angles up to ~1000 rad */
+                    const float t = 997.0f * powf(10000.0f, -(float)i / (float)n_rot);
+                    cs[i] = cosf(t);
+                    cs[i + 1] = sinf(t);
+                }
+                ember_rope_ref(a, nh, hd, cs, n_rot, neox);
+                ks.rope(b, nh, hd, cs, n_rot, neox);
+                int bad = 0;
+                for (int i = 0; i < n; i++) bad += bits(a[i]) != bits(b[i]);
+                CHECKF(bad == 0, "%s rope hd=%d n_rot=%d neox=%d: %d of %d differ", PATHS[p], hd, n_rot, neox, bad, n);
+                free(a); free(b);
+            }
+    }
+    if (!ran) printf("note: no SIMD RoPE on this CPU\n");
+}
+
 /* The traits the engine uses are the selected path's (or the refs). */
 static void test_traits_selected(void) {
     for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
@@ -961,6 +994,7 @@ int main(void) {
     RUN(test_tiles);
     RUN(test_q8_0_rows16);
     RUN(test_rowops);
+    RUN(test_rope);
     RUN(test_traits_selected);
     TEST_EXIT();
 }

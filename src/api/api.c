@@ -189,6 +189,7 @@ ember_status ember_ctx_create(ember_model *model, const ember_ctx_params *params
     c->act_aux_bytes = 3 * B * (aux_row ? aux_row : 1);
     c->act_aux = xcalloc(c->act_aux_bytes, 1, &fail);
     c->pos = xcalloc(B, sizeof(int), &fail);
+    c->rope_cs = xcalloc(B * (size_t)hp->n_rot, sizeof(float), &fail);
     c->prefill_tmp = xcalloc(B, 1, &fail);
     c->ts = xcalloc((size_t)c->p.n_threads, sizeof *c->ts, &fail);
     c->mm_claims = aligned_alloc(64, (size_t)c->p.n_threads * sizeof *c->mm_claims);
@@ -210,7 +211,7 @@ void ember_ctx_free(ember_ctx *c) {
     ember_pool_free(c->pool);
     ember_kv_free(&c->kv);
     free(c->x); free(c->xn); free(c->q); free(c->k); free(c->v); free(c->att);
-    free(c->gate); free(c->up); free(c->act); free(c->act_aux); free(c->pos); free(c->prefill_tmp);
+    free(c->gate); free(c->up); free(c->act); free(c->act_aux); free(c->pos); free(c->rope_cs); free(c->prefill_tmp);
     free(c->logits); free(c->out_row);
     if (c->ts)
         for (int i = 0; i < c->p.n_threads; i++) { free(c->ts[i].scores); free(c->ts[i].p16); free(c->ts[i].q16); }

@@ -229,6 +229,9 @@ void ember_swiglu(float *g, const float *u, int n);
 /* x[i] = exp(x[i] - mx) (expf_poly); returns their sum in llama.cpp's order */
 double ember_softmax_exp_sum_ref(float *x, int n, float mx);
 double ember_softmax_exp_sum(float *x, int n, float mx);
+/* rotates n_heads vectors of head_dim by cos/sin pairs cs (RoPE) */
+void ember_rope_ref(float *x, int n_heads, int head_dim, const float *cs, int n_rot, int neox);
+void ember_rope(float *x, int n_heads, int head_dim, const float *cs, int n_rot, int neox);
 /* q8_0_rows16.c: Q8_0's 16-row packed copy (lane order, as
  * ember_vec_dot_q8_0_lanes) and the activation side data of its kernels */
 void ember_q8_0_pack16(int n, void *dst, const void *rows, size_t row_bytes);

@@ -36,3 +36,20 @@ double ember_softmax_exp_sum_ref(float *x, int n, float mx) {
     return sum;
 }
 
+
+/* RoPE: rotates n_heads vectors of head_dim by a position's cos/sin pairs
+ * (cs[2i], cs[2i+1]) over the first n_rot dimensions; pair i is (2i, 2i+1),
+ * or (i, i + n_rot/2) with neox. One fused multiply-add per output, the way
+ * llama.cpp's build (gcc, -march=native, contraction on) evaluates
+ * x0*c - x1*s and x0*s + x1*c. */
+void ember_rope_ref(float *x, int n_heads, int head_dim, const float *cs, int n_rot, int neox) {
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        for (int i0 = 0; i0 < n_rot; i0 += 2) {
+            const int a = neox ? i0 / 2 : i0, b = neox ? i0 / 2 + n_rot / 2 : i0 + 1;
+            const float x0 = v[a], x1 = v[b];
+            v[a] = fmaf(x0, cs[i0], -(x1 * cs[i0 + 1]));
+            v[b] = fmaf(x0, cs[i0 + 1], x1 * cs[i0]);
+        }
+    }
+}

@@ -77,7 +77,50 @@ static double softmax_exp_sum(float *x, int n, float mx) {
     return sum;
 }
 
+/* RoPE as ember_rope_ref: four adjacent pairs per vector in the normal
+ * mode (x0 broadcast to both lanes of its pair times (c, s), plus x1 times
+ * (-s, c): -(x1*s) is x1*(-s) exactly), eight pairs per step with neox */
+static void rope(float *x, int n_heads, int head_dim, const float *cs, int n_rot, int neox) {
+    const __m256 neg_even = _mm256_setr_ps(-0.0f, 0.0f, -0.0f, 0.0f, -0.0f, 0.0f, -0.0f, 0.0f);
+    const __m256i even_idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        int i0 = 0;
+        if (!neox) {
+            for (; i0 + 8 <= n_rot; i0 += 8) {
+                const __m256 xv = _mm256_loadu_ps(v + i0), c = _mm256_loadu_ps(cs + i0);
+                const __m256 sc = _mm256_xor_ps(_mm256_permute_ps(c, 0xB1), neg_even); /* (-s, c) per pair */
+                _mm256_storeu_ps(v + i0, _mm256_fmadd_ps(_mm256_moveldup_ps(xv), c, _mm256_mul_ps(_mm256_movehdup_ps(xv), sc)));
+            }
+            for (; i0 < n_rot; i0 += 2) {
+                const float x0 = v[i0], x1 = v[i0 + 1];
+                v[i0] = fmaf(x0, cs[i0], -(x1 * cs[i0 + 1]));
+                v[i0 + 1] = fmaf(x0, cs[i0 + 1], x1 * cs[i0]);
+            }
+        } else {
+            const int half = n_rot / 2;
+            for (; i0 + 16 <= n_rot; i0 += 16) {
+                /* pairs i0/2 .. i0/2+7: cos in the even elements of cs[i0..i0+15], sin in the odd */
+                const __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(cs + i0), even_idx);
+                const __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(cs + i0 + 8), even_idx);
+                const __m256 c = _mm256_permute2f128_ps(lo, hi, 0x20), s = _mm256_permute2f128_ps(lo, hi, 0x31);
+                const __m256 x0 = _mm256_loadu_ps(v + i0 / 2), x1 = _mm256_loadu_ps(v + i0 / 2 + half);
+                const __m256 ns = _mm256_xor_ps(s, _mm256_set1_ps(-0.0f));
+                _mm256_storeu_ps(v + i0 / 2, _mm256_fmadd_ps(x0, c, _mm256_mul_ps(x1, ns)));
+                _mm256_storeu_ps(v + i0 / 2 + half, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
+            }
+            for (; i0 < n_rot; i0 += 2) {
+                const int ic = i0 / 2;
+                const float x0 = v[ic], x1 = v[ic + half];
+                v[ic] = fmaf(x0, cs[i0], -(x1 * cs[i0 + 1]));
+                v[ic + half] = fmaf(x0, cs[i0 + 1], x1 * cs[i0]);
+            }
+        }
+    }
+}
+
 void ember_kernels_avx2_rowops(ember_kernel_set *ks) {
     ks->swiglu = swiglu;
     ks->softmax_exp_sum = softmax_exp_sum;
+    ks->rope = rope;
 }

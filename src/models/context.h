@@ -49,6 +49,7 @@ struct ember_ctx {
     int out_row_cap;
     int n_rows_last;     /* entries in the last decoded batch */
     int *pos;            /* scratch: position of each entry */
+    float *rope_cs;      /* scratch: each entry's RoPE cos/sin pairs (n_rot floats) */
     int8_t *prefill_tmp; /* scratch: prompt flags of the compacted rows */
     int n_rows_chunk;    /* entries in the chunk being evaluated */
     ember_matmul_hook mm_hook;

@@ -28,11 +28,10 @@ static void rms_norm(float *y, const float *x, const float *w, int n, float eps)
     for (int i = 0; i < n; i++) y[i] = y[i] * w[i]; /* separate op in the graph */
 }
 
-/* Rotates n_heads vectors of head_dim at position pos. The rotation uses
- * one fused multiply-add per output, the way llama.cpp's build (gcc,
- * -march=native, contraction on) evaluates x0*c - x1*s and x0*s + x1*c. */
-static void rope(float *x, int n_heads, int head_dim, int pos, const ember_hparams *hp, const float *freq_factors) {
-    float cache[EMBER_MAX_ROT];
+/* RoPE's cos/sin pairs for position pos (n_rot floats), the same for every
+ * layer: a pass computes them once per entry. The angles come from repeated
+ * float multiplication, as in llama.cpp. */
+static void rope_cache(float *cache, int pos, const ember_hparams *hp, const float *freq_factors) {
     const int n_rot = hp->n_rot;
     const float theta_scale = powf(hp->rope_base, -2.0f / (float)n_rot);
     float theta = (float)pos;
@@ -42,24 +41,6 @@ static void rope(float *x, int n_heads, int head_dim, int pos, const ember_hpara
         cache[i0] = cosf(t);
         cache[i0 + 1] = sinf(t);
         theta *= theta_scale;
-    }
-    for (int h = 0; h < n_heads; h++) {
-        float *v = x + (size_t)h * head_dim;
-        if (hp->rope_type == EMBER_ROPE_NEOX) {
-            const int half = n_rot / 2;
-            for (int i0 = 0; i0 < n_rot; i0 += 2) {
-                const int ic = i0 / 2;
-                const float x0 = v[ic], x1 = v[ic + half];
-                v[ic] = fmaf(x0, cache[i0], -(x1 * cache[i0 + 1]));
-                v[ic + half] = fmaf(x0, cache[i0 + 1], x1 * cache[i0]);
-            }
-        } else {
-            for (int i0 = 0; i0 < n_rot; i0 += 2) {
-                const float x0 = v[i0], x1 = v[i0 + 1];
-                v[i0] = fmaf(x0, cache[i0], -(x1 * cache[i0 + 1]));
-                v[i0 + 1] = fmaf(x0, cache[i0 + 1], x1 * cache[i0]);
-            }
-        }
     }
 }
 
@@ -640,8 +621,9 @@ static void rope_rows(void *arg, int ith, int nth) {
             for (int h = 0; h < hp->n_head; h++) rms_norm(q + h * hd, q + h * hd, a->L->q_norm.data, hd, hp->rms_eps);
             for (int h = 0; h < hp->n_head_kv; h++) rms_norm(k + h * hd, k + h * hd, a->L->k_norm.data, hd, hp->rms_eps);
         }
-        rope(q, hp->n_head, hd, a->pos[t], hp, m->rope_freqs.data);
-        rope(k, hp->n_head_kv, hd, a->pos[t], hp, m->rope_freqs.data);
+        const float *cs = ctx->rope_cs + (size_t)t * hp->n_rot;
+        ember_rope(q, hp->n_head, hd, cs, hp->n_rot, hp->rope_type == EMBER_ROPE_NEOX);
+        ember_rope(k, hp->n_head_kv, hd, cs, hp->n_rot, hp->rope_type == EMBER_ROPE_NEOX);
         /* positions within a sequence are distinct (the API numbers them),
          * so threads write distinct cells */
         ember_kv_store(&ctx->kv, a->seq ? a->seq[t] : 0, a->layer, a->pos[t], k, ctx->v + (size_t)t * KVD);
@@ -662,6 +644,8 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
     const ember_type_traits *et = ember_type_get(m->tok_embd.type);
     for (int t = 0; t < n; t++)
         et->to_float((const char *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes, x + (size_t)t * E, E);
+
+    for (int t = 0; t < n; t++) rope_cache(ctx->rope_cs + (size_t)t * hp->n_rot, pos[t], hp, m->rope_freqs.data);
 
     for (int l = 0; l < hp->n_layer; l++) {
         const ember_layer *L = &m->layers[l];
