@@ -111,3 +111,27 @@ golden_on_path run_golden_amx_emulated amx-emu "no AVX-512 for the modelled AMX 
 # packed tokens kernels; decoding: vec_dot, tokens, packed)
 golden_on_path run_golden_avxvnni_emulated avxvnni-emu "no AVX512-VNNI + VL for the EVEX build of the AVX-VNNI kernels" \
   synth-v512-Q8_0 synth-v512-Q4_0 synth-v512-Q4_1 synth-v512-Q5_0 synth-v512-Q5_1 kjv-5m-q8_0 kjv-20m-q8_0
+
+# One-token attention takes up to 4 query heads of a K/V head together
+# through the multi-token dot on the SIMD paths, and the same heads one at
+# a time through vec_dot on the scalar path (no multi-token dot there);
+# both give vec_dot's results, so greedy text is identical. Groups of 8
+# (two sets of 4), 6 (4 + 2) and 1, F16 and F32 caches; no ../shared
+# needed. (Which heads a job takes is shared by both paths: the golden
+# models check it for groups of 1 and 2.)
+for g in "8 1" "12 2" "4 4"; do
+  set -- $g
+  name=run_attention_heads_${1}_$2
+  "$E" gen --arch llama --n-embd 192 --n-layer 2 --n-head "$1" --n-head-kv "$2" --n-ff 256 --n-vocab 512 --ctx 256 \
+    --type f16 --seed 3 --scale 0.2 -o "$T/heads.gguf" >/dev/null 2>&1 || { fail "$name" "ember gen failed"; continue; }
+  ok=1; detail=
+  for kv in "" --kv-f32; do
+    ref=$(EMBER_CPU=scalar "$E" run -m "$T/heads.gguf" -p "hello world" -n 48 --temp 0 $kv 2>/dev/null)
+    [ -n "$ref" ] || { ok=0; detail="no scalar output (cache ${kv:-f16})"; }
+    for path in avx2 "$(EMBER_CPU= "$E" info --cpu 2>/dev/null | awk '/^path:/ {print $2}')"; do
+      got=$(EMBER_CPU=$path "$E" run -m "$T/heads.gguf" -p "hello world" -n 48 --temp 0 $kv 2>/dev/null)
+      [ "$got" = "$ref" ] || { ok=0; detail="$path differs from scalar (cache ${kv:-f16})"; }
+    done
+  done
+  if [ "$ok" = 1 ]; then pass "$name"; else fail "$name" "$detail"; fi
+done
