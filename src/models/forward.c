@@ -561,7 +561,8 @@ static void attn_rows(void *arg, int ith, int nth) {
     }
     for (int job = j0; job < j1; job += step) {
         const int g = job / (hp->n_head_kv * quads), qd = job % (hp->n_head_kv * quads);
-        const int h0 = qd / quads * group + qd % quads * 4, h1 = h0 + 4 < (qd / quads + 1) * group ? h0 + 4 : (qd / quads + 1) * group;
+        /* the qd-th set of 4 query heads: K/V head kvh's heads are [kvh * group, (kvh + 1) * group) */
+        const int kvh = qd / quads, h0 = kvh * group + qd % quads * 4, h1 = h0 + 4 < (kvh + 1) * group ? h0 + 4 : (kvh + 1) * group;
         const int end = (g + 1) * EMBER_TILE_TOKENS < a->n_tok ? (g + 1) * EMBER_TILE_TOKENS : a->n_tok;
         for (int t0 = g * EMBER_TILE_TOKENS; t0 < end;) {
             int t1 = t0 + 1;
