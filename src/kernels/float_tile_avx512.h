@@ -52,10 +52,14 @@ static inline __attribute__((always_inline)) void tile(const int kind, int n, fl
             }
         }
     }
+    /* a token's nr sums are adjacent in s: four trees at once, one store */
+    const __m512 z = _mm512_setzero_ps();
 #pragma GCC unroll 6
-    for (int t = 0; t < nt; t++)
-#pragma GCC unroll 4
-        for (int r = 0; r < nr; r++) s[(size_t)t * s_stride + r] = hsum16(acc[t][r]);
+    for (int t = 0; t < nt; t++) {
+        const __m128 r4 = hsum16x4(acc[t][0], nr > 1 ? acc[t][1] : z, nr > 2 ? acc[t][2] : z, nr > 3 ? acc[t][3] : z);
+        if (nr == 4) _mm_storeu_ps(s + (size_t)t * s_stride, r4);
+        else _mm_mask_storeu_ps(s + (size_t)t * s_stride, (__mmask8)((1u << nr) - 1), r4);
+    }
 }
 
 #define TILE_KIND(KIND, NAME)                                                                                 \
