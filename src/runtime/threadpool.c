@@ -17,6 +17,11 @@
 #define SPIN_ITERS 20000
 #define YIELD_EVERY 256 /* give the core away now and then: on a busy machine
                          * a spinning thread can starve the one it waits for */
+#define HOT_SPINS 2048  /* ...but not in the first ~25 us of a wait: the gaps
+                         * between a decode step's runs are shorter, and a
+                         * worker inside sched_yield (~2.5k cycles here) saw
+                         * a run 4-6k TSC cycles late on average instead of
+                         * ~1k (tl-q4_0 tg64, per-matmul TSC split) */
 
 struct ember_pool {
     int n;
@@ -44,7 +49,7 @@ static void *worker(void *v) {
         int spins = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && spins < SPIN_ITERS) {
             CPU_RELAX();
-            if (++spins % YIELD_EVERY == 0) sched_yield();
+            if (++spins > HOT_SPINS && spins % YIELD_EVERY == 0) sched_yield();
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
@@ -132,7 +137,7 @@ void ember_pool_run(ember_pool *p, ember_pool_fn fn, void *arg) {
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
         if (++spins < SPIN_ITERS) {
             CPU_RELAX();
-            if (spins % YIELD_EVERY == 0) sched_yield();
+            if (spins > HOT_SPINS && spins % YIELD_EVERY == 0) sched_yield();
             continue;
         }
         pthread_mutex_lock(&p->mu);
