@@ -59,13 +59,7 @@ ember_status ember_model_load(const char *path, const ember_model_params *params
 
 void ember_model_free(ember_model *m) {
     if (!m) return;
-    free(m->output.packed); /* tok_embd.packed may alias it; it is never freed on its own */
-    free(m->output.copy);
-    for (int l = 0; m->layers && l < m->hp.n_layer; l++) {
-        ember_layer *L = &m->layers[l];
-        ember_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) free(ws[i]->packed), free(ws[i]->copy);
-    }
+    free(m->weights_arena); /* every packed copy and row copy */
     free(m->layers);
     if (m->vocab) ember_vocab_free(m->vocab);
     if (m->gguf) gguf_close(m->gguf);

@@ -134,10 +134,10 @@ const ember_type_traits *ember_type_get(int type);
 /* What the loader copies of one weight matrix at load (unless
  * --no-repack), the rule `ember info` reports too: *repack when the type has
  * a packed form on this path and the rows fill its groups; *row_copy (the
- * rows as they are, into huge pages) when huge pages are available, the
- * matrix is 2 MiB or more and decoding reads its rows (no packed copy, or
- * one decoding skips). */
-void ember_weight_copies(const ember_type_traits *tr, int64_t rows, uint64_t bytes, int huge_pages, int *repack,
+ * rows as they are, into huge pages) when huge pages are available and
+ * decoding reads its rows (no packed copy, or one decoding skips); all
+ * copies share one buffer, so a small matrix gets huge pages too. */
+void ember_weight_copies(const ember_type_traits *tr, int64_t rows, int huge_pages, int *repack,
                          int *row_copy);
 
 enum { EMBER_TILE_TOKENS = 6 }; /* tokens per vec_dot_prefill_tile call, at most */

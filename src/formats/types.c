@@ -96,10 +96,10 @@ const ember_type_traits *ember_type_get(int type) {
     return &g_traits[type];
 }
 
-void ember_weight_copies(const ember_type_traits *tr, int64_t rows, uint64_t bytes, int huge_pages, int *repack,
+void ember_weight_copies(const ember_type_traits *tr, int64_t rows, int huge_pages, int *repack,
                          int *row_copy) {
     *repack = tr && tr->layout && rows % tr->layout->rows == 0;
-    *row_copy = tr && huge_pages && bytes >= ((uint64_t)2 << 20) && !(*repack && tr->packed_decode);
+    *row_copy = tr && huge_pages && !(*repack && tr->packed_decode);
 }
 
 int ember_type_supported(int type) { return ember_type_get(type) != 0; }

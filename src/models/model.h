@@ -62,6 +62,7 @@ struct ember_model {
     ember_layer *layers;
     uint64_t n_params, n_bytes;
     uint64_t repacked_bytes;   /* memory of the copies made at load (repacked or row copies) */
+    void *weights_arena;       /* the one buffer that holds those copies */
 };
 
 /* model/loader.c */

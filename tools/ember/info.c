@@ -216,7 +216,7 @@ static void print_text(const gguf_file *f) {
         if (!tr || t->n_dims != 2 || !strstr(t->name, ".weight") || strstr(t->name, "norm")) continue;
         if (!strcmp(t->name, "token_embd.weight") && !tied) continue;
         int packed, copy;
-        ember_weight_copies(tr, (int64_t)t->ne[1], t->nbytes, huge, &packed, &copy);
+        ember_weight_copies(tr, (int64_t)t->ne[1], huge, &packed, &copy);
         if (packed) repack += t->nbytes;
         if (copy) rows += t->nbytes;
     }
