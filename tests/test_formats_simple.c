@@ -964,6 +964,41 @@ static void test_rope(void) {
     if (!ran) printf("note: no SIMD RoPE on this CPU\n");
 }
 
+/* Attention's scale-and-max step: the scaled scores bit for bit, the same
+ * maximum (== : a zero's sign may differ, exp(x - max) does not see it),
+ * NaNs passed over, every length's tail. A max taken over fewer lanes, or a
+ * tail left unscaled, fails. */
+static void test_scale_max(void) {
+    const int lens[] = { 0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1000 };
+    int ran = 0;
+    for (int p = 0; p < NELEM(PATHS); p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(PATHS[p], &ks);
+        if (!ks.scale_max) continue;
+        ran++;
+        for (int li = 0; li < NELEM(lens); li++)
+            for (int variant = 0; variant < 3; variant++) {
+                const int n = lens[li];
+                float *a = malloc(sizeof(float) * (size_t)(n + 1)), *b = malloc(sizeof(float) * (size_t)(n + 1));
+                fill(a, n + 1, 8.0f);
+                /* the largest element at the end (the tail) or a NaN in it */
+                if (n && variant == 1) a[n - 1] = 100.0f;
+                if (n && variant == 2) a[n - 1] = NAN;
+                memcpy(b, a, sizeof(float) * (size_t)(n + 1));
+                const float ma = ember_scale_max_ref(a, n, 0.125f), mb = ks.scale_max(b, n, 0.125f);
+                int bad = 0;
+                for (int i = 0; i < n; i++) bad += bits(a[i]) != bits(b[i]);
+                CHECKF(bad == 0 && bits(a[n]) == bits(b[n]), "%s scale_max n=%d: %d of %d differ", PATHS[p], n, bad, n);
+                CHECKF(ma == mb && !isnan(mb), "%s scale_max n=%d variant %d: max %.9g vs ref %.9g", PATHS[p], n, variant,
+                       mb, ma);
+                if (n && variant == 1) CHECK(mb == 12.5f);
+                free(a); free(b);
+            }
+    }
+    if (!ran) printf("note: no SIMD scale_max on this CPU\n");
+}
+
 /* The traits the engine uses are the selected path's (or the refs). */
 static void test_traits_selected(void) {
     for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
@@ -995,6 +1030,7 @@ int main(void) {
     RUN(test_q8_0_rows16);
     RUN(test_rowops);
     RUN(test_rope);
+    RUN(test_scale_max);
     RUN(test_traits_selected);
     TEST_EXIT();
 }

@@ -232,6 +232,11 @@ double ember_softmax_exp_sum(float *x, int n, float mx);
 /* rotates n_heads vectors of head_dim by cos/sin pairs cs (RoPE) */
 void ember_rope_ref(float *x, int n_heads, int head_dim, const float *cs, int n_rot, int neox);
 void ember_rope(float *x, int n_heads, int head_dim, const float *cs, int n_rot, int neox);
+/* x[i] *= s; returns the largest result (-INFINITY for n == 0; NaNs are
+ * passed over). A maximum does not depend on the order it is taken in,
+ * except for the sign of a zero, which exp(x - max) does not see. */
+float ember_scale_max_ref(float *x, int n, float s);
+float ember_scale_max(float *x, int n, float s);
 /* q8_0_rows16.c: Q8_0's 16-row packed copy (lane order, as
  * ember_vec_dot_q8_0_lanes) and the activation side data of its kernels */
 void ember_q8_0_pack16(int n, void *dst, const void *rows, size_t row_bytes);

@@ -36,6 +36,14 @@ double ember_softmax_exp_sum_ref(float *x, int n, float mx) {
     return sum;
 }
 
+float ember_scale_max_ref(float *x, int n, float s) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        x[i] *= s;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    return mx;
+}
 
 /* RoPE: rotates n_heads vectors of head_dim by a position's cos/sin pairs
  * (cs[2i], cs[2i+1]) over the first n_rot dimensions; pair i is (2i, 2i+1),

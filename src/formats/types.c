@@ -53,12 +53,17 @@ void ember_rope(float *x, int n_heads, int head_dim, const float *cs, int n_rot,
     g_rope(x, n_heads, head_dim, cs, n_rot, neox);
 }
 
+static float (*g_scale_max)(float *x, int n, float s) = ember_scale_max_ref;
+
+float ember_scale_max(float *x, int n, float s) { return g_scale_max(x, n, s); }
+
 static void select_path(const char *path) {
     ember_kernel_set ks;
     ember_kernels_for_path(path, &ks); /* NULL: the path chosen for this CPU */
     g_swiglu = ks.swiglu ? ks.swiglu : ember_swiglu_ref;
     g_softmax_exp_sum = ks.softmax_exp_sum ? ks.softmax_exp_sum : ember_softmax_exp_sum_ref;
     g_rope = ks.rope ? ks.rope : ember_rope_ref;
+    g_scale_max = ks.scale_max ? ks.scale_max : ember_scale_max_ref;
     for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
         ember_type_traits *tr = &g_traits[t];
         if (!tr->name) continue;

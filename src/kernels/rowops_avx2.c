@@ -119,8 +119,29 @@ static void rope(float *x, int n_heads, int head_dim, const float *cs, int n_rot
     }
 }
 
+/* MAXPS(v, m) is v > m ? v : m lane by lane, the reference's step */
+static float scale_max(float *x, int n, float s) {
+    const __m256 sv = _mm256_set1_ps(s);
+    __m256 m8 = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), sv);
+        _mm256_storeu_ps(x + i, v);
+        m8 = _mm256_max_ps(v, m8);
+    }
+    float lanes[8], mx = -INFINITY;
+    _mm256_storeu_ps(lanes, m8);
+    for (int k = 0; k < 8; k++) mx = lanes[k] > mx ? lanes[k] : mx;
+    for (; i < n; i++) {
+        x[i] *= s;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    return mx;
+}
+
 void ember_kernels_avx2_rowops(ember_kernel_set *ks) {
     ks->swiglu = swiglu;
     ks->softmax_exp_sum = softmax_exp_sum;
     ks->rope = rope;
+    ks->scale_max = scale_max;
 }

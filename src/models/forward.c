@@ -430,14 +430,9 @@ static int attn_weights(const attn_task *a, ember_thread_scratch *ts, int k, int
     const ember_ctx *ctx = a->ctx;
     const int n_ctx = ctx->p.n_ctx;
     float *sc = ts->scores + (size_t)k * n_ctx;
-    float mx = -INFINITY;
-    for (int j = 0; j < n_kv; j++) {
-        sc[j] *= ctx->model->hp.attn_scale;
-        mx = sc[j] > mx ? sc[j] : mx;
-    }
+    const float mx = ember_scale_max(sc, n_kv, ctx->model->hp.attn_scale);
     const double sum = ember_softmax_exp_sum(sc, n_kv, mx);
-    const float inv = (float)(1.0 / sum);
-    for (int j = 0; j < n_kv; j++) sc[j] *= inv;
+    (void)ember_scale_max(sc, n_kv, (float)(1.0 / sum));
     /* llama.cpp attends over the cache padded to 32 cells (the padding
      * has zero weight); the padded length decides which elements its
      * dot products vectorise, so ember pads the same way */
