@@ -999,6 +999,41 @@ static void test_scale_max(void) {
     if (!ran) printf("note: no SIMD scale_max on this CPU\n");
 }
 
+/* RMS norm's sums of squares, eight rows side by side: each row's double
+ * sum bit for bit the sequential one. The rows span ~40 binary orders of
+ * magnitude, so a sum taken in another order (pairwise, or lanes joined at
+ * the end) rounds differently and fails. */
+static void test_sumsq_rows(void) {
+    const int lens[] = { 1, 7, 64, 2048, 2051 };
+    int ran = 0;
+    for (int p = 0; p < NELEM(PATHS); p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(PATHS[p], &ks);
+        if (!ks.sumsq_rows) continue;
+        ran++;
+        for (int li = 0; li < NELEM(lens); li++) {
+            const int n = lens[li];
+            const size_t stride = (size_t)n + 5;
+            float *x = malloc(sizeof(float) * stride * 8);
+            fill(x, (int)(stride * 8), 1.0f);
+            for (size_t i = 0; i < stride * 8; i++) x[i] = ldexpf(x[i], (int)((i * 7919u) % 41u) - 20);
+            for (int nr = 1; nr <= 8; nr++) {
+                double a[8], b[8];
+                ember_sumsq_rows_ref(x, stride, nr, n, a);
+                for (int r = 0; r < 8; r++) b[r] = -1.0;
+                ks.sumsq_rows(x, stride, nr, n, b);
+                for (int r = 0; r < nr; r++)
+                    CHECKF(memcmp(&a[r], &b[r], sizeof(double)) == 0, "%s sumsq_rows n=%d rows=%d row %d: %.17g vs ref %.17g",
+                           PATHS[p], n, nr, r, b[r], a[r]);
+                for (int r = nr; r < 8; r++) CHECK(b[r] == -1.0); /* nothing written past nrows */
+            }
+            free(x);
+        }
+    }
+    if (!ran) printf("note: no SIMD sumsq_rows on this CPU\n");
+}
+
 /* The traits the engine uses are the selected path's (or the refs). */
 static void test_traits_selected(void) {
     for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
@@ -1031,6 +1066,7 @@ int main(void) {
     RUN(test_rowops);
     RUN(test_rope);
     RUN(test_scale_max);
+    RUN(test_sumsq_rows);
     RUN(test_traits_selected);
     TEST_EXIT();
 }

@@ -237,6 +237,12 @@ void ember_rope(float *x, int n_heads, int head_dim, const float *cs, int n_rot,
  * except for the sign of a zero, which exp(x - max) does not see. */
 float ember_scale_max_ref(float *x, int n, float s);
 float ember_scale_max(float *x, int n, float s);
+/* RMS norm's sums: for each of nrows <= 8 rows (stride floats apart),
+ * sum += (double)(x[i] * x[i]) for i = 0..n-1 in order, as llama.cpp
+ * sums; the SIMD forms give each row a lane, so every row keeps its
+ * order and its exact result. */
+void ember_sumsq_rows_ref(const float *x, size_t stride, int nrows, int n, double *sums);
+void ember_sumsq_rows(const float *x, size_t stride, int nrows, int n, double *sums);
 /* q8_0_rows16.c: Q8_0's 16-row packed copy (lane order, as
  * ember_vec_dot_q8_0_lanes) and the activation side data of its kernels */
 void ember_q8_0_pack16(int n, void *dst, const void *rows, size_t row_bytes);

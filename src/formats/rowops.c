@@ -36,6 +36,15 @@ double ember_softmax_exp_sum_ref(float *x, int n, float mx) {
     return sum;
 }
 
+void ember_sumsq_rows_ref(const float *x, size_t stride, int nrows, int n, double *sums) {
+    for (int r = 0; r < nrows; r++) {
+        const float *v = x + (size_t)r * stride;
+        double sum = 0.0;
+        for (int i = 0; i < n; i++) sum += (double)(v[i] * v[i]);
+        sums[r] = sum;
+    }
+}
+
 float ember_scale_max_ref(float *x, int n, float s) {
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) {

@@ -57,6 +57,12 @@ static float (*g_scale_max)(float *x, int n, float s) = ember_scale_max_ref;
 
 float ember_scale_max(float *x, int n, float s) { return g_scale_max(x, n, s); }
 
+static void (*g_sumsq_rows)(const float *x, size_t stride, int nrows, int n, double *sums) = ember_sumsq_rows_ref;
+
+void ember_sumsq_rows(const float *x, size_t stride, int nrows, int n, double *sums) {
+    g_sumsq_rows(x, stride, nrows, n, sums);
+}
+
 static void select_path(const char *path) {
     ember_kernel_set ks;
     ember_kernels_for_path(path, &ks); /* NULL: the path chosen for this CPU */
@@ -64,6 +70,7 @@ static void select_path(const char *path) {
     g_softmax_exp_sum = ks.softmax_exp_sum ? ks.softmax_exp_sum : ember_softmax_exp_sum_ref;
     g_rope = ks.rope ? ks.rope : ember_rope_ref;
     g_scale_max = ks.scale_max ? ks.scale_max : ember_scale_max_ref;
+    g_sumsq_rows = ks.sumsq_rows ? ks.sumsq_rows : ember_sumsq_rows_ref;
     for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
         ember_type_traits *tr = &g_traits[t];
         if (!tr->name) continue;

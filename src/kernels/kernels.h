@@ -33,6 +33,7 @@ typedef struct {
     double (*softmax_exp_sum)(float *x, int n, float mx);
     void (*rope)(float *x, int n_heads, int head_dim, const float *cs, int n_rot, int neox);
     float (*scale_max)(float *x, int n, float s);
+    void (*sumsq_rows)(const float *x, size_t stride, int nrows, int n, double *sums);
 } ember_kernel_set;
 
 /* Runs STMT with the constant NT equal to nt (1..8, the token counts of

@@ -139,9 +139,62 @@ static float scale_max(float *x, int n, float s) {
     return mx;
 }
 
+/* Eight rows at once, one double lane each: eight elements of each row
+ * are loaded and transposed (8 x 8, in registers), then element k of the
+ * eight rows is squared (in float, as the reference) and widened to two
+ * vectors of four doubles, each lane adding in its row's order. The
+ * sequential sum is a chain of dependent adds; eight chains run in the time
+ * of one. Rows past nrows repeat row 0 and are dropped. (Gathering element
+ * i of the rows instead was slower than the scalar chain on Zen 5.) */
+static void sumsq_rows(const float *x, size_t stride, int nrows, int n, double *sums) {
+    if (nrows < 2) {
+        ember_sumsq_rows_ref(x, stride, nrows, n, sums);
+        return;
+    }
+    const float *p[8];
+    for (int r = 0; r < 8; r++) p[r] = x + (r < nrows ? (size_t)r * stride : 0);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(p[0] + i), _mm256_loadu_ps(p[1] + i));
+        const __m256 t1 = _mm256_unpackhi_ps(_mm256_loadu_ps(p[0] + i), _mm256_loadu_ps(p[1] + i));
+        const __m256 t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(p[2] + i), _mm256_loadu_ps(p[3] + i));
+        const __m256 t3 = _mm256_unpackhi_ps(_mm256_loadu_ps(p[2] + i), _mm256_loadu_ps(p[3] + i));
+        const __m256 t4 = _mm256_unpacklo_ps(_mm256_loadu_ps(p[4] + i), _mm256_loadu_ps(p[5] + i));
+        const __m256 t5 = _mm256_unpackhi_ps(_mm256_loadu_ps(p[4] + i), _mm256_loadu_ps(p[5] + i));
+        const __m256 t6 = _mm256_unpacklo_ps(_mm256_loadu_ps(p[6] + i), _mm256_loadu_ps(p[7] + i));
+        const __m256 t7 = _mm256_unpackhi_ps(_mm256_loadu_ps(p[6] + i), _mm256_loadu_ps(p[7] + i));
+        /* u[k]: element k (low 128 bits) and k + 4 (high) of rows 0-3 / 4-7 */
+        const __m256 u[8] = {
+            _mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
+            _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE),
+            _mm256_shuffle_ps(t4, t6, 0x44), _mm256_shuffle_ps(t4, t6, 0xEE),
+            _mm256_shuffle_ps(t5, t7, 0x44), _mm256_shuffle_ps(t5, t7, 0xEE),
+        };
+#define SUMSQ_STEP(c)                                                         \
+        do {                                                                  \
+            const __m256 sq = _mm256_mul_ps((c), (c));                        \
+            lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq))); \
+            hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1))); \
+        } while (0)
+        for (int k = 0; k < 4; k++) SUMSQ_STEP(_mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+        for (int k = 0; k < 4; k++) SUMSQ_STEP(_mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+#undef SUMSQ_STEP
+    }
+    double all[8];
+    _mm256_storeu_pd(all, lo);
+    _mm256_storeu_pd(all + 4, hi);
+    for (int r = 0; r < nrows; r++) {
+        double sum = all[r];
+        for (int j = i; j < n; j++) sum += (double)(p[r][j] * p[r][j]);
+        sums[r] = sum;
+    }
+}
+
 void ember_kernels_avx2_rowops(ember_kernel_set *ks) {
     ks->swiglu = swiglu;
     ks->softmax_exp_sum = softmax_exp_sum;
     ks->rope = rope;
     ks->scale_max = scale_max;
+    ks->sumsq_rows = sumsq_rows;
 }

@@ -19,13 +19,18 @@
 
 /* ---- small per-row ops ------------------------------------------------ */
 
-static void rms_norm(float *y, const float *x, const float *w, int n, float eps) {
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+/* sum: the row's sum of squares (ember_sumsq_rows) */
+static void rms_norm_sum(float *y, const float *x, const float *w, int n, float eps, double sum) {
     const float mean = (float)(sum / n);
     const float scale = 1.0f / sqrtf(mean + eps);
     for (int i = 0; i < n; i++) y[i] = x[i] * scale;
     for (int i = 0; i < n; i++) y[i] = y[i] * w[i]; /* separate op in the graph */
+}
+
+static void rms_norm(float *y, const float *x, const float *w, int n, float eps) {
+    double sum;
+    ember_sumsq_rows(x, (size_t)n, 1, n, &sum);
+    rms_norm_sum(y, x, w, n, eps, sum);
 }
 
 /* RoPE's cos/sin pairs for position pos (n_rot floats), the same for every
@@ -646,8 +651,15 @@ static void per_token(ember_ctx *ctx, void (*fn)(void *, int, int), void *task, 
 static void norm_rows(void *arg, int ith, int nth) {
     const tok_task *a = arg;
     const int E = a->ctx->model->hp.n_embd;
-    for (int t = ith; t < a->n; t += nth)
-        rms_norm(a->ctx->xn + (size_t)t * E, a->ctx->x + (size_t)t * E, a->norm, E, a->ctx->model->hp.rms_eps);
+    /* groups of 8 rows: their sums of squares run side by side */
+    for (int g = ith * 8; g < a->n; g += nth * 8) {
+        const int nr = a->n - g < 8 ? a->n - g : 8;
+        double sums[8];
+        ember_sumsq_rows(a->ctx->x + (size_t)g * E, (size_t)E, nr, E, sums);
+        for (int r = 0; r < nr; r++)
+            rms_norm_sum(a->ctx->xn + (size_t)(g + r) * E, a->ctx->x + (size_t)(g + r) * E, a->norm, E,
+                         a->ctx->model->hp.rms_eps, sums[r]);
+    }
 }
 
 /* each token's q and k: head norms (if any), RoPE, then k and v into the cache */
