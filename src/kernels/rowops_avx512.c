@@ -56,30 +56,7 @@ static double softmax_exp_sum(float *x, int n, float mx) {
     return sum;
 }
 
-/* as the AVX2 one, 16 lanes; the tail through a mask */
-static float scale_max(float *x, int n, float s) {
-    const __m512 sv = _mm512_set1_ps(s);
-    __m512 m16 = _mm512_set1_ps(-INFINITY);
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), sv);
-        _mm512_storeu_ps(x + i, v);
-        m16 = _mm512_max_ps(v, m16);
-    }
-    if (i < n) {
-        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), sv);
-        _mm512_mask_storeu_ps(x + i, k, v);
-        m16 = _mm512_mask_max_ps(m16, k, v, m16);
-    }
-    float lanes[16], mx = -INFINITY;
-    _mm512_storeu_ps(lanes, m16);
-    for (int j = 0; j < 16; j++) mx = lanes[j] > mx ? lanes[j] : mx;
-    return mx;
-}
-
 void ember_kernels_avx512_rowops(ember_kernel_set *ks) {
     ks->swiglu = swiglu;
     ks->softmax_exp_sum = softmax_exp_sum;
-    ks->scale_max = scale_max;
 }

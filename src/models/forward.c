@@ -401,8 +401,8 @@ static void matmul_n(ember_ctx *ctx, int n_mats, const ember_weight **w, float *
 }
 
 static void matmul(ember_ctx *ctx, const ember_weight *w, float *y, const float *x, int x_stride, int n_tok,
-                   const int8_t *prefill) {
-    matmul_n(ctx, 1, &w, &y, x, x_stride, n_tok, prefill, 0);
+                   const int8_t *prefill, int act_ready) {
+    matmul_n(ctx, 1, &w, &y, x, x_stride, n_tok, prefill, act_ready);
 }
 
 static void add_bias(float *y, const ember_weight *b, int n_tok, int dim) {
@@ -716,7 +716,7 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
         per_token(ctx, rope_rows, &tt, n);
         attn_task at = {ctx, l, n, seq, pos, prefill};
         ember_pool_run(ctx->pool, attn_rows, &at);
-        matmul(ctx, &L->wo, xn, ctx->att, QD, n, prefill);
+        matmul(ctx, &L->wo, xn, ctx->att, QD, n, prefill, 0);
         add_bias(xn, &L->bo, n, E);
         add_task res1 = {x, xn, n, E};
         per_token(ctx, add_rows, &res1, n);
@@ -751,9 +751,7 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
         swiglu_task sw = {ctx->gate, ctx->up, n, F, 0, 0, down_row};
         if (down_row) sw.act_type = ember_type_get(ember_type_get(L->w_down.type)->vec_dot_type), sw.act = ctx->act;
         per_token(ctx, swiglu_rows, &sw, n);
-        const ember_weight *wd = &L->w_down;
-        float *yd = xn;
-        matmul_n(ctx, 1, &wd, &yd, ctx->gate, F, n, prefill, 1);
+        matmul(ctx, &L->w_down, xn, ctx->gate, F, n, prefill, 1);
         add_task res2 = {x, xn, n, E};
         per_token(ctx, add_rows, &res2, n);
     }
@@ -763,5 +761,5 @@ void ember_forward(ember_ctx *ctx, int n, const ember_token *tokens, const int32
     for (int t = 0; t < n; t++) rms_norm(xn + (size_t)t * E, x + (size_t)t * E, m->output_norm.data, E, hp->rms_eps);
     int first = -1;
     for (int t = 0; out && first < 0 && t < ctx->n_rows_chunk; t++) if (out[t] >= 0) first = out[t];
-    matmul(ctx, &m->output, logits + (size_t)first * hp->n_vocab, xn, E, n, prefill);
+    matmul(ctx, &m->output, logits + (size_t)first * hp->n_vocab, xn, E, n, prefill, 0);
 }
