@@ -1034,6 +1034,147 @@ static void test_sumsq_rows(void) {
     if (!ran) printf("note: no SIMD sumsq_rows on this CPU\n");
 }
 
+/* RMS norm's mean square from the unordered sum: equal to the ordered
+ * sum's (float)(sum / n) on every path, for rows spanning ~40 binary orders
+ * of magnitude; and where an unordered sum within its error bound crosses a
+ * float rounding boundary, the ordered chain decides. */
+static void test_sumsq_mean(void) {
+    const int lens[] = { 1, 3, 16, 64, 128, 2048, 2051, 5632 };
+    for (int p = 0; p < NELEM(PATHS); p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        ember_formats_select_path(PATHS[p]);
+        for (int li = 0; li < NELEM(lens); li++) {
+            const int n = lens[li];
+            float *x = malloc(sizeof(float) * (size_t)n);
+            for (int trial = 0; trial < 200; trial++) {
+                fill(x, n, 1.0f + (float)trial);
+                if (trial % 2) for (int i = 0; i < n; i++) x[i] = ldexpf(x[i], (int)(((unsigned)i * 7919u + (unsigned)trial) % 41u) - 20);
+                double ref;
+                ember_sumsq_rows_ref(x, 0, 1, n, &ref);
+                const float want = (float)(ref / n), got = ember_sumsq_mean(x, n);
+                CHECKF(bits(want) == bits(got), "%s sumsq_mean n=%d trial %d: %.9g vs %.9g", PATHS[p], n, trial, got, want);
+                const double u = ember_sumsq_unordered(x, n);
+                CHECKF(fabs(u - ref) <= ref * n * 0x1p-52, "%s sumsq_unordered n=%d: %.17g vs %.17g", PATHS[p], n, u, ref);
+            }
+            free(x);
+        }
+    }
+    ember_formats_select_path(NULL);
+    /* ordered sum 2 + 2^-23, exact: its quarter is the midpoint between 0.5
+     * and the next float and rounds to even (0.5); a sum 2^-50 above it
+     * (well inside the bound) rounds up unless the check catches it */
+    const float x[4] = { 1.0f, 1.0f, 0x1p-12f, 0x1p-12f };
+    CHECK(ember_sumsq_mean_from(x, 4, 2.0 + 0x1p-23) == 0.5f);
+    CHECK(ember_sumsq_mean_from(x, 4, 2.0 + 0x1p-23 + 0x1p-50) == 0.5f);
+    CHECK(ember_sumsq_mean_from(x, 4, 2.0 + 0x1p-23 - 0x1p-50) == 0.5f);
+    CHECK((float)((2.0 + 0x1p-23 + 0x1p-50) / 4) != 0.5f); /* the trap is real */
+    /* NaN and infinity take the chain */
+    const float y[3] = { 1.0f, NAN, 2.0f }, z[2] = { 1.0f, INFINITY };
+    CHECK(isnan(ember_sumsq_mean(y, 3)) && isinf(ember_sumsq_mean(z, 2)));
+    CHECK(ember_sumsq_mean(x, 0) != ember_sumsq_mean(x, 0)); /* 0 / 0 as the chain gives */
+}
+
+/* Rows x tokens (attention's F16 dots): every pair bit-identical to
+ * vec_dot, for lengths with and without a tail past the 64-element steps
+ * (32, 96: attention's padded lengths), row counts around the kernel's
+ * groups of 8, rows and tokens with gaps between them. Values alternate in
+ * sign and span orders of magnitude, so a tail added in another order (or
+ * in float) rounds differently. */
+static void test_rows_tokens(void) {
+    const int lens[] = { 7, 32, 64, 96, 100, 128, 200 };
+    const int nrs[] = { 1, 7, 8, 9, 17, 64 };
+    int ran = 0;
+    for (int p = 0; p < NELEM(PATHS); p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(PATHS[p], &ks);
+        for (int type = 0; type < EMBER_TYPE_COUNT; type++) {
+            if (!ks.vec_dot_rows_tokens[type]) continue;
+            const ember_type_traits *t = ember_type_get(type);
+            ran++;
+            for (int li = 0; li < NELEM(lens); li++) {
+                const int n = lens[li];
+                const size_t rb = ember_row_size(type, n), yb = ember_row_size(t->vec_dot_type, n);
+                const size_t x_stride = rb + 6, y_stride = yb + 10;
+                char *xs = malloc(x_stride * 64), *ys = malloc(y_stride * 4);
+                float *f = malloc(sizeof(float) * (size_t)n);
+                /* element 0's product 2^30 and, in the tail, element
+                 * np + 5's -2^30 cancel; every other product is ~2^-28,
+                 * which a double holding 2^30 cannot keep: a tail summed in
+                 * another order (or from another start) keeps different
+                 * small terms */
+                const int np = n & ~63, big = np + 5 < n ? np + 5 : -1;
+                for (int r = 0; r < 64; r++) {
+                    for (int i = 0; i < n; i++) f[i] = ldexpf(1.0f + 0.03125f * (float)((i + 3 * r) % 32), -14);
+                    f[0] = 32768.0f;
+                    if (big >= 0) f[big] = -32768.0f;
+                    t->from_float_ref(f, xs + (size_t)r * x_stride, n);
+                }
+                for (int k = 0; k < 4; k++) {
+                    for (int i = 0; i < n; i++) f[i] = ldexpf((i + k) % 5 ? 1.0f : -1.0f, -14 + (i + k) % 3);
+                    f[0] = 32768.0f;
+                    if (big >= 0) f[big] = 32768.0f;
+                    ember_type_get(t->vec_dot_type)->from_float_ref(f, ys + (size_t)k * y_stride, n);
+                }
+                for (int ni = 0; ni < NELEM(nrs); ni++)
+                    for (int nt = 1; nt <= 4; nt++) {
+                        const int nr = nrs[ni];
+                        const size_t s_stride = (size_t)nr + 3;
+                        float *sv = malloc(sizeof(float) * s_stride * 4);
+                        for (size_t i = 0; i < s_stride * 4; i++) sv[i] = -7.0f;
+                        ks.vec_dot_rows_tokens[type](n, sv, s_stride, xs, x_stride, nr, ys, y_stride, nt);
+                        int bad = 0, untouched = 1;
+                        for (int k = 0; k < 4; k++)
+                            for (int r = 0; r < (int)s_stride; r++) {
+                                const float got = sv[(size_t)k * s_stride + r];
+                                if (k < nt && r < nr) {
+                                    float one;
+                                    ks.vec_dot[type](n, &one, xs + (size_t)r * x_stride, ys + (size_t)k * y_stride);
+                                    bad += bits(one) != bits(got);
+                                } else untouched &= got == -7.0f;
+                            }
+                        CHECKF(bad == 0 && untouched, "%s %s rows_tokens n=%d nr=%d nt=%d: %d differ", PATHS[p], t->name, n, nr, nt, bad);
+                        free(sv);
+                    }
+                free(xs); free(ys); free(f);
+            }
+        }
+    }
+    if (!ran) printf("note: no rows x tokens kernel on this CPU\n");
+}
+
+/* y = (x * s) * w with both roundings, on every path, also in place */
+static void test_scale_mul(void) {
+    const int lens[] = { 0, 1, 7, 8, 9, 64, 2051 };
+    for (int p = 0; p < NELEM(PATHS); p++) {
+        if (!ember_cpu_path_supported(PATHS[p])) continue;
+        ember_kernel_set ks;
+        ember_kernels_for_path(PATHS[p], &ks);
+        if (!ks.scale_mul) continue;
+        for (int li = 0; li < NELEM(lens); li++) {
+            const int n = lens[li];
+            float *x = malloc(sizeof(float) * (size_t)(n + 1)), *w = malloc(sizeof(float) * (size_t)(n + 1));
+            float *a = malloc(sizeof(float) * (size_t)(n + 1)), *b = malloc(sizeof(float) * (size_t)(n + 1));
+            fill(x, n + 1, 3.0f);
+            fill(w, n + 1, 2.0f);
+            a[n] = b[n] = 7.0f;
+            ember_scale_mul_ref(a, x, 0.37f, w, n);
+            ks.scale_mul(b, x, 0.37f, w, n);
+            int bad = 0;
+            for (int i = 0; i < n; i++) {
+                const float v = x[i] * 0.37f;
+                bad += bits(a[i]) != bits(b[i]) || bits(a[i]) != bits(v * w[i]);
+            }
+            CHECKF(bad == 0 && b[n] == 7.0f, "%s scale_mul n=%d: %d differ", PATHS[p], n, bad);
+            ks.scale_mul(x, x, 0.37f, w, n); /* in place */
+            bad = 0;
+            for (int i = 0; i < n; i++) bad += bits(a[i]) != bits(x[i]);
+            CHECKF(bad == 0, "%s scale_mul in place n=%d: %d differ", PATHS[p], n, bad);
+            free(x); free(w); free(a); free(b);
+        }
+    }
+}
+
 /* The traits the engine uses are the selected path's (or the refs). */
 static void test_traits_selected(void) {
     for (int ti = 0; ti < NELEM(DOT_TYPES); ti++) {
@@ -1067,6 +1208,9 @@ int main(void) {
     RUN(test_rope);
     RUN(test_scale_max);
     RUN(test_sumsq_rows);
+    RUN(test_sumsq_mean);
+    RUN(test_rows_tokens);
+    RUN(test_scale_mul);
     RUN(test_traits_selected);
     TEST_EXIT();
 }

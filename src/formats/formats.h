@@ -107,6 +107,13 @@ typedef struct {
      * speculative verification) then loads each weight block once for up to
      * four tokens. NULL if not available. */
     void (*vec_dot_tokens)(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
+    /* vec_dot's exact order for nr weight rows (x_stride bytes apart) x
+     * nt (1..4) activation rows: s[k*s_stride + r] = dot(row r, token k).
+     * Attention's dots (F16 cache: rows are K positions or V dimensions,
+     * tokens the query heads of one K/V head), where one call per row cost
+     * more than the row's arithmetic. NULL if not available. */
+    void (*vec_dot_rows_tokens)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,
+                                size_t y_stride, int nt);
     /* vec_dot's exact order, 4 consecutive weight rows (row_bytes apart)
      * against one activation row: s[0..4). For types whose dot is one
      * float multiply-add chain per row (Q8_0: one link per 32-element
@@ -243,6 +250,22 @@ float ember_scale_max(float *x, int n, float s);
  * order and its exact result. */
 void ember_sumsq_rows_ref(const float *x, size_t stride, int nrows, int n, double *sums);
 void ember_sumsq_rows(const float *x, size_t stride, int nrows, int n, double *sums);
+/* The same terms summed in any order (SIMD lanes): within a few ulps of
+ * the ordered sum, not equal to it */
+double ember_sumsq_unordered_ref(const float *x, int n);
+double ember_sumsq_unordered(const float *x, int n);
+/* RMS norm's mean square of one row, (float)(sum / n) with sum the
+ * ordered sum above, exactly. The unordered sum is used when every sum
+ * within its error bound of it gives the same float (all but ~1 row in
+ * 10^4); otherwise the ordered chain runs. */
+float ember_sumsq_mean(const float *x, int n);
+/* the same from a given unordered sum s (tests feed it sums at the edge
+ * of the bound) */
+float ember_sumsq_mean_from(const float *x, int n, double s);
+/* y[i] = (x[i] * s) * w[i], rounded after each multiply (two ops in the
+ * graph); y may be x */
+void ember_scale_mul_ref(float *y, const float *x, float s, const float *w, int n);
+void ember_scale_mul(float *y, const float *x, float s, const float *w, int n);
 /* q8_0_rows16.c: Q8_0's 16-row packed copy (lane order, as
  * ember_vec_dot_q8_0_lanes) and the activation side data of its kernels */
 void ember_q8_0_pack16(int n, void *dst, const void *rows, size_t row_bytes);

@@ -45,6 +45,41 @@ void ember_sumsq_rows_ref(const float *x, size_t stride, int nrows, int n, doubl
     }
 }
 
+double ember_sumsq_unordered_ref(const float *x, int n) {
+    double acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)(x[i + k] * x[i + k]);
+    for (; i < n; i++) acc[0] += (double)(x[i] * x[i]);
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Both sums add n nonnegative terms, each within gamma(n) = n u / (1 - n u)
+ * (u = 2^-53) of the exact sum S relative to S, so the ordered sum lies
+ * within e = 2 gamma(n) S of the unordered one; n 2^-50 s is over twice
+ * that (and covers the roundings of s +- e). (s +- e) / n and the cast to
+ * float are monotone: if both ends give the same float, so does the ordered
+ * sum. NaN or infinity fails the test and takes the chain. */
+float ember_sumsq_mean_from(const float *x, int n, double s) {
+    if (n > 0 && n < (1 << 20)) {
+        const double e = s * (double)n * 0x1p-50;
+        const float lo = (float)((s - e) / n), hi = (float)((s + e) / n);
+        if (lo == hi) return lo;
+    }
+    double sum;
+    ember_sumsq_rows_ref(x, 0, 1, n, &sum);
+    return (float)(sum / n);
+}
+
+float ember_sumsq_mean(const float *x, int n) { return ember_sumsq_mean_from(x, n, ember_sumsq_unordered(x, n)); }
+
+void ember_scale_mul_ref(float *y, const float *x, float s, const float *w, int n) {
+    for (int i = 0; i < n; i++) {
+        const float v = x[i] * s;
+        y[i] = v * w[i];
+    }
+}
+
 float ember_scale_max_ref(float *x, int n, float s) {
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) {

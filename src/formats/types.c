@@ -63,6 +63,14 @@ void ember_sumsq_rows(const float *x, size_t stride, int nrows, int n, double *s
     g_sumsq_rows(x, stride, nrows, n, sums);
 }
 
+static double (*g_sumsq_unordered)(const float *x, int n) = ember_sumsq_unordered_ref;
+
+double ember_sumsq_unordered(const float *x, int n) { return g_sumsq_unordered(x, n); }
+
+static void (*g_scale_mul)(float *y, const float *x, float s, const float *w, int n) = ember_scale_mul_ref;
+
+void ember_scale_mul(float *y, const float *x, float s, const float *w, int n) { g_scale_mul(y, x, s, w, n); }
+
 static void select_path(const char *path) {
     ember_kernel_set ks;
     ember_kernels_for_path(path, &ks); /* NULL: the path chosen for this CPU */
@@ -71,6 +79,8 @@ static void select_path(const char *path) {
     g_rope = ks.rope ? ks.rope : ember_rope_ref;
     g_scale_max = ks.scale_max ? ks.scale_max : ember_scale_max_ref;
     g_sumsq_rows = ks.sumsq_rows ? ks.sumsq_rows : ember_sumsq_rows_ref;
+    g_sumsq_unordered = ks.sumsq_unordered ? ks.sumsq_unordered : ember_sumsq_unordered_ref;
+    g_scale_mul = ks.scale_mul ? ks.scale_mul : ember_scale_mul_ref;
     for (int t = 0; t < EMBER_TYPE_COUNT; t++) {
         ember_type_traits *tr = &g_traits[t];
         if (!tr->name) continue;
@@ -80,6 +90,7 @@ static void select_path(const char *path) {
         tr->vec_dot_rows8 = ks.vec_dot_rows8[t] ? ks.vec_dot_rows8[t] : tr->vec_dot_rows8_ref;
         tr->vec_dot_rows8_x8 = ks.vec_dot_rows8_x8[t];
         tr->vec_dot_tokens = ks.vec_dot_tokens[t];
+        tr->vec_dot_rows_tokens = ks.vec_dot_rows_tokens[t];
         tr->vec_dot_rows4 = ks.vec_dot_rows4[t];
         tr->vec_dot_rows16_tokens = ks.vec_dot_rows16_tokens[t];
         /* a prompt-order tile is only valid next to the matching dot */

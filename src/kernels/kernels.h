@@ -20,6 +20,8 @@ typedef struct {
      * reads the packed copy, not the file's rows) */
     int packed_decode[EMBER_TYPE_COUNT];
     void (*vec_dot_tokens[EMBER_TYPE_COUNT])(int n, float *s, const void *x, const void *y, size_t y_stride, int nt);
+    void (*vec_dot_rows_tokens[EMBER_TYPE_COUNT])(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
+                                                  const void *y, size_t y_stride, int nt);
     void (*vec_dot_rows4[EMBER_TYPE_COUNT])(int n, float *s, const void *x, size_t row_bytes, const void *y);
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens[EMBER_TYPE_COUNT];
     ember_gemm_packed_fn gemm_packed[EMBER_TYPE_COUNT];
@@ -34,6 +36,8 @@ typedef struct {
     void (*rope)(float *x, int n_heads, int head_dim, const float *cs, int n_rot, int neox);
     float (*scale_max)(float *x, int n, float s);
     void (*sumsq_rows)(const float *x, size_t stride, int nrows, int n, double *sums);
+    double (*sumsq_unordered)(const float *x, int n);
+    void (*scale_mul)(float *y, const float *x, float s, const float *w, int n);
 } ember_kernel_set;
 
 /* Runs STMT with the constant NT equal to nt (1..8, the token counts of

@@ -156,30 +156,14 @@ static void sumsq_rows(const float *x, size_t stride, int nrows, int n, double *
     __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        const __m256 t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(p[0] + i), _mm256_loadu_ps(p[1] + i));
-        const __m256 t1 = _mm256_unpackhi_ps(_mm256_loadu_ps(p[0] + i), _mm256_loadu_ps(p[1] + i));
-        const __m256 t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(p[2] + i), _mm256_loadu_ps(p[3] + i));
-        const __m256 t3 = _mm256_unpackhi_ps(_mm256_loadu_ps(p[2] + i), _mm256_loadu_ps(p[3] + i));
-        const __m256 t4 = _mm256_unpacklo_ps(_mm256_loadu_ps(p[4] + i), _mm256_loadu_ps(p[5] + i));
-        const __m256 t5 = _mm256_unpackhi_ps(_mm256_loadu_ps(p[4] + i), _mm256_loadu_ps(p[5] + i));
-        const __m256 t6 = _mm256_unpacklo_ps(_mm256_loadu_ps(p[6] + i), _mm256_loadu_ps(p[7] + i));
-        const __m256 t7 = _mm256_unpackhi_ps(_mm256_loadu_ps(p[6] + i), _mm256_loadu_ps(p[7] + i));
-        /* u[k]: element k (low 128 bits) and k + 4 (high) of rows 0-3 / 4-7 */
-        const __m256 u[8] = {
-            _mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
-            _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE),
-            _mm256_shuffle_ps(t4, t6, 0x44), _mm256_shuffle_ps(t4, t6, 0xEE),
-            _mm256_shuffle_ps(t5, t7, 0x44), _mm256_shuffle_ps(t5, t7, 0xEE),
-        };
-#define SUMSQ_STEP(c)                                                         \
-        do {                                                                  \
-            const __m256 sq = _mm256_mul_ps((c), (c));                        \
-            lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq))); \
-            hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1))); \
-        } while (0)
-        for (int k = 0; k < 4; k++) SUMSQ_STEP(_mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
-        for (int k = 0; k < 4; k++) SUMSQ_STEP(_mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
-#undef SUMSQ_STEP
+        __m256 c[8];
+        for (int r = 0; r < 8; r++) c[r] = _mm256_loadu_ps(p[r] + i);
+        transpose8x8_ps(c); /* c[k]: element i + k of the eight rows */
+        for (int k = 0; k < 8; k++) {
+            const __m256 sq = _mm256_mul_ps(c[k], c[k]);
+            lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+            hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+        }
     }
     double all[8];
     _mm256_storeu_pd(all, lo);
@@ -191,7 +175,40 @@ static void sumsq_rows(const float *x, size_t stride, int nrows, int n, double *
     }
 }
 
+/* sixteen double lanes; the order only moves the result within the bound
+ * ember_sumsq_mean allows for */
+static double sumsq_unordered(const float *x, int n) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+        const __m256 s0 = _mm256_mul_ps(v0, v0), s1 = _mm256_mul_ps(v1, v1);
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(s0)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(s0, 1)));
+        a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(s1)));
+        a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(s1, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+    double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; i < n; i++) sum += (double)(x[i] * x[i]);
+    return sum;
+}
+
+static void scale_mul(float *y, const float *x, float s, const float *w, int n) {
+    const __m256 vs = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++) {
+        const float v = x[i] * s;
+        y[i] = v * w[i];
+    }
+}
+
 void ember_kernels_avx2_rowops(ember_kernel_set *ks) {
+    ks->sumsq_unordered = sumsq_unordered;
+    ks->scale_mul = scale_mul;
     ks->swiglu = swiglu;
     ks->softmax_exp_sum = softmax_exp_sum;
     ks->rope = rope;

@@ -88,7 +88,73 @@ static void dot_f16_tokens(int n, float *s, const void *vx, const void *vy, size
     else f32f16_tokens(n, s, vx, vy, y_stride, 1, 1);
 }
 
+/* rows x tokens, F16, vec_dot's order for each pair: up to 8 rows' 64-element
+ * steps through f32f16_tokens (tokens side by side), then the tail (n mod
+ * 64, which vec_dot adds element by element into a double) for 8 rows at
+ * once: their elements transposed into lanes, one double lane per row, one
+ * register per token, each lane adding in its pair's order. Attention's
+ * V dots have a 32-element tail at every other padded length, and a tail
+ * pair by pair waited on a chain of 32 dependent adds. */
+static inline __attribute__((always_inline)) void f16_rows_tokens(int n, float *s, size_t s_stride, const char *x,
+                                                                  size_t x_stride, int nr, const char *y, size_t y_stride,
+                                                                  const int nt) {
+    const int np = n & ~63, nq = n - np;
+    float yt[4][64]; /* the tokens' tail elements as floats */
+    for (int k = 0; k < nt; k++)
+        for (int i = 0; i < nq; i++) yt[k][i] = h2f(((const ember_f16 *)(y + (size_t)k * y_stride))[np + i]);
+    for (int r0 = 0; r0 < nr; r0 += 8) {
+        const int nb = nr - r0 < 8 ? nr - r0 : 8;
+        float red[4][8] = {{0}};
+        for (int r = 0; r < nb; r++) {
+            float t[4];
+            if (np) f32f16_tokens(np, t, x + (size_t)(r0 + r) * x_stride, y, y_stride, nt, 1);
+            for (int k = 0; k < nt; k++) red[k][r] = np ? t[k] : 0.0f;
+        }
+        if (nb < 8 || nq == 0) {
+            for (int r = 0; r < nb; r++) {
+                const ember_f16 *xr = (const ember_f16 *)(x + (size_t)(r0 + r) * x_stride) + np;
+                for (int k = 0; k < nt; k++) {
+                    double sum = (double)red[k][r];
+                    for (int i = 0; i < nq; i++) sum += (double)(h2f(xr[i]) * yt[k][i]);
+                    s[(size_t)k * s_stride + r0 + r] = (float)sum;
+                }
+            }
+            continue;
+        }
+        __m512d acc[4];
+        for (int k = 0; k < nt; k++) acc[k] = _mm512_cvtps_pd(_mm256_loadu_ps(red[k]));
+        int i = 0;
+        for (; i + 8 <= nq; i += 8) {
+            __m256 c[8];
+            for (int r = 0; r < 8; r++)
+                c[r] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const ember_f16 *)(x + (size_t)(r0 + r) * x_stride) + np + i)));
+            transpose8x8_ps(c); /* c[e]: element np + i + e of the eight rows */
+            for (int e = 0; e < 8; e++)
+                for (int k = 0; k < nt; k++)
+                    acc[k] = _mm512_add_pd(acc[k], _mm512_cvtps_pd(_mm256_mul_ps(c[e], _mm256_set1_ps(yt[k][i + e]))));
+        }
+        for (int k = 0; k < nt; k++) {
+            double lane[8];
+            _mm512_storeu_pd(lane, acc[k]);
+            for (int r = 0; r < 8; r++) {
+                const ember_f16 *xr = (const ember_f16 *)(x + (size_t)(r0 + r) * x_stride) + np;
+                for (int j = i; j < nq; j++) lane[r] += (double)(h2f(xr[j]) * yt[k][j]);
+                s[(size_t)k * s_stride + r0 + r] = (float)lane[r];
+            }
+        }
+    }
+}
+
+static void dot_f16_rows_tokens(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr, const void *y,
+                                size_t y_stride, int nt) {
+    if (nt == 4) f16_rows_tokens(n, s, s_stride, x, x_stride, nr, y, y_stride, 4);
+    else if (nt == 3) f16_rows_tokens(n, s, s_stride, x, x_stride, nr, y, y_stride, 3);
+    else if (nt == 2) f16_rows_tokens(n, s, s_stride, x, x_stride, nr, y, y_stride, 2);
+    else f16_rows_tokens(n, s, s_stride, x, x_stride, nr, y, y_stride, 1);
+}
+
 void ember_kernels_avx512_tokens_float(ember_kernel_set *ks) {
+    ks->vec_dot_rows_tokens[EMBER_TYPE_F16] = dot_f16_rows_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_F32] = dot_f32_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_F16] = dot_f16_tokens;
 }

@@ -1,4 +1,5 @@
 #include "kv.h"
+#include "../formats/formats.h"
 #include "../formats/fp16.h"
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +45,16 @@ void ember_kv_store(ember_kv *kv, int seq, int layer, int pos, const float *k, c
         float *vb = ember_kv_v(kv, seq, layer, 0);
         for (int d = 0; d < kv->kv_dim; d++) vb[(size_t)d * kv->n_ctx + pos] = v[d];
     } else {
-        uint16_t *kb = ember_kv_k(kv, seq, layer, pos);
-        for (int d = 0; d < kv->kv_dim; d++) kb[d] = ember_fp32_to_fp16(k[d]);
-        uint16_t *vb = ember_kv_v(kv, seq, layer, 0);
-        for (int d = 0; d < kv->kv_dim; d++) vb[(size_t)d * kv->n_ctx + pos] = ember_fp32_to_fp16(v[d]);
+        /* the path's conversion (F16C where there is one: as llama.cpp's
+         * copy into its cache; the same roundings as ember_fp32_to_fp16) */
+        const ember_type_traits *h = ember_type_get(EMBER_TYPE_F16);
+        h->from_float(k, ember_kv_k(kv, seq, layer, pos), kv->kv_dim);
+        uint16_t *vb = ember_kv_v(kv, seq, layer, 0), tmp[256];
+        for (int d0 = 0; d0 < kv->kv_dim; d0 += 256) {
+            const int nd = kv->kv_dim - d0 < 256 ? kv->kv_dim - d0 : 256;
+            h->from_float(v + d0, tmp, nd);
+            for (int d = 0; d < nd; d++) vb[(size_t)(d0 + d) * kv->n_ctx + pos] = tmp[d];
+        }
     }
 }
 

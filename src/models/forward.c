@@ -19,18 +19,14 @@
 
 /* ---- small per-row ops ------------------------------------------------ */
 
-/* sum: the row's sum of squares (ember_sumsq_rows) */
-static void rms_norm_sum(float *y, const float *x, const float *w, int n, float eps, double sum) {
-    const float mean = (float)(sum / n);
+/* mean: the row's mean square, (float)(ordered double sum / n) */
+static void rms_norm_mean(float *y, const float *x, const float *w, int n, float eps, float mean) {
     const float scale = 1.0f / sqrtf(mean + eps);
-    for (int i = 0; i < n; i++) y[i] = x[i] * scale;
-    for (int i = 0; i < n; i++) y[i] = y[i] * w[i]; /* separate op in the graph */
+    ember_scale_mul(y, x, scale, w, n); /* x * scale, then * w: two ops in the graph */
 }
 
 static void rms_norm(float *y, const float *x, const float *w, int n, float eps) {
-    double sum;
-    ember_sumsq_rows(x, (size_t)n, 1, n, &sum);
-    rms_norm_sum(y, x, w, n, eps, sum);
+    rms_norm_mean(y, x, w, n, eps, ember_sumsq_mean(x, n));
 }
 
 /* RoPE's cos/sin pairs for position pos (n_rot floats), the same for every
@@ -535,18 +531,26 @@ static void attn_heads_token(const attn_task *a, ember_thread_scratch *ts, int t
     }
     const size_t q_stride = (size_t)hd * elt;
     float s4[4];
-    for (int j = 0; j < n_kv; j++) {
-        tr->vec_dot_tokens(hd, s4, (const char *)ember_kv_k(&ctx->kv, s, a->layer, j) + (size_t)kvh * hd * elt, qv, q_stride, nh);
-        for (int k = 0; k < nh; k++) ts->scores[(size_t)k * n_ctx + j] = s4[k];
-    }
+    const char *k0 = (const char *)ember_kv_k(&ctx->kv, s, a->layer, 0) + (size_t)kvh * hd * elt;
+    if (tr->vec_dot_rows_tokens) /* all positions in one call (rows kv_dim apart) */
+        tr->vec_dot_rows_tokens(hd, ts->scores, (size_t)n_ctx, k0, (size_t)ctx->kv.kv_dim * elt, n_kv, qv, q_stride, nh);
+    else
+        for (int j = 0; j < n_kv; j++) {
+            tr->vec_dot_tokens(hd, s4, k0 + (size_t)j * ctx->kv.kv_dim * elt, qv, q_stride, nh);
+            for (int k = 0; k < nh; k++) ts->scores[(size_t)k * n_ctx + j] = s4[k];
+        }
     int nd = 0;
     for (int k = 0; k < nh; k++) nd = attn_weights(a, ts, k, n_kv); /* the same length for every head */
     const char *pv = f16 ? (const char *)ts->p16 : (const char *)ts->scores;
     float *out = ctx->att + (size_t)t * QD + (size_t)h0 * hd;
-    for (int d = 0; d < hd; d++) {
-        tr->vec_dot_tokens(nd, s4, ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), pv, (size_t)n_ctx * elt, nh);
-        for (int k = 0; k < nh; k++) out[(size_t)k * hd + d] = s4[k];
-    }
+    if (tr->vec_dot_rows_tokens) /* the head's V rows (n_ctx cells apart) in one call */
+        tr->vec_dot_rows_tokens(nd, out, (size_t)hd, ember_kv_v(&ctx->kv, s, a->layer, kvh * hd), (size_t)n_ctx * elt, hd, pv,
+                                (size_t)n_ctx * elt, nh);
+    else
+        for (int d = 0; d < hd; d++) {
+            tr->vec_dot_tokens(nd, s4, ember_kv_v(&ctx->kv, s, a->layer, kvh * hd + d), pv, (size_t)n_ctx * elt, nh);
+            for (int k = 0; k < nh; k++) out[(size_t)k * hd + d] = s4[k];
+        }
 }
 
 /* Jobs: up to 4 heads of one K/V head for a group of up to
@@ -654,11 +658,15 @@ static void norm_rows(void *arg, int ith, int nth) {
     /* groups of 8 rows: their sums of squares run side by side */
     for (int g = ith * 8; g < a->n; g += nth * 8) {
         const int nr = a->n - g < 8 ? a->n - g : 8;
+        if (nr == 1) { /* a lone row: the unordered sum, checked */
+            rms_norm(a->ctx->xn + (size_t)g * E, a->ctx->x + (size_t)g * E, a->norm, E, a->ctx->model->hp.rms_eps);
+            continue;
+        }
         double sums[8];
         ember_sumsq_rows(a->ctx->x + (size_t)g * E, (size_t)E, nr, E, sums);
         for (int r = 0; r < nr; r++)
-            rms_norm_sum(a->ctx->xn + (size_t)(g + r) * E, a->ctx->x + (size_t)(g + r) * E, a->norm, E,
-                         a->ctx->model->hp.rms_eps, sums[r]);
+            rms_norm_mean(a->ctx->xn + (size_t)(g + r) * E, a->ctx->x + (size_t)(g + r) * E, a->norm, E,
+                          a->ctx->model->hp.rms_eps, (float)(sums[r] / E));
     }
 }
 
