@@ -115,6 +115,8 @@ static void dot_q8_0_rows4(int n, float *s, const void *vx, size_t row_bytes, co
                      *x2 = (const block_q8_0 *)((const char *)vx + 2 * row_bytes),
                      *x3 = (const block_q8_0 *)((const char *)vx + 3 * row_bytes);
     const __m512i bias = _mm512_set1_epi8((char)0x80), z = _mm512_setzero_si512();
+    const __m512i idx01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i idx23 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
     __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
     /* the next four rows, one contiguous run of memory, are fetched while
      * these are summed: four rows read side by side defeat the hardware
@@ -123,18 +125,24 @@ static void dot_q8_0_rows4(int n, float *s, const void *vx, size_t row_bytes, co
     const char *next = (const char *)vx + 4 * row_bytes;
     const int nb = n / QK8_0;
     const size_t lines = (4 * row_bytes + 63) / 64;
-    size_t pf = 0;
+    /* lines * (i + 1) / nb lines fetched after block i, counted without a
+     * division per block */
+    size_t pf = 0, part = 0;
     for (int i = 0; i < nb; i++) {
-        for (const size_t end = lines * (size_t)(i + 1) / (size_t)nb; pf < end; pf++) _mm_prefetch(next + 64 * pf, _MM_HINT_T0);
+        for (part += lines; part >= (size_t)nb; part -= (size_t)nb) _mm_prefetch(next + 64 * pf++, _MM_HINT_T0);
         const __m512i yy = _mm512_broadcast_i64x4(load32(y[i].qs));
-        const __m512i off = _mm512_dpbusd_epi32(z, bias, yy);
+        /* each lane starts at -128 * (its four y) and adds (x + 128) * y */
+        const __m512i noff = _mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, bias, yy));
         const __m512i a01 = _mm512_inserti64x4(_mm512_castsi256_si512(load32(x0[i].qs)), load32(x1[i].qs), 1);
         const __m512i a23 = _mm512_inserti64x4(_mm512_castsi256_si512(load32(x2[i].qs)), load32(x3[i].qs), 1);
-        const __m512i q01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, _mm512_xor_si512(a01, bias), yy), off);
-        const __m512i q23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, _mm512_xor_si512(a23, bias), yy), off);
-        const float dy = h2f(y[i].d);
-        const __m512 d01 = _mm512_insertf32x8(_mm512_set1_ps(h2f(x0[i].d) * dy), _mm256_set1_ps(h2f(x1[i].d) * dy), 1);
-        const __m512 d23 = _mm512_insertf32x8(_mm512_set1_ps(h2f(x2[i].d) * dy), _mm256_set1_ps(h2f(x3[i].d) * dy), 1);
+        const __m512i q01 = _mm512_dpbusd_epi32(noff, _mm512_xor_si512(a01, bias), yy);
+        const __m512i q23 = _mm512_dpbusd_epi32(noff, _mm512_xor_si512(a23, bias), yy);
+        /* the four rows' scales converted and multiplied together, each
+         * product then spread over its row's eight lanes */
+        const __m128i dh = _mm_insert_epi16(_mm_insert_epi16(_mm_insert_epi16(_mm_cvtsi32_si128(x0[i].d), x1[i].d, 1), x2[i].d, 2),
+                                            x3[i].d, 3);
+        const __m512 d4 = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(dh), _mm_set1_ps(h2f(y[i].d))));
+        const __m512 d01 = _mm512_permutexvar_ps(idx01, d4), d23 = _mm512_permutexvar_ps(idx23, d4);
         acc01 = _mm512_fmadd_ps(d01, _mm512_cvtepi32_ps(q01), acc01);
         acc23 = _mm512_fmadd_ps(d23, _mm512_cvtepi32_ps(q23), acc23);
     }
