@@ -26,8 +26,10 @@ static inline __m512 load_f16x16(const ember_f16 *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
-/* 16 elements from e on, as floats (F16 converted) */
+/* 16 elements from e on, as floats (F16 converted); the activation rows
+ * are floats when f16 == 2 (F16 rows converted once by the caller) */
 #define LD(p, e) (f16 ? load_f16x16((const ember_f16 *)(p) + (e)) : _mm512_loadu_ps((const float *)(p) + (e)))
+#define LDY(p, e) (f16 == 1 ? load_f16x16((const ember_f16 *)(p) + (e)) : _mm512_loadu_ps((const float *)(p) + (e)))
 
 /* F32 and F16 (f16 selects the loads). nt and f16 are constants at each
  * call site, so the token branches fold away and every accumulator stays
@@ -42,10 +44,10 @@ static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s,
 #define PART(P)                                                                 \
     {                                                                           \
         const __m512 w = LD(vx, i + 16 * P);                                    \
-        a0##P = _mm512_fmadd_ps(w, LD(y0, i + 16 * P), a0##P);                 \
-        if (nt > 1) a1##P = _mm512_fmadd_ps(w, LD(y1, i + 16 * P), a1##P);     \
-        if (nt > 2) a2##P = _mm512_fmadd_ps(w, LD(y2, i + 16 * P), a2##P);     \
-        if (nt > 3) a3##P = _mm512_fmadd_ps(w, LD(y3, i + 16 * P), a3##P);     \
+        a0##P = _mm512_fmadd_ps(w, LDY(y0, i + 16 * P), a0##P);                \
+        if (nt > 1) a1##P = _mm512_fmadd_ps(w, LDY(y1, i + 16 * P), a1##P);    \
+        if (nt > 2) a2##P = _mm512_fmadd_ps(w, LDY(y2, i + 16 * P), a2##P);    \
+        if (nt > 3) a3##P = _mm512_fmadd_ps(w, LDY(y3, i + 16 * P), a3##P);    \
     }
     for (int i = 0; i < np; i += 64) {
         PART(0) PART(1) PART(2) PART(3)
@@ -57,7 +59,13 @@ static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s,
     hsum16_tokens(FOLD(0), FOLD(1), FOLD(2), FOLD(3), nt, red);
 #undef FOLD
     for (int k = 0; k < nt; k++) {
-        if (f16) {
+        if (f16 == 2) {
+            const ember_f16 *x = vx;
+            const float *y = ember_batch_row(vy, y_stride, k);
+            double sum = (double)red[k];
+            for (int i = np; i < n; i++) sum += (double)(h2f(x[i]) * y[i]);
+            s[k] = (float)sum;
+        } else if (f16) {
             const ember_f16 *x = vx, *y = ember_batch_row(vy, y_stride, k);
             double sum = (double)red[k];
             for (int i = np; i < n; i++) sum += (double)(h2f(x[i]) * h2f(y[i]));
@@ -73,6 +81,7 @@ static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s,
     }
 }
 #undef LD
+#undef LDY
 
 static void dot_f32_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {
     if (nt == 4) f32f16_tokens(n, s, vx, vy, y_stride, 4, 0);
@@ -102,12 +111,21 @@ static inline __attribute__((always_inline)) void f16_rows_tokens(int n, float *
     float yt[4][64]; /* the tokens' tail elements as floats */
     for (int k = 0; k < nt; k++)
         for (int i = 0; i < nq; i++) yt[k][i] = h2f(((const ember_f16 *)(y + (size_t)k * y_stride))[np + i]);
+    /* the tokens' steps as floats too, converted once instead of once per
+     * row, while they fit a small buffer (K's head_dim; V's length up to 512) */
+    _Alignas(64) float yf[4][512];
+    const int hoist = np <= 512 && nr > 1;
+    if (hoist)
+        for (int k = 0; k < nt; k++)
+            for (int i = 0; i < np; i += 16)
+                _mm512_store_ps(&yf[k][i], load_f16x16((const ember_f16 *)(y + (size_t)k * y_stride) + i));
     for (int r0 = 0; r0 < nr; r0 += 8) {
         const int nb = nr - r0 < 8 ? nr - r0 : 8;
         float red[4][8] = {{0}};
         for (int r = 0; r < nb; r++) {
             float t[4];
-            if (np) f32f16_tokens(np, t, x + (size_t)(r0 + r) * x_stride, y, y_stride, nt, 1);
+            if (np && hoist) f32f16_tokens(np, t, x + (size_t)(r0 + r) * x_stride, yf, sizeof yf[0], nt, 2);
+            else if (np) f32f16_tokens(np, t, x + (size_t)(r0 + r) * x_stride, y, y_stride, nt, 1);
             for (int k = 0; k < nt; k++) red[k][r] = np ? t[k] : 0.0f;
         }
         if (nb < 8 || nq == 0) {
@@ -121,21 +139,29 @@ static inline __attribute__((always_inline)) void f16_rows_tokens(int n, float *
             }
             continue;
         }
-        __m512d acc[4];
-        for (int k = 0; k < nt; k++) acc[k] = _mm512_cvtps_pd(_mm256_loadu_ps(red[k]));
+        /* one register per token (named, so they stay in registers) */
+        __m512d acc0 = _mm512_cvtps_pd(_mm256_loadu_ps(red[0])), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        if (nt > 1) acc1 = _mm512_cvtps_pd(_mm256_loadu_ps(red[1]));
+        if (nt > 2) acc2 = _mm512_cvtps_pd(_mm256_loadu_ps(red[2]));
+        if (nt > 3) acc3 = _mm512_cvtps_pd(_mm256_loadu_ps(red[3]));
         int i = 0;
         for (; i + 8 <= nq; i += 8) {
             __m256 c[8];
             for (int r = 0; r < 8; r++)
                 c[r] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const ember_f16 *)(x + (size_t)(r0 + r) * x_stride) + np + i)));
             transpose8x8_ps(c); /* c[e]: element np + i + e of the eight rows */
-            for (int e = 0; e < 8; e++)
-                for (int k = 0; k < nt; k++)
-                    acc[k] = _mm512_add_pd(acc[k], _mm512_cvtps_pd(_mm256_mul_ps(c[e], _mm256_set1_ps(yt[k][i + e]))));
+#define TAIL_ADD(K) acc##K = _mm512_add_pd(acc##K, _mm512_cvtps_pd(_mm256_mul_ps(c[e], _mm256_broadcast_ss(&yt[K][i + e]))))
+            for (int e = 0; e < 8; e++) {
+                TAIL_ADD(0);
+                if (nt > 1) TAIL_ADD(1);
+                if (nt > 2) TAIL_ADD(2);
+                if (nt > 3) TAIL_ADD(3);
+            }
+#undef TAIL_ADD
         }
         for (int k = 0; k < nt; k++) {
             double lane[8];
-            _mm512_storeu_pd(lane, acc[k]);
+            _mm512_storeu_pd(lane, k == 0 ? acc0 : k == 1 ? acc1 : k == 2 ? acc2 : acc3);
             for (int r = 0; r < 8; r++) {
                 const ember_f16 *xr = (const ember_f16 *)(x + (size_t)(r0 + r) * x_stride) + np;
                 for (int j = i; j < nq; j++) lane[r] += (double)(h2f(xr[j]) * yt[k][j]);
