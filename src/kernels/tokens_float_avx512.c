@@ -59,16 +59,12 @@ static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s,
     hsum16_tokens(FOLD(0), FOLD(1), FOLD(2), FOLD(3), nt, red);
 #undef FOLD
     for (int k = 0; k < nt; k++) {
-        if (f16 == 2) {
+        if (f16) {
             const ember_f16 *x = vx;
-            const float *y = ember_batch_row(vy, y_stride, k);
+            const void *y = ember_batch_row(vy, y_stride, k);
             double sum = (double)red[k];
-            for (int i = np; i < n; i++) sum += (double)(h2f(x[i]) * y[i]);
-            s[k] = (float)sum;
-        } else if (f16) {
-            const ember_f16 *x = vx, *y = ember_batch_row(vy, y_stride, k);
-            double sum = (double)red[k];
-            for (int i = np; i < n; i++) sum += (double)(h2f(x[i]) * h2f(y[i]));
+            for (int i = np; i < n; i++)
+                sum += (double)(h2f(x[i]) * (f16 == 2 ? ((const float *)y)[i] : h2f(((const ember_f16 *)y)[i])));
             s[k] = (float)sum;
         } else {
             const float *x = vx, *y = ember_batch_row(vy, y_stride, k);

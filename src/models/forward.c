@@ -561,15 +561,16 @@ static void attn_heads_token(const attn_task *a, ember_thread_scratch *ts, int t
 static void attn_prefetch_next(const attn_task *a, int kvh, int v_rows, int next_k) {
     const ember_ctx *ctx = a->ctx;
     const int s = a->seq ? a->seq[0] : 0, n_kv = a->pos[0] + 1, hd = ctx->model->hp.head_dim;
-    const size_t elt = ctx->kv.elt, cap = 256u << 10; /* longer contexts would only evict what they fetch */
-    if (v_rows && (size_t)hd * n_kv * elt <= cap) {
+    const size_t elt = ctx->kv.elt;
+    if ((size_t)hd * n_kv * elt > (256u << 10)) return; /* longer contexts would only evict what they fetch */
+    if (v_rows) {
         const size_t bytes = (size_t)((n_kv + 31) & ~31) * elt;
         for (int d = kvh * hd; d < (kvh + 1) * hd; d++) {
             const char *v = ember_kv_v(&ctx->kv, s, a->layer, d);
             for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(v + b, 0, 3);
         }
     }
-    if (next_k && (size_t)hd * n_kv * elt <= cap)
+    if (next_k)
         for (int j = 0; j < n_kv; j++) {
             const char *k = (const char *)ember_kv_k(&ctx->kv, s, a->layer, j) + (size_t)(kvh + 1) * hd * elt;
             for (size_t b = 0; b < (size_t)hd * elt; b += 64) __builtin_prefetch(k + b, 0, 3);
