@@ -40,6 +40,18 @@ typedef struct {
     void (*scale_mul)(float *y, const float *x, float s, const float *w, int n);
 } ember_kernel_set;
 
+/* The prefetch hint of decoding's weight streams, which read each weight
+ * byte once per token: non-temporal (into L1, not kept in L2/L3 when
+ * evicted) instead of into L2. Zen 5, 2 threads, tg128 alternations
+ * against T1/T0 (medians, runs won): Q4_0 +5-24 % (29 of 30), Q8_0 +10 %
+ * (6/6), Q4_K +10-17 % (17 of 18), Q6_K +12 % (6/6), Q4_0 on the AVX2 path
+ * +9 % (6/6), F16 even (8 of 14); prompts even;
+ * the TSC split puts the gain in the matmuls (-8 to -14 % each), not in
+ * attention, so it is the stream itself that runs faster, not the data
+ * it no longer evicts. A single matmul alone in a microbenchmark was even.
+ * Expands to an <immintrin.h> constant at the x86 call sites. */
+#define EMBER_PF_STREAM _MM_HINT_NTA
+
 /* Runs STMT with the constant NT equal to nt (1..8, the token counts of
  * the tokens/rows16 traits; others run as 8), so a kernel written for a
  * constant token count gets its token loops unrolled at each count. */

@@ -48,7 +48,7 @@ static inline __m512 lanes16_fold8(const float *a) {
  * from memory once. */
 #define LANES16_CHUNK 8
 /* One token streaming the group: a super-block per pass, each pass
- * prefetching the bytes PF_AHEAD further into L2 (one thread reading from
+ * prefetching the bytes PF_AHEAD further (EMBER_PF_STREAM; one thread reading from
  * memory, TSC per 256 elements: Q4_K 10.6 -> 7.4, Q5_K 17 -> 9.4, Q6_K 23
  * -> 11.1; Q2_K and Q3_K were even or slower, so their entries pass no
  * block size and keep the hardware prefetcher alone) */
@@ -68,7 +68,7 @@ static inline void lanes16_tokens(int n, float *s, size_t s_stride, const void *
     if (stream && nt == 1 && block_bytes) {
         for (int b = 0; b < nb; b++) {
             const char *ahead = (const char *)group + (size_t)b * block_bytes + LANES16_PF_AHEAD;
-            for (size_t l = 0; l < block_bytes; l += 64) _mm_prefetch(ahead + l, _MM_HINT_T1);
+            for (size_t l = 0; l < block_bytes; l += 64) _mm_prefetch(ahead + l, EMBER_PF_STREAM);
             one(nb, b, b + 1, group, aux, aux_stride, acc);
         }
         _mm512_storeu_ps(s, fold(acc));

@@ -30,7 +30,7 @@ static inline int has_planes(const int kind) { return kind == KIND_Q5_0 || kind 
 static inline int has_start(const int kind) { return kind == KIND_Q8_0 || kind == KIND_Q5_0; }
 
 
-/* streaming, the weights are prefetched 8 KiB ahead into L2 (Q8_0
+/* streaming, the weights are prefetched 8 KiB ahead (EMBER_PF_STREAM; Q8_0
  * decoding batches of 4 tokens: 0.71-0.83 of the per-row dot's
  * single-token throughput with it, 0.58-0.64 without, in a DRAM
  * microbenchmark) */
@@ -102,7 +102,7 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
         for (int t = 0; t < nt; t++) d[t] = _mm512_mul_ps(dw, _mm512_set1_ps(dy[t][b]));
 #pragma GCC unroll 8
         for (int k = 0; k < 8; k++) {
-            if (pf && 64 * (size_t)k < bb) _mm_prefetch((const char *)o + PF_AHEAD + 64 * k, _MM_HINT_T1);
+            if (pf && 64 * (size_t)k < bb) _mm_prefetch((const char *)o + PF_AHEAD + 64 * k, EMBER_PF_STREAM);
             const __m512i w = weights_lane(kind, o, k);
 #pragma GCC unroll 3
             for (int t = 0; t < nt; t++) {

@@ -79,7 +79,7 @@ static void dot_q4_0_rows8_x8(int n, float *s, const void *vx, size_t row_bytes,
  * order: no horizontal sums or permutes. Then per block
  * acc = fma((float)isum, d_w * d_a, acc), the rows8 order. */
 #define L16_BLOCK (16 * sizeof(block_q4_0))
-/* one-token decoding streams the group once: prefetch ahead into L2 */
+/* one-token decoding streams the group once: prefetch ahead (EMBER_PF_STREAM) */
 #define L16_PF_AHEAD 4096
 /* the register kernel runs both halves at once up to this many tokens
  * (VNNI: 2 * 4 accumulators; AVX2 sums in 16 bits and takes the scratch
@@ -118,7 +118,7 @@ static inline __attribute__((always_inline)) void lanes16_nt(int n, float *s, si
     for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++, g += L16_BLOCK) {
         if (stream)
-            for (int l = 0; l < 5; l++) _mm_prefetch((const char *)g + L16_PF_AHEAD + 64 * l, _MM_HINT_T1);
+            for (int l = 0; l < 5; l++) _mm_prefetch((const char *)g + L16_PF_AHEAD + 64 * l, EMBER_PF_STREAM);
         for (int h0 = 0; h0 < 2; h0 += 1 + h2) {
             __m256i p[8][2];
 #pragma GCC unroll 8

@@ -16,8 +16,9 @@
 #include <string.h>
 
 #define BLOCK_BYTES (16 * sizeof(block_q4_0))
-/* one-token decoding streams the group once: prefetch 4 KiB ahead into L2
- * (the previous kernel: tg64 on tl-q4_0 43.5 vs 39.9 t/s) */
+/* one-token decoding streams the group once: prefetch 4 KiB ahead,
+ * non-temporally (EMBER_PF_STREAM; into L2 in the previous kernel: tg64
+ * on tl-q4_0 43.5 vs 39.9 t/s without) */
 #define PF_AHEAD 4096
 
 static inline __m512i bcast4(const int8_t *p) {
@@ -35,7 +36,7 @@ static inline __attribute__((always_inline)) void lanes16_nt(int n, float *s, si
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++, g += BLOCK_BYTES) {
         if (stream)
-            for (int l = 0; l < 5; l++) _mm_prefetch((const char *)g + PF_AHEAD + 64 * l, _MM_HINT_T1);
+            for (int l = 0; l < 5; l++) _mm_prefetch((const char *)g + PF_AHEAD + 64 * l, EMBER_PF_STREAM);
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g));
         __m512i q[8]; /* q[k]: elements 4k..4k+3 of every row */
 #pragma GCC unroll 4

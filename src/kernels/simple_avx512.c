@@ -59,15 +59,15 @@ static inline double f16_tail_sum(const ember_f16 *x, const ember_f16 *y, int i,
 }
 
 /* Decoding streams each F16 row once: prefetching the weights 4 KiB ahead
- * into L2 keeps more of the read bandwidth busy (tl-f16 tg64: 14.0 vs 11.8
- * t/s, median of 8 alternating runs; results unchanged). */
+ * (EMBER_PF_STREAM) keeps more of the read bandwidth busy (tl-f16 tg64:
+ * 14.0 vs 11.8 t/s, median of 8 alternating runs; results unchanged). */
 static void dot_f16(int n, float *s, const void *vx, const void *vy) {
     const ember_f16 *x = vx, *y = vy;
     const int np = n & ~63;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int i = 0; i < np; i += 64) {
-        _mm_prefetch((const char *)(x + i) + 4096, _MM_HINT_T1);
-        _mm_prefetch((const char *)(x + i) + 4096 + 64, _MM_HINT_T1);
+        _mm_prefetch((const char *)(x + i) + 4096, EMBER_PF_STREAM);
+        _mm_prefetch((const char *)(x + i) + 4096 + 64, EMBER_PF_STREAM);
         a0 = _mm512_fmadd_ps(load_f16x16(x + i), load_f16x16(y + i), a0);
         a1 = _mm512_fmadd_ps(load_f16x16(x + i + 16), load_f16x16(y + i + 16), a1);
         a2 = _mm512_fmadd_ps(load_f16x16(x + i + 32), load_f16x16(y + i + 32), a2);
@@ -101,8 +101,8 @@ static void dot_f16_rows4(int n, float *s, const void *vx, size_t row_bytes, con
     }
     for (int i = 0; i < np; i += 64) {
         for (int r = 0; r < 4; r++) {
-            _mm_prefetch((const char *)(ROW(r + 4) + i), _MM_HINT_T0);
-            _mm_prefetch((const char *)(ROW(r + 4) + i) + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)(ROW(r + 4) + i), EMBER_PF_STREAM);
+            _mm_prefetch((const char *)(ROW(r + 4) + i) + 64, EMBER_PF_STREAM);
         }
         STEP(0) STEP(1) STEP(2) STEP(3)
     }

@@ -129,7 +129,7 @@ static void dot_q8_0_rows4(int n, float *s, const void *vx, size_t row_bytes, co
      * division per block */
     size_t pf = 0, part = 0;
     for (int i = 0; i < nb; i++) {
-        for (part += lines; part >= (size_t)nb; part -= (size_t)nb) _mm_prefetch(next + 64 * pf++, _MM_HINT_T0);
+        for (part += lines; part >= (size_t)nb; part -= (size_t)nb) _mm_prefetch(next + 64 * pf++, EMBER_PF_STREAM);
         const __m512i yy = _mm512_broadcast_i64x4(load32(y[i].qs));
         /* each lane starts at -128 * (its four y) and adds (x + 128) * y */
         const __m512i noff = _mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, bias, yy));
