@@ -60,7 +60,12 @@ static inline double f16_tail_sum(const ember_f16 *x, const ember_f16 *y, int i,
 
 /* Decoding streams each F16 row once: prefetching the weights 4 KiB ahead
  * (EMBER_PF_STREAM) keeps more of the read bandwidth busy (tl-f16 tg64:
- * 14.0 vs 11.8 t/s, median of 8 alternating runs; results unchanged). */
+ * 14.0 vs 11.8 t/s, median of 8 alternating runs; results unchanged).
+ * Rows go one at a time: a four-row kernel (the activation converted once
+ * per four rows, Q8_0's shape) read four streams side by side, which with
+ * the non-temporal prefetch decoded slower (tl-f16 tg128 28.0 vs 35.9 t/s,
+ * 8/8 alternations; 32.9 vs 35.5 with it kept for rows not 4 KiB long,
+ * whose lines do not share L1 sets) and was removed. */
 static void dot_f16(int n, float *s, const void *vx, const void *vy) {
     const ember_f16 *x = vx, *y = vy;
     const int np = n & ~63;
@@ -76,44 +81,6 @@ static void dot_f16(int n, float *s, const void *vx, const void *vy) {
     a0 = _mm512_add_ps(a0, a2);
     a1 = _mm512_add_ps(a1, a3);
     *s = (float)f16_tail_sum(x, y, np, n, (double)hsum16(_mm512_add_ps(a0, a1)));
-}
-
-/* dot_f16's order for 4 consecutive rows: the activation's halves are
- * converted once for the four rows (the one-row dot converts both sides
- * for every row), the four rows' sums reduced in one tree (hsum16x4, each
- * bit for bit hsum16), and the next four rows' lines asked for at the
- * offset being read (four rows side by side defeat the stream prefetcher). */
-static void dot_f16_rows4(int n, float *s, const void *vx, size_t row_bytes, const void *vy) {
-    const ember_f16 *y = vy;
-    const char *x = vx;
-    const int np = n & ~63;
-    const __m512 z = _mm512_setzero_ps();
-    __m512 a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-    __m512 a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-#define ROW(R) ((const ember_f16 *)(x + (R) * row_bytes))
-#define STEP(P)                                                                         \
-    {                                                                                   \
-        const __m512 yv = load_f16x16(y + i + 16 * P);                                  \
-        a0##P = _mm512_fmadd_ps(load_f16x16(ROW(0) + i + 16 * P), yv, a0##P);          \
-        a1##P = _mm512_fmadd_ps(load_f16x16(ROW(1) + i + 16 * P), yv, a1##P);          \
-        a2##P = _mm512_fmadd_ps(load_f16x16(ROW(2) + i + 16 * P), yv, a2##P);          \
-        a3##P = _mm512_fmadd_ps(load_f16x16(ROW(3) + i + 16 * P), yv, a3##P);          \
-    }
-    for (int i = 0; i < np; i += 64) {
-        for (int r = 0; r < 4; r++) {
-            _mm_prefetch((const char *)(ROW(r + 4) + i), EMBER_PF_STREAM);
-            _mm_prefetch((const char *)(ROW(r + 4) + i) + 64, EMBER_PF_STREAM);
-        }
-        STEP(0) STEP(1) STEP(2) STEP(3)
-    }
-#undef STEP
-    /* dot_f16's fold (a0+a2) + (a1+a3), then its reduction */
-#define FOLD(R) _mm512_add_ps(_mm512_add_ps(a##R##0, a##R##2), _mm512_add_ps(a##R##1, a##R##3))
-    float red[4];
-    _mm_storeu_ps(red, hsum16x4(FOLD(0), FOLD(1), FOLD(2), FOLD(3)));
-#undef FOLD
-    for (int r = 0; r < 4; r++) s[r] = (float)f16_tail_sum(ROW(r), y, np, n, (double)red[r]);
-#undef ROW
 }
 
 /* ---- activation quantizers (bit-identical to ember_quant_q8_*_act:
@@ -164,7 +131,6 @@ static void f16_from_float(const float *x, void *vy, int64_t n) {
 void ember_kernels_avx512_simple(ember_kernel_set *ks) {
     ks->vec_dot[EMBER_TYPE_F32] = dot_f32;
     ks->vec_dot[EMBER_TYPE_F16] = dot_f16;
-    ks->vec_dot_rows4[EMBER_TYPE_F16] = dot_f16_rows4;
     ks->from_float[EMBER_TYPE_Q8_0] = quant_q8_0;
     ks->from_float[EMBER_TYPE_Q8_1] = quant_q8_1;
     ks->from_float[EMBER_TYPE_F16] = f16_from_float;
