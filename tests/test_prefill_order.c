@@ -191,8 +191,8 @@ static void q4_0_packed_bit_identical(void) {
                 const size_t ab = lay->act_aux_size(n);
                 CHECK(ab * 8 <= sizeof aux);
                 for (int t = 0; t < 8; t++) lay->act_aux(qy[t], aux + (size_t)t * ab, n);
-                for (int call = 0; call < 9; call++) { /* nt 1..8, then one token streamed (decoding) */
-                    const int nt = call < 8 ? call + 1 : 1, stream = call < 8 ? nt & 1 : 1;
+                for (int call = 0; call < 16; call++) { /* nt 1..8, in a prompt and streamed (decoding) */
+                    const int nt = call % 8 + 1, stream = call / 8;
                     float out[8][24];
                     memset(out, 0x7F, sizeof out);
                     ks.vec_dot_packed_tokens[EMBER_TYPE_Q4_0](n, out[0] + 3, 24, packed, qy[0], sizeof qy[0], aux, ab, nt, stream);
