@@ -52,8 +52,9 @@ static inline __m512 lanes16_fold8(const float *a) {
  * prefetching the bytes PF_AHEAD further (EMBER_PF_STREAM); the other
  * passes find the chunk in L1. One thread reading from memory, TSC per 256
  * elements, one token: Q4_K 10.6 -> 7.4, Q5_K 17 -> 9.4, Q6_K 23 -> 11.1;
- * batches of 2 and 4 tokens on tl-q4_k, which had no software prefetch
- * before: 92 -> 150 and 117 -> 182 t/s (5/5 alternations each). Q2_K and
+ * batches of 2 and 4 tokens, which had no software prefetch before:
+ * tl-q4_k 90 -> 150 and 116 -> 200 t/s, tl-q6_k 71 -> 131 and 99 -> 155
+ * (4/4 alternations each). Q2_K and
  * Q3_K were even or slower, so their entries pass no block size and keep
  * the hardware prefetcher alone. */
 #define LANES16_PF_AHEAD 9216
