@@ -79,10 +79,10 @@ static void dot_q4_0_rows8_x8(int n, float *s, const void *vx, size_t row_bytes,
  * order: no horizontal sums or permutes. Then per block
  * acc = fma((float)isum, d_w * d_a, acc), the rows8 order. */
 #define L16_BLOCK (16 * sizeof(block_q4_0))
-/* decoding streams the group once: prefetch ahead (EMBER_PF_STREAM), a
- * lone token and batches through the register kernel (up to
- * L16_STREAM_NT tokens; on EMBER_CPU=avx2, 2 and 4 streams on tl-q4_0:
- * 146 -> 168 and 173 -> 208 t/s) */
+/* decoding streams the group once: prefetch ahead (EMBER_PF_STREAM) in
+ * the register kernel, for a lone token and batches (VNNI: the first four
+ * tokens' pass; AVX2's scratch kernel, 3+ tokens, has none). On
+ * EMBER_CPU=avx2, 2 and 4 streams on tl-q4_0: 146 -> 168 and 173 -> 208 t/s */
 #define L16_PF_AHEAD 4096
 /* the register kernel runs both halves at once up to this many tokens
  * (VNNI: 2 * 4 accumulators; AVX2 sums in 16 bits and takes the scratch
@@ -91,11 +91,9 @@ static void dot_q4_0_rows8_x8(int n, float *s, const void *vx, size_t row_bytes,
 #if EMBER_I8_DOT == EMBER_I8_AVX2
 #define L16_H2_NT 2
 #define L16_SCRATCH_NT 3
-#define L16_STREAM_NT 2
 #else
 #define L16_H2_NT 4
 #define L16_SPLIT 4
-#define L16_STREAM_NT 4
 #endif
 
 static inline __m256i bcast8(const int8_t *p) {
@@ -268,19 +266,22 @@ static void l16_scratch_tokens(int n, float *s, size_t s_stride, const uint8_t *
  * stream = 1, nt = 1, reading the side data like the rest) */
 static void dot_q4_0_lanes16_tokens(int n, float *s, size_t s_stride, const void *group, const void *y, size_t y_stride,
                                     const void *aux, size_t aux_stride, int nt, int stream) {
-    if (stream && nt == 1) lanes16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, 1, 1);
-    else if (stream && nt <= L16_STREAM_NT) EMBER_WITH_NT8(nt, lanes16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, NT, 1));
 #if EMBER_I8_DOT == EMBER_I8_AVX2
-    else if (nt >= L16_SCRATCH_NT) l16_scratch_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt > 8 ? 8 : nt);
+    if (nt >= L16_SCRATCH_NT) {
+        l16_scratch_tokens(n, s, s_stride, group, y, y_stride, aux, aux_stride, nt > 8 ? 8 : nt);
+        return;
+    }
 #endif
 #ifdef L16_SPLIT
-    else if (nt > L16_SPLIT) {
+    if (nt > L16_SPLIT) {
         lanes16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, L16_SPLIT, stream);
         nt = nt > 8 ? 8 : nt;
         EMBER_WITH_NT8(nt - L16_SPLIT, lanes16_nt(n, s + L16_SPLIT * s_stride, s_stride, group, (const char *)y + L16_SPLIT * y_stride,
                                                   y_stride, (const char *)aux + L16_SPLIT * aux_stride, aux_stride, NT, 0));
+        return;
     }
 #endif
+    if (stream) EMBER_WITH_NT8(nt, lanes16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, NT, 1));
     else EMBER_WITH_NT8(nt, lanes16_nt(n, s, s_stride, group, y, y_stride, aux, aux_stride, NT, 0));
 }
 

@@ -31,11 +31,12 @@ static inline __m512 load_f16x16(const ember_f16 *p) {
 #define LD(p, e) (f16 ? load_f16x16((const ember_f16 *)(p) + (e)) : _mm512_loadu_ps((const float *)(p) + (e)))
 #define LDY(p, e) (f16 == 1 ? load_f16x16((const ember_f16 *)(p) + (e)) : _mm512_loadu_ps((const float *)(p) + (e)))
 
-/* F32 and F16 (f16 selects the loads). nt and f16 are constants at each
- * call site, so the token branches fold away and every accumulator stays
- * in a register (4 tokens x 4 parts = 16). */
-static inline __attribute__((always_inline)) void f32f16_tokens_pf(int n, float *s, const void *vx, const void *vy,
-                                                                   size_t y_stride, const int nt, const int f16, const int pf) {
+/* F32 and F16 (f16 selects the loads; pf prefetches the weight row, for
+ * decoding). nt, f16 and pf are constants at each call site, so the
+ * branches fold away and every accumulator stays in a register (4 tokens
+ * x 4 parts = 16). */
+static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s, const void *vx, const void *vy,
+                                                                size_t y_stride, const int nt, const int f16, const int pf) {
     const int np = n & ~63;
     const void *y0 = vy, *y1 = ember_batch_row(vy, y_stride, 1), *y2 = ember_batch_row(vy, y_stride, 2), *y3 = ember_batch_row(vy, y_stride, 3);
     const __m512 z = _mm512_setzero_ps();
@@ -84,23 +85,18 @@ static inline __attribute__((always_inline)) void f32f16_tokens_pf(int n, float 
 #undef LD
 #undef LDY
 
-static inline __attribute__((always_inline)) void f32f16_tokens(int n, float *s, const void *vx, const void *vy,
-                                                                size_t y_stride, const int nt, const int f16) {
-    f32f16_tokens_pf(n, s, vx, vy, y_stride, nt, f16, 0);
-}
-
 static void dot_f32_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {
-    if (nt == 4) f32f16_tokens(n, s, vx, vy, y_stride, 4, 0);
-    else if (nt == 3) f32f16_tokens(n, s, vx, vy, y_stride, 3, 0);
-    else if (nt == 2) f32f16_tokens(n, s, vx, vy, y_stride, 2, 0);
-    else f32f16_tokens(n, s, vx, vy, y_stride, 1, 0);
+    if (nt == 4) f32f16_tokens(n, s, vx, vy, y_stride, 4, 0, 0);
+    else if (nt == 3) f32f16_tokens(n, s, vx, vy, y_stride, 3, 0, 0);
+    else if (nt == 2) f32f16_tokens(n, s, vx, vy, y_stride, 2, 0, 0);
+    else f32f16_tokens(n, s, vx, vy, y_stride, 1, 0, 0);
 }
 
 static void dot_f16_tokens(int n, float *s, const void *vx, const void *vy, size_t y_stride, int nt) {
-    if (nt == 4) f32f16_tokens_pf(n, s, vx, vy, y_stride, 4, 1, 1);
-    else if (nt == 3) f32f16_tokens_pf(n, s, vx, vy, y_stride, 3, 1, 1);
-    else if (nt == 2) f32f16_tokens_pf(n, s, vx, vy, y_stride, 2, 1, 1);
-    else f32f16_tokens_pf(n, s, vx, vy, y_stride, 1, 1, 1);
+    if (nt == 4) f32f16_tokens(n, s, vx, vy, y_stride, 4, 1, 1);
+    else if (nt == 3) f32f16_tokens(n, s, vx, vy, y_stride, 3, 1, 1);
+    else if (nt == 2) f32f16_tokens(n, s, vx, vy, y_stride, 2, 1, 1);
+    else f32f16_tokens(n, s, vx, vy, y_stride, 1, 1, 1);
 }
 
 /* rows x tokens, F16, vec_dot's order for each pair: up to 8 rows' 64-element
@@ -130,8 +126,8 @@ static inline __attribute__((always_inline)) void f16_rows_tokens(int n, float *
         float red[4][8] = {{0}};
         for (int r = 0; r < nb; r++) {
             float t[4];
-            if (np && hoist) f32f16_tokens(np, t, x + (size_t)(r0 + r) * x_stride, yf, sizeof yf[0], nt, 2);
-            else if (np) f32f16_tokens(np, t, x + (size_t)(r0 + r) * x_stride, y, y_stride, nt, 1);
+            if (np && hoist) f32f16_tokens(np, t, x + (size_t)(r0 + r) * x_stride, yf, sizeof yf[0], nt, 2, 0);
+            else if (np) f32f16_tokens(np, t, x + (size_t)(r0 + r) * x_stride, y, y_stride, nt, 1, 0);
             for (int k = 0; k < nt; k++) red[k][r] = np ? t[k] : 0.0f;
         }
         if (nb < 8 || nq == 0) {
