@@ -220,7 +220,7 @@ static __m512 fold_q5_K(const float *a) { return _mm512_add_ps(lanes16_fold8(a),
 
 LANES16_ENTRY(dot_q4_K_lanes16_tokens, ACC_N * 16, EMBER_Q4_K_LANES16_BLOCK, fold_q4_K, pass_nt, , 0)
 LANES16_ENTRY(dot_q5_K_lanes16_tokens, ACC_N * 16, EMBER_Q5_K_LANES16_BLOCK, fold_q5_K, pass_nt, , 1)
-LANES16_ENTRY(dot_q2_K_lanes16_tokens, ACC_N * 16, 0, lanes16_fold8, q2_pass_nt, )
+LANES16_ENTRY(dot_q2_K_lanes16_tokens, ACC_N * 16, EMBER_Q2_K_LANES16_BLOCK, lanes16_fold8, q2_pass_nt, )
 
 void ember_kernels_avx512vnni_kquants_lanes16(ember_kernel_set *ks) {
     /* single tokens read the copies too, with the software prefetch of

@@ -54,9 +54,10 @@ static inline __m512 lanes16_fold8(const float *a) {
  * elements, one token: Q4_K 10.6 -> 7.4, Q5_K 17 -> 9.4, Q6_K 23 -> 11.1;
  * batches of 2 and 4 tokens, which had no software prefetch before:
  * tl-q4_k 90 -> 150 and 116 -> 200 t/s, tl-q6_k 71 -> 131 and 99 -> 155
- * (4/4 alternations each). Q2_K and
- * Q3_K were even or slower, so their entries pass no block size and keep
- * the hardware prefetcher alone. */
+ * (4/4 alternations each). Q2_K and Q3_K, even or slower with the T1
+ * hint, gained once the hint was non-temporal: tl-q2_k tg64 median 131.6
+ * -> 151.8 t/s, tl-q3_k 117.9 -> 127.2 (6/6 alternations each); 4.5 and
+ * 16 KiB ahead were slower for Q2_K (141.7, 129.9 against 146.2). */
 #define LANES16_PF_AHEAD 9216
 /* the largest acc_floats (Q4_K: 8 lanes and 4 min lanes of 16 rows) */
 #define LANES16_MAX_ACC (12 * 16)

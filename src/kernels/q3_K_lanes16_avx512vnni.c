@@ -103,7 +103,7 @@ static inline __attribute__((always_inline)) void pass_nt(int nb, int b0, int b1
 }
 
 /* vec_dot's last step: lanes16_fold8, hsum8's tree over the lanes */
-LANES16_ENTRY(dot_q3_K_lanes16_tokens, 8 * 16, 0, lanes16_fold8, pass_nt, )
+LANES16_ENTRY(dot_q3_K_lanes16_tokens, 8 * 16, EMBER_Q3_K_LANES16_BLOCK, lanes16_fold8, pass_nt, )
 
 void ember_kernels_avx512vnni_q3_K_lanes16(ember_kernel_set *ks) {
     /* the copy is the rows' size, so decoding reads it too */
