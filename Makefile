@@ -90,14 +90,18 @@ test-asan: $(TEST_BIN) ember-asan
 ember-asan: $(TOOL_OBJ) $(SERVER_OBJ) $(BUILD)/libember.a
 	$(CC) $(CFLAGS) -o $(BUILD)/ember $(TOOL_OBJ) $(SERVER_OBJ) $(BUILD)/libember.a $(SERVER_LIBS) $(LDLIBS)
 
-# libFuzzer targets (clang only).
+# libFuzzer targets (clang only). fuzz_openai parses request bodies with the
+# server's parser (openai.c; its request objects live in scheduler.c), so it
+# is built only where the server is.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_SERVER := src/server/openai.c src/server/scheduler.c src/server/metrics.c -lcjson
 fuzz:
 	$(MAKE) CC=clang BUILD=build-fuzz OPT=-O1 \
 	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libember.a
 	@mkdir -p build-fuzz/fuzz
 	for f in $(FUZZ_SRC); do \
-	  clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined $$f build-fuzz/libember.a $(LDLIBS) \
+	  extra=; if [ $$f = fuzz/fuzz_openai.c ]; then [ "$(HAVE_SERVER)" = 1 ] || continue; extra="$(FUZZ_SERVER)"; fi; \
+	  clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined $$f $$extra build-fuzz/libember.a $(LDLIBS) \
 	    -o build-fuzz/fuzz/$$(basename $$f .c) || exit 1; done
 
 demo: all

@@ -175,8 +175,15 @@ static int parse_messages(cJSON *o, const srv_env *env, srv_request *r, srv_erro
             }
             char *joined = malloc(len + 1);
             if (!joined) { rc = fail(e, 500, NULL, NULL, "out of memory%s", ""); goto out; }
-            joined[0] = 0;
-            cJSON_ArrayForEach(part, content) strcat(joined, cJSON_GetObjectItemCaseSensitive(part, "text")->valuestring);
+            /* appended at a running offset: strcat would rescan the text for every part, quadratic in a body of many tiny parts */
+            size_t at = 0;
+            cJSON_ArrayForEach(part, content) {
+                const char *t = cJSON_GetObjectItemCaseSensitive(part, "text")->valuestring;
+                const size_t tl = strlen(t);
+                memcpy(joined + at, t, tl);
+                at += tl;
+            }
+            joined[at] = 0;
             owned[i] = joined;
             cm[i].content = joined;
         } else {

@@ -130,6 +130,15 @@ try:
     chat_text = js and js["choices"][0]["message"]["content"]
     check("chat", st == 200 and js["object"] == "chat.completion" and js["choices"][0]["message"]["role"] == "assistant"
           and js["usage"]["completion_tokens"] == 12, js)
+    # content as text parts is the same prompt as the joined string
+    parts = [{"type": "text", "text": t} for t in ["Tell ", "", "a sto", "ry."]]
+    st, js, _ = s.req("POST", "/v1/chat/completions", {"messages": [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+                                                                     {"role": "user", "content": parts}],
+                                                        "max_tokens": 12, "temperature": 0})
+    check("chat_text_parts", st == 200 and js["choices"][0]["message"]["content"] == chat_text and
+          js["usage"]["prompt_tokens"] > 0, js)
+    st, js, _ = s.req("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]})
+    check("chat_image_part_400", st == 400 and is_openai_error(js, 400) and js["error"]["param"] == "messages", js)
     st, _, text = s.req("POST", "/v1/chat/completions", {"messages": [{"role": "system", "content": "Be brief."},
                                                                       {"role": "user", "content": "Tell a story."}],
                                                          "max_tokens": 12, "temperature": 0, "stream": True})
