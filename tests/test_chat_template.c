@@ -121,6 +121,38 @@ static void test_hostile(void) {
     CHECKF(!got && strstr(err, "string longer"), "%s", err); /* 16 GiB: refused early */
     free(deep);
     free(blocks);
+    /* chains nest the tree as deep as they are long (the parser builds them
+     * in a loop, or by recursion for '-'): 100000 links fail with a message
+     * (they overflowed the stack), 400 (40 '-') still render */
+    static const char *const links[] = {"-", " + 1", ".a", "|trim", "[0]", " ~ 'x'"};
+    for (size_t k = 0; k < sizeof links / sizeof links[0]; k++) {
+        static const char *const base[] = {"", "1", "messages", "'x'", "'x'", "1"};
+        for (int pass = 0; pass < 2; pass++) {
+            const int len = pass ? 100000 : k == 0 ? 40 : 400; /* '-' nests the parser too: 64 levels */
+            const size_t ln = strlen(links[k]);
+            char *t = malloc(ln * (size_t)len + 32), *p = t;
+            p += sprintf(p, "{{ %s", base[k]);
+            for (int i = 0; i < len; i++) memcpy(p, links[k], ln), p += ln;
+            strcpy(p, k == 0 ? "1 }}" : " }}");
+            got = ember_chat_render(t, CONV, 4, 1, "", "", err, sizeof err);
+            if (len > 1000) CHECKF(!got && strstr(err, "nested too deeply"), "chain of %d '%s': %s", len, links[k], got ? "rendered" : err);
+            else CHECKF(got != NULL, "chain of %d '%s': %s", len, links[k], err);
+            if (got && k == 1) CHECKF(!strcmp(got, "401"), "%s", got);
+            free(got);
+            free(t);
+        }
+    }
+    /* 50000 string literals: each once took an arena buffer the size of the
+     * rest of the template (11 GB in all here) */
+    {
+        char *t = malloc(50000 * 9 + 1), *p = t;
+        for (int i = 0; i < 50000; i++) memcpy(p, "{{ 'x' }}", 9), p += 9;
+        *p = 0;
+        got = ember_chat_render(t, CONV, 4, 1, "", "", err, sizeof err);
+        CHECKF(got && strlen(got) == 50000 && got[0] == 'x' && got[49999] == 'x', "%s", got ? "wrong output" : err);
+        free(got);
+        free(t);
+    }
     CHECK(!ember_chat_render(NULL, CONV, 4, 1, "", "", err, sizeof err));
     got = ember_chat_render("", CONV, 4, 1, "", "", NULL, 0);
     CHECK(got && !*got);
@@ -129,7 +161,8 @@ static void test_hostile(void) {
 
 /* inputs that once crashed the fuzz target, and the seeds: render or fail */
 static void test_fuzz_seeds(void) {
-    const char *files[] = {"fuzz/seeds/chat_regress_skip_eof.seed", "fuzz/seeds/chat_chatml.seed", "fuzz/seeds/chat_ns.seed"};
+    const char *files[] = {"fuzz/seeds/chat_regress_skip_eof.seed", "fuzz/seeds/chat_regress_deep_neg.seed",
+                           "fuzz/seeds/chat_chatml.seed", "fuzz/seeds/chat_ns.seed"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         FILE *f = fopen(files[i], "rb");
         if (!f) SKIP("%s not found (run from the project root)", files[i]);

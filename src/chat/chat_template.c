@@ -18,6 +18,11 @@
 #define MAX_STEPS 2000000
 #define MAX_OUT (8u << 20)
 #define MAX_DEPTH 64
+/* Evaluation recurses once per level of the expression tree, and chains the
+ * parser builds in loops (a + b + ..., x.a.b..., x|f|g...) or by recursion
+ * (- - x) nest without bound: deeper trees fail instead of overflowing
+ * the stack (about 1 KiB per level under ASan; server threads render). */
+#define MAX_EVAL_DEPTH 512
 
 /* ---- arena ---- */
 typedef struct blk { struct blk *next; size_t used, cap; char data[]; } blk;
@@ -91,7 +96,7 @@ typedef struct {
     token *tok;
     int nt, ct, p;
     long steps;
-    int depth;
+    int depth, eval_depth;
     char *out;
     size_t out_len, out_cap;
     frame *vars;
@@ -206,8 +211,12 @@ static void lex(R *r, const char *src) {
                 if (!r->failed) r->tok[r->nt - 1].i = v;
                 i = k;
             } else if (c == '\'' || c == '"') {
-                /* decode escapes into the arena */
-                char *buf = alloc(&r->ar, len - i + 1);
+                /* decode escapes into the arena, in a buffer the size of the
+                 * literal (not of the rest of the template: that made many
+                 * literals quadratic in memory) */
+                size_t end = i + 1;
+                while (end < len && src[end] != c) end += src[end] == '\\' && end + 1 < len ? 2 : 1;
+                char *buf = alloc(&r->ar, end - i + 1);
                 if (!buf) { fail(r, line, "out of memory"); return; }
                 size_t k = i + 1, o = 0;
                 while (k < len && src[k] != c) {
@@ -411,9 +420,11 @@ static node *primary(R *r) {
 static node *unary(R *r) {
     if (is_op(peek(r), "-")) {
         const int line = peek(r)->line;
+        if (++r->depth > MAX_DEPTH) { fail(r, line, "expression nested too deeply"); return NULL; }
         r->p++;
         node *n = mk(r, E_NEG, line);
         if (n) n->a = unary(r);
+        r->depth--;
         return n;
     }
     return primary(r);
@@ -959,8 +970,18 @@ static value binop(R *r, node *n) {
     return V(V_UNDEF);
 }
 
+static value eval_node(R *r, node *n);
+
 static value eval(R *r, node *n) {
     if (!n || r->failed) return V(V_UNDEF);
+    if (r->eval_depth >= MAX_EVAL_DEPTH) { fail(r, n->line, "expression nested too deeply"); return V(V_UNDEF); }
+    r->eval_depth++;
+    const value v = eval_node(r, n);
+    r->eval_depth--;
+    return v;
+}
+
+static value eval_node(R *r, node *n) {
     if (++r->steps > MAX_STEPS) { fail(r, n->line, "template takes too many steps"); return V(V_UNDEF); }
     switch (n->kind) {
     case E_LIT: return n->lit;
