@@ -20,7 +20,7 @@
 enum { FUZZ_N_CTX = 256 };
 
 static ember_model *g_model;
-static int g_init;
+static int g_init, g_max_token_bytes;
 
 static uint64_t fixed_seed(void) { return 42; }
 
@@ -32,7 +32,9 @@ static void init(void) {
     if (ember_model_load(path, &mp, &g_model)) {
         fprintf(stderr, "fuzz_openai: %s: %s (the target does nothing)\n", path, ember_last_error());
         g_model = NULL;
+        return;
     }
+    g_max_token_bytes = srv_max_token_bytes(g_model);
 }
 
 static void check_error(const srv_error *e) {
@@ -66,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const int chat = data[0] & 1;
     const char *tmpl = ember_chat_builtin(templates[((data[0] >> 1) & 7) % 5]);
     cJSON *body = cJSON_ParseWithLength((const char *)data + 1, size - 1);
-    const srv_env env = {g_model, FUZZ_N_CTX, tmpl, "<s>", "</s>", fixed_seed};
+    const srv_env env = {g_model, FUZZ_N_CTX, g_max_token_bytes, tmpl, "<s>", "</s>", fixed_seed};
     srv_request *r = srv_request_new();
     if (!r) abort();
     srv_job job = {r, {0, 0, 0}};

@@ -21,6 +21,21 @@ if command -v curl >/dev/null 2>&1; then
   if [ "$last" = "data: [DONE]" ] && [ "$(printf '%s\n' "$out" | grep -c '^data: {')" -ge 1 ]; then echo "PASS curl_stream"; else echo "FAIL curl_stream"; echo "$out" >&2; rc=1; fi
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/chat/completions" -d '{"messages": [')
   if [ "$code" = 400 ]; then echo "PASS curl_bad_json_400"; else echo "FAIL curl_bad_json_400"; echo "status $code" >&2; rc=1; fi
+  # a prompt longer than the context could hold at the vocabulary's longest token is refused before tokenizing
+  big=$(mktemp)
+  python3 -c 'import json; print(json.dumps({"prompt": "Once upon a time " * 200000, "max_tokens": 1}))' > "$big"
+  resp=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' --data-binary "@$big")
+  case "$resp" in
+    *"more than this server's context"*context_length_exceeded*" 400") echo "PASS curl_long_prompt_400";;
+    *) echo "FAIL curl_long_prompt_400"; printf '%.300s\n' "$resp" >&2; rc=1;;
+  esac
+  python3 -c 'import json; print(json.dumps({"messages": [{"role": "user", "content": ""}] * 100000}))' > "$big"
+  resp=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/v1/chat/completions" -H 'Content-Type: application/json' --data-binary "@$big")
+  case "$resp" in
+    *"100000 messages cannot fit"*context_length_exceeded*" 400") echo "PASS curl_many_messages_400";;
+    *) echo "FAIL curl_many_messages_400"; printf '%.300s\n' "$resp" >&2; rc=1;;
+  esac
+  rm -f "$big"
   kill -TERM $pid; wait $pid
   if [ $? -eq 0 ]; then echo "PASS curl_server_exit"; else echo "FAIL curl_server_exit"; rc=1; fi
   rm -f "$log"

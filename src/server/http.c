@@ -603,7 +603,7 @@ srv_http *srv_http_start(ember_model *m, srv_sched *s, srv_metrics *metrics, con
     const ember_token bos = ember_model_bos(m), eos = ember_model_eos(m);
     if (bos >= 0 && ember_token_to_piece(m, bos, h->bos, sizeof h->bos - 1, 1) < 0) h->bos[0] = 0;
     if (eos >= 0 && ember_token_to_piece(m, eos, h->eos, sizeof h->eos - 1, 1) < 0) h->eos[0] = 0;
-    h->env = (srv_env){m, p->n_ctx, p->chat_template, h->bos, h->eos, next_seed};
+    h->env = (srv_env){m, p->n_ctx, srv_max_token_bytes(m), p->chat_template, h->bos, h->eos, next_seed};
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     struct sockaddr *sa;

@@ -95,9 +95,26 @@ static int parse_stop(cJSON *o, srv_request *r, srv_error *e) {
     return 0;
 }
 
+int srv_max_token_bytes(const ember_model *m) {
+    int most = 1;
+    char buf[512];
+    for (int t = 0, nv = ember_model_n_vocab(m); t < nv; t++) {
+        const int n = ember_token_to_piece(m, t, buf, sizeof buf, 1);
+        const int len = n < 0 ? -n : n; /* -(needed) when longer than buf */
+        if (len > most) most = len;
+    }
+    return most;
+}
+
 static int tokenize_text(const srv_env *env, const char *text, int add_special, srv_request *r, srv_error *e,
                          const char *param) {
     const size_t len = strlen(text);
+    /* every token stands for at most max_token_bytes bytes of the text */
+    if (env->max_token_bytes > 0 && len / (size_t)env->max_token_bytes >= (size_t)env->n_ctx) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "the prompt is %zu bytes, more than this server's context of %d tokens can hold", len, env->n_ctx);
+        return fail(e, 400, param, "context_length_exceeded", "%s", msg);
+    }
     /* more tokens than bytes + BOS/EOS is impossible; over the context is an error anyway */
     const int cap = env->n_ctx + 1;
     r->prompt = malloc((size_t)cap * sizeof *r->prompt);
@@ -143,6 +160,13 @@ static int parse_messages(cJSON *o, const srv_env *env, srv_request *r, srv_erro
     if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
         return fail(e, 400, "messages", "invalid_type", "'messages' must be a non-empty array%s", "");
     const int n = cJSON_GetArraySize(msgs);
+    /* every chat template marks each message with at least one token: more
+     * messages than the context cannot fit (and 120000 took 1.3 s to render) */
+    if (n > env->n_ctx) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%d messages cannot fit in this server's context of %d tokens", n, env->n_ctx);
+        return fail(e, 400, "messages", "context_length_exceeded", "%s", msg);
+    }
     ember_chat_msg *cm = calloc((size_t)n, sizeof *cm);
     char **owned = calloc((size_t)n, sizeof *owned);
     int rc = 0, i = 0;
