@@ -71,7 +71,25 @@ static void dot_bf16_prefill(int n, float *s, const void *vx, const void *vy) {
 /* vec_dot_prefill_tile */
 TILE_KIND(BF16, tile_bf16)
 
+/* The BF16 dot-product peak for `ember bench`: independent chains of
+ * VDPBF16PS (32 multiply-adds each), as peak_avx512.c's float chains. */
+#define PEAK_CHAINS 12
+
+static double peak_bf16(long iters, float *sink) {
+    __m512 a[PEAK_CHAINS];
+    const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3F80), y = (__m512bh)_mm512_set1_epi16(0x3A83); /* 1.0, ~1e-3 */
+    for (int c = 0; c < PEAK_CHAINS; c++) a[c] = _mm512_set1_ps((float)c);
+    for (long i = 0; i < iters; i++)
+#pragma GCC unroll 12
+        for (int c = 0; c < PEAK_CHAINS; c++) a[c] = _mm512_dpbf16_ps(a[c], x, y);
+    __m512 s = a[0];
+    for (int c = 1; c < PEAK_CHAINS; c++) s = _mm512_add_ps(s, a[c]);
+    *sink = _mm512_reduce_add_ps(s);
+    return (double)iters * PEAK_CHAINS * 32 * 2;
+}
+
 void ember_kernels_avx512bf16_bf16(ember_kernel_set *ks) {
+    ks->peak_bf16 = peak_bf16;
     ks->vec_dot[EMBER_TYPE_BF16] = dot_bf16;
     ks->vec_dot_tokens[EMBER_TYPE_BF16] = dot_bf16_tokens;
     ks->vec_dot_prefill[EMBER_TYPE_BF16] = dot_bf16_prefill;

@@ -30,6 +30,7 @@ typedef struct {
     /* compute peaks for benchmarks: run iters rounds, return operations */
     double (*peak_f32)(long iters, float *sink);
     double (*peak_i8)(long iters, float *sink);
+    double (*peak_bf16)(long iters, float *sink); /* VDPBF16PS, where BF16 weights use it */
     /* row operations (not per type) */
     void (*swiglu)(float *g, const float *u, int n);
     double (*softmax_exp_sum)(float *x, int n, float mx);
