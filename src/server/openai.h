@@ -22,7 +22,8 @@ typedef struct {
     int n_ctx;
     /* the most text bytes one token stands for (srv_max_token_bytes): a
      * prompt longer than n_ctx times this cannot fit and is refused before
-     * it is tokenized (a 4 MB body took 2 s and 325 MB to count) */
+     * it is tokenized (120000 empty messages, a 3.4 MB rendered prompt,
+     * took 1.9 s and peaked at 325 MB to count, 1.3 s of it rendering) */
     int max_token_bytes;
     const char *chat_template; /* Jinja source */
     const char *bos_text, *eos_text;
