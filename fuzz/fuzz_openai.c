@@ -68,16 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const int chat = data[0] & 1;
     const char *tmpl = ember_chat_builtin(templates[((data[0] >> 1) & 7) % 5]);
     cJSON *body = cJSON_ParseWithLength((const char *)data + 1, size - 1);
+    if (!body) return 0; /* the HTTP layer answers 400 itself; nothing to parse */
     const srv_env env = {g_model, FUZZ_N_CTX, g_max_token_bytes, tmpl, "<s>", "</s>", fixed_seed};
     srv_request *r = srv_request_new();
     if (!r) abort();
     srv_job job = {r, {0, 0, 0}};
     srv_error e;
     memset(&e, 0, sizeof e);
-    if (!body) { /* the HTTP layer answers 400 itself; nothing to parse */
-        srv_request_release(r);
-        return 0;
-    }
     if (srv_parse_generation(body, chat, &env, &job, &e)) check_error(&e);
     else check_request(r, &job.opt);
     srv_request_release(r);
