@@ -7,7 +7,7 @@
  * default, first, last, join, string, int, tojson for strings), string
  * methods and tests (defined, none, string, ...). Anything else is an error
  * naming it. All memory comes from one arena freed at the end; steps, output
- * size and nesting are capped so hostile templates end quickly. */
+ * size, working memory and nesting are capped so hostile templates end quickly. */
 #include "chat_template.h"
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,6 +18,7 @@
 #define MAX_STEPS 2000000
 #define MAX_OUT (8u << 20)
 #define MAX_DEPTH 64
+#define MAX_ARENA ((size_t)256 << 20)
 /* Evaluation recurses once per level of the expression tree, and chains the
  * parser builds in loops (a + b + ..., x.a.b..., x|f|g...) or by recursion
  * (- - x) nest without bound: deeper trees fail instead of overflowing
@@ -27,12 +28,15 @@
 /* ---- arena ---- */
 typedef struct blk { struct blk *next; size_t used, cap; char data[]; } blk;
 
-typedef struct { blk *head; int oom; } arena;
+/* limit caps the blocks' total (0: none); over records that it was hit */
+typedef struct { blk *head; int oom, over; size_t total, limit; } arena;
 
 static void *alloc(arena *a, size_t n) {
     n = (n + 15) & ~(size_t)15;
     if (!a->head || a->head->used + n > a->head->cap) {
         const size_t cap = n > 65536 ? n : 65536;
+        if (a->limit && (cap > a->limit || a->total > a->limit - cap)) { a->oom = a->over = 1; return NULL; }
+        a->total += cap;
         blk *b = malloc(sizeof *b + cap);
         if (!b) { a->oom = 1; return NULL; }
         b->next = a->head;
@@ -110,6 +114,8 @@ static int fail(R *r, int line, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (r->ar.over) /* the root cause of whatever failed after it */
+        snprintf(msg, sizeof msg, "needs more than %zu MiB of working memory", r->ar.limit >> 20);
     if (line > 0) snprintf(r->err, r->err_size, "chat template: %s at line %d", msg, line);
     else snprintf(r->err, r->err_size, "chat template: %s", msg);
     return -1;
@@ -983,6 +989,7 @@ static value eval(R *r, node *n) {
 
 static value eval_node(R *r, node *n) {
     if (++r->steps > MAX_STEPS) { fail(r, n->line, "template takes too many steps"); return V(V_UNDEF); }
+    if (r->ar.over) { fail(r, n->line, "memory"); return V(V_UNDEF); }
     switch (n->kind) {
     case E_LIT: return n->lit;
     case E_NAME: return lookup(r, n->s);
@@ -1061,6 +1068,7 @@ static void exec_list(R *r, node *list) {
 static void exec(R *r, node *n) {
     if (!n || r->failed) return;
     if (++r->steps > MAX_STEPS) { fail(r, n->line, "template takes too many steps"); return; }
+    if (r->ar.over) { fail(r, n->line, "memory"); return; }
     switch (n->kind) {
     case N_LIST: exec_list(r, n); return;
     case N_TEXT: emit(r, n->s, n->n); return;
@@ -1149,6 +1157,17 @@ char *ember_chat_render(const char *tmpl, const ember_chat_msg *messages, int n,
     r.err = err;
     r.err_size = err_size;
     if (!tmpl || n < 0 || (n && !messages)) { fail(&r, 0, "no template or messages"); return NULL; }
+    /* working memory: MAX_ARENA plus 16 bytes per byte of input (each loop
+     * step allocates its loop variables, and nothing is freed before the end:
+     * nested range loops took 1.6 GB before the step limit) */
+    size_t in_bytes = strlen(tmpl);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            const char *f = k ? messages[i].content : messages[i].role;
+            const size_t len = f ? strlen(f) : 0;
+            in_bytes = in_bytes + len < in_bytes ? SIZE_MAX : in_bytes + len;
+        }
+    r.ar.limit = in_bytes > (SIZE_MAX - MAX_ARENA) / 16 ? SIZE_MAX : MAX_ARENA + 16 * in_bytes;
     lex(&r, tmpl);
     node *root = r.failed ? NULL : body(&r, NULL);
     if (!r.failed) {

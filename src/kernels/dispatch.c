@@ -30,6 +30,7 @@ void ember_kernels_for_path(const char *path, ember_kernel_set *ks) {
     ember_kernels_avx2_tokens_float(ks);
     ember_kernels_avx2_rowops(ks);
     ember_kernels_avx2_q8_0(ks);
+    ember_kernels_avx2_gemm_float(ks);
     const ember_cpu_features *f = ember_cpu();
     /* AVX-VNNI: the same int8 kernels with VPDPBUSD (one instruction for
      * VPMADDUBSW + VPMADDWD + VPADDD); "avxvnni-emu" runs them with its

@@ -83,6 +83,7 @@ void ember_kernels_avx2_peak(ember_kernel_set *ks);           /* peak_avx2.c */
 void ember_kernels_avx2_tokens_float(ember_kernel_set *ks);   /* tokens_float_avx2.c */
 void ember_kernels_avx2_rowops(ember_kernel_set *ks);         /* rowops_avx2.c */
 void ember_kernels_avx2_q8_0(ember_kernel_set *ks);           /* q8_0_avx2.c */
+void ember_kernels_avx2_gemm_float(ember_kernel_set *ks);     /* gemm_float_avx2.c */
 void ember_kernels_avxvnni_simple(ember_kernel_set *ks);      /* simple_avxvnni.c */
 void ember_kernels_avxvnni_q8_0(ember_kernel_set *ks);        /* q8_0_avxvnni.c */
 void ember_kernels_avxvnni_q4_0(ember_kernel_set *ks);        /* q4_0_avxvnni.c */
