@@ -447,6 +447,131 @@ static inline __attribute__((always_inline)) void q3_tokens(int n, float *s, con
     for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
 }
 
+/* Q2_K, 16 rows x nt (1..8) tokens: vec_dot's results. Per row and
+ * super-block each 2-bit run is unpacked once and serves every token while
+ * it sits in a register (one int32 accumulator per token: integer lanes are
+ * exact in any grouping); then, as vec_dot, the min term's fma and the main
+ * fma into the token's lanes (kept in memory between the two). */
+static inline __attribute__((always_inline)) void q2_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
+                                                               size_t row_bytes, const void *vy, size_t ys, const int nt) {
+    const int nb = n / QK_K;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    const block_q8_K *yk[8];
+    for (int k = 0; k < nt; k++) yk[k] = (const block_q8_K *)((const char *)vy + (size_t)k * ys);
+    for (int r = 0; r < 16; r++) {
+        const block_q2_K *x = (const block_q2_K *)((const char *)vx + (size_t)r * row_bytes);
+        _Alignas(32) float acc[8][8]; /* [token][lane] */
+        for (int k = 0; k < nt; k++) _mm256_store_ps(acc[k], _mm256_setzero_ps());
+        for (int i = 0; i < nb; i++) {
+            const float xd = h2f(x[i].d), xdm = h2f(x[i].dmin);
+            const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+            const __m128i scl = _mm_and_si128(sc8, m4);
+            const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
+            const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scl));
+            const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scl, scl)));
+#pragma GCC unroll 8
+            for (int k = 0; k < nt; k++) {
+                const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)yk[k][i].bsums));
+                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(-yk[k][i].d * xdm), _mm256_cvtepi32_ps(prod),
+                                                        _mm256_load_ps(acc[k])));
+            }
+            __m256i isum[8];
+            for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
+            /* run ru = 4j + q: bits 2q..2q+1 of chunk j */
+#pragma GCC unroll 8
+            for (int ru = 0; ru < 8; ru++) {
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * (ru / 4)));
+                const __m256i w = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * (ru % 4)), m3);
+                const __m256i scv = run_scales(sc_lo, sc_hi, ru);
+#pragma GCC unroll 8
+                for (int k = 0; k < nt; k++) {
+                    const __m256i a = _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru));
+                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(w, a), scv);
+                    KEEP_REG(isum[k]);
+                }
+            }
+#pragma GCC unroll 8
+            for (int k = 0; k < nt; k++)
+                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]),
+                                                        _mm256_load_ps(acc[k])));
+        }
+        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(acc[k]));
+    }
+}
+
+/* Q3_K, 16 rows x nt (1..8) tokens: vec_dot's results. As Q2_K's, with
+ * the -4 of every value taken out of the integer sums at the end instead of
+ * per run: lane m of run ru holds sc * sum(w - 4) * a over 4 elements, so
+ * the per-call table c4 keeps, per token and super-block, 4 * the 4-element
+ * activation sums of runs 2p and 2p+1 as int16 pairs, and one multiply-add
+ * against the row's scale pairs per run pair gives the whole correction
+ * (exact: the same integers as vec_dot's maddubs(4, a) per run). */
+static inline __attribute__((always_inline)) void q3_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
+                                                               size_t row_bytes, const void *vy, size_t ys, const int nt) {
+    const int nb = n / QK_K;
+    const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), four = _mm256_set1_epi8(4);
+    const __m256i ones = _mm256_set1_epi16(1), low16 = _mm256_set1_epi32(0xFFFF);
+    _Alignas(32) int16_t c4[ROWS16_MAX_SB][8][4][16]; /* [sb][token][run pair][word] */
+    const block_q8_K *yk[8];
+    for (int k = 0; k < nt; k++) yk[k] = (const block_q8_K *)((const char *)vy + (size_t)k * ys);
+    for (int i = 0; i < nb; i++)
+        for (int k = 0; k < nt; k++)
+            for (int p = 0; p < 4; p++) {
+                const __m256i t0 = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(four, _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 64 * p))), ones);
+                const __m256i t1 = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(four, _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 64 * p + 32))), ones);
+                _mm256_store_si256((__m256i *)c4[i][k][p],
+                                   _mm256_or_si256(_mm256_and_si256(t0, low16), _mm256_slli_epi32(t1, 16)));
+            }
+    for (int r = 0; r < 16; r++) {
+        const block_q3_K *x = (const block_q3_K *)((const char *)vx + (size_t)r * row_bytes);
+        _Alignas(32) float acc[8][8]; /* [token][lane] */
+        for (int k = 0; k < nt; k++) _mm256_store_ps(acc[k], _mm256_setzero_ps());
+        for (int i = 0; i < nb; i++) {
+            const float xd = h2f(x[i].d);
+            const __m128i sc8 = q3_scales(x[i].scales);
+            const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
+            const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8)));
+            const __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+            __m256i isum[8];
+            for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
+            /* run ru = 4j + q: bits 2q..2q+1 of chunk j, high bit = bit ru of hmask moved to bit 2 */
+#pragma GCC unroll 8
+            for (int ru = 0; ru < 8; ru++) {
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * (ru / 4)));
+                const __m256i hb = ru >= 2 ? _mm256_srli_epi16(hm, ru - 2) : _mm256_slli_epi16(hm, 2 - ru);
+                const __m256i w = or_and(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * (ru % 4)), m3), hb, m04);
+                const __m256i scv = run_scales(sc_lo, sc_hi, ru);
+#pragma GCC unroll 8
+                for (int k = 0; k < nt; k++) {
+                    const __m256i a = _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru));
+                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(w, a), scv);
+                    KEEP_REG(isum[k]);
+                }
+            }
+            /* scale pairs of runs 2p, 2p+1: words (sc[4p], sc[4p+2]) in the low
+             * 128-bit lane (elements 0..15 of a run), (sc[4p+1], sc[4p+3]) in the high */
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++) {
+                const int b = (4 * p) % 8;
+                const __m256i ctl = _mm256_set_m128i(_mm_set1_epi32(word_bytes(b + 1) | word_bytes(b + 3) << 16),
+                                                     _mm_set1_epi32(word_bytes(b) | word_bytes(b + 2) << 16));
+                const __m256i scp = _mm256_shuffle_epi8(p < 2 ? sc_lo : sc_hi, ctl);
+#pragma GCC unroll 8
+                for (int k = 0; k < nt; k++)
+                    isum[k] = _mm256_sub_epi32(isum[k], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)c4[i][k][p]), scp));
+            }
+#pragma GCC unroll 8
+            for (int k = 0; k < nt; k++)
+                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]),
+                                                        _mm256_load_ps(acc[k])));
+        }
+        for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(acc[k]));
+    }
+}
+
 static void dot_q2_K(int n, float *s, const void *vx, const void *vy) { q2_tokens(n, s, vx, vy, 0, 1); }
 static void dot_q3_K(int n, float *s, const void *vx, const void *vy) { q3_tokens(n, s, vx, vy, 0, 1); }
 
@@ -464,6 +589,17 @@ static void dot_q3_K_tokens(int n, float *s, const void *vx, const void *vy, siz
     else q3_tokens(n, s, vx, vy, ys, 1);
 }
 
+static void dot_q2_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    EMBER_WITH_NT8(nt, q2_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT));
+}
+
+static void dot_q3_K_rows16_tokens(int n, float *s, size_t s_stride, const void *x, size_t row_bytes, const void *y,
+                                   size_t y_stride, int nt) {
+    if (n / QK_K > ROWS16_MAX_SB) rows16_by_tokens(dot_q3_K_tokens, n, s, s_stride, x, row_bytes, y, y_stride, nt);
+    else EMBER_WITH_NT8(nt, q3_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT));
+}
+
 void ember_kernels_avx2_kquants(ember_kernel_set *ks) {
     ks->vec_dot[EMBER_TYPE_Q2_K] = dot_q2_K;
     ks->vec_dot[EMBER_TYPE_Q3_K] = dot_q3_K;
@@ -475,6 +611,8 @@ void ember_kernels_avx2_kquants(ember_kernel_set *ks) {
     ks->vec_dot_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_tokens;
     ks->vec_dot_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q2_K] = dot_q2_K_rows16_tokens;
+    ks->vec_dot_rows16_tokens[EMBER_TYPE_Q3_K] = dot_q3_K_rows16_tokens;
     ks->vec_dot_rows16_tokens[EMBER_TYPE_Q4_K] = dot_q4_K_rows16_tokens;
     ks->vec_dot_rows16_tokens[EMBER_TYPE_Q5_K] = dot_q5_K_rows16_tokens;
     ks->vec_dot_rows16_tokens[EMBER_TYPE_Q6_K] = dot_q6_K_rows16_tokens;
