@@ -6,7 +6,9 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,11 @@ struct srv_http {
     long created;
     char bos[64], eos[64];
     int open_requests; /* atomic: requests not yet completed (for draining) */
+    /* /tokenize runs in the connection's thread on whatever fits in the body
+     * (no context bounds it: ~0.3 s and ~80 bytes of tokenizer memory per
+     * input byte); one at a time, so concurrent large bodies queue instead
+     * of multiplying that memory */
+    pthread_mutex_t tokenize_lock;
 };
 
 typedef struct {
@@ -424,11 +431,21 @@ static enum MHD_Result tokenize(srv_http *h, struct MHD_Connection *c, cJSON *bo
     if (as && !cJSON_IsBool(as)) return send_err(h, c, 400, "add_special", "invalid_type", "'add_special' must be a boolean");
     const int add = as && cJSON_IsTrue(as);
     const size_t len = strlen(content->valuestring);
-    int n = ember_tokenize(h->m, content->valuestring, len, add, 1, NULL, 0);
-    if (n < 0) n = -n;
-    ember_token *t = malloc(((size_t)n + 1) * sizeof *t);
+    if (len > (size_t)INT_MAX - 16) return send_err(h, c, 400, "content", "invalid_value", "'content' is too long");
+    /* one pass: a token takes at least one byte of text, besides the
+     * BOS/EOS and SentencePiece's leading space (a second pass only if a
+     * vocabulary ever needs more) */
+    int cap = (int)len + 16;
+    ember_token *t = malloc((size_t)cap * sizeof *t);
     if (!t) return send_err(h, c, 500, NULL, NULL, "out of memory");
-    n = ember_tokenize(h->m, content->valuestring, len, add, 1, t, n + 1);
+    pthread_mutex_lock(&h->tokenize_lock);
+    int n = ember_tokenize(h->m, content->valuestring, len, add, 1, t, cap);
+    if (n < 0 && -n > cap) {
+        ember_token *more = realloc(t, (size_t)-n * sizeof *t);
+        if (more) { t = more; cap = -n; n = ember_tokenize(h->m, content->valuestring, len, add, 1, t, cap); }
+    }
+    pthread_mutex_unlock(&h->tokenize_lock);
+    if (n < 0) { free(t); return send_err(h, c, 500, NULL, NULL, "tokenization failed (out of memory?)"); }
     cJSON *root = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(root, "tokens");
     for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(t[i]));
     free(t);
@@ -595,6 +612,7 @@ srv_http *srv_http_start(ember_model *m, srv_sched *s, srv_metrics *metrics, con
                          size_t err_size) {
     srv_http *h = calloc(1, sizeof *h);
     if (!h) { snprintf(err, err_size, "out of memory"); return NULL; }
+    pthread_mutex_init(&h->tokenize_lock, NULL);
     h->m = m;
     h->s = s;
     h->metrics = metrics;
@@ -621,6 +639,7 @@ srv_http *srv_http_start(ember_model *m, srv_sched *s, srv_metrics *metrics, con
         flags |= MHD_USE_IPv6;
     } else {
         snprintf(err, err_size, "--host %s is not an IPv4 or IPv6 address", p->host);
+        pthread_mutex_destroy(&h->tokenize_lock);
         free(h);
         return NULL;
     }
@@ -629,6 +648,7 @@ srv_http *srv_http_start(ember_model *m, srv_sched *s, srv_metrics *metrics, con
                             MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, err_size, "cannot listen on %s:%d (in use, or not allowed)", p->host, p->port);
+        pthread_mutex_destroy(&h->tokenize_lock);
         free(h);
         return NULL;
     }
@@ -654,5 +674,6 @@ void srv_http_stop(srv_http *h) {
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(h->d);
+    pthread_mutex_destroy(&h->tokenize_lock);
     free(h);
 }

@@ -169,6 +169,22 @@ try:
     check("tokenize_detokenize", st == 200 and toks == ember_run(prompts[0], 1)["prompt_tokens"] and st2 == 200 and
           js2["content"].strip() == prompts[0].strip(), (js, js2))
 
+    # /tokenize in one pass, several at once (they take turns): each equals `ember tokenize`
+    text = ("Once upon a time, </s> a  girl\tnamed Lily saw été 世界 😀 and 1234567. " * 30)[:3000]
+    ref = json.loads(subprocess.run([EMBER, "tokenize", "-m", MODEL, "-p", text, "--json"], capture_output=True,
+                                    text=True).stdout)["ids"]
+    got = [None] * 4
+
+    def tok(i):
+        got[i] = s.req("POST", "/tokenize", {"content": text, "add_special": True})
+    th = [threading.Thread(target=tok, args=(i,)) for i in range(4)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    check("tokenize_concurrent_equals_cli", len(ref) > 500 and all(g[0] == 200 and g[1]["tokens"] == ref for g in got),
+          (len(ref), [g[0] for g in got]))
+
     # hostile input: 400 with an OpenAI-style error, never a crash
     bad = [
         (b"{", "bad json"), (b"[1,2]", "not an object"), (b"", "empty"), (b'{"prompt": "a\xff"}', "invalid utf-8"),
