@@ -98,6 +98,28 @@ static void dot_q5_K_tokens(int n, float *s, const void *vx, const void *vy, siz
  * products (gcc did, spilling them); no instruction */
 #define KEEP_REG(v) __asm__("" : "+x"(v))
 
+/* The rows16 kernels' inner step: run ru of super-block i (its unsigned
+ * values w and scale words scv) into every token's integer lanes */
+static inline __attribute__((always_inline)) void run_into_tokens(__m256i *isum, __m256i w, __m256i scv,
+                                                                  const block_q8_K *const *yk, int i, int ru, const int nt) {
+#pragma GCC unroll 8
+    for (int k = 0; k < nt; k++) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru));
+        isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(w, a), scv);
+        KEEP_REG(isum[k]);
+    }
+}
+
+/* ... and then vec_dot's fma of the super-block per token lane:
+ * acc[k] += (d_k * xd) * isum[k], the accumulators in memory */
+static inline __attribute__((always_inline)) void sb_into_acc(float (*acc)[8], const __m256i *isum, const block_q8_K *const *yk,
+                                                              int i, float xd, const int nt) {
+#pragma GCC unroll 8
+    for (int k = 0; k < nt; k++)
+        _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]),
+                                                _mm256_load_ps(acc[k])));
+}
+
 /* Q4_K and Q5_K, 16 rows x nt (1..8) tokens: vec_dot's results. Per row
  * and super-block the 4-bit values are unpacked once, two 32-element runs
  * at a time, and each pair serves every token while it sits in registers
@@ -158,17 +180,9 @@ static inline __attribute__((always_inline)) void q45_rows16_nt(int n, float *s,
                     w = or_and(w, ru < 4 ? _mm256_slli_epi16(hb, 4 - ru) : ru > 4 ? _mm256_srli_epi16(hb, ru - 4) : hb, m16);
                 }
                 const __m256i scv = _mm256_set1_epi16(sc[ru]);
-#pragma GCC unroll 8
-                for (int k = 0; k < nt; k++) {
-                    const __m256i a = _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru));
-                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(w, a), scv);
-                    KEEP_REG(isum[k]);
-                }
+                run_into_tokens(isum, w, scv, yk, i, ru, nt);
             }
-#pragma GCC unroll 8
-            for (int k = 0; k < nt; k++)
-                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]),
-                                                        _mm256_load_ps(acc[k])));
+            sb_into_acc(acc, isum, yk, i, xd, nt);
             const __m256i mins = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scmn, scmn)));
             const __m256 dm = _mm256_mul_ps(_mm256_load_ps(nyd[i]), _mm256_set1_ps(h2f(b4->dmin)));
             const __m256i p0 = _mm256_madd_epi16(_mm256_shuffle_epi32(mins, 0x00), _mm256_load_si256((const __m256i *)q8s[i][0]));
@@ -334,28 +348,17 @@ static void dot_q6_K_rows16_tokens(int n, float *s, size_t s_stride, const void 
     EMBER_WITH_NT8(nt, q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT));
 }
 
-/* int16 scales of 16-element sub-blocks 2r (low lane) and 2r+1 (high lane)
- * of run r, from sub-block scales 0..7 (sc_lo) or 8..15 (sc_hi) held as
- * words in both 128-bit lanes */
-static inline __m256i run_scales(__m256i sc_lo, __m256i sc_hi, int r) {
-    return _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi, _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
-                                                                       _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
-}
 
 /* Q2_K, nt tokens */
 static inline __attribute__((always_inline)) void q2_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                             const int nt) {
     const block_q2_K *x = vx;
     const __m256i m3 = _mm256_set1_epi8(3);
-    const __m128i m4 = _mm_set1_epi8(0xF);
     __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
         const float xd = h2f(x[i].d), xdm = h2f(x[i].dmin);
-        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-        const __m128i scl = _mm_and_si128(sc8, m4);
-        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
-        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scl));
-        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scl, scl)));
+        __m256i mins, sc_lo, sc_hi;
+        q2_scales(&x[i], &mins, &sc_lo, &sc_hi);
         /* w[r]: 2-bit values of 32-element run r = 4j + k */
         __m256i w[8], scv[8];
 #pragma GCC unroll 2
@@ -385,20 +388,6 @@ static inline __attribute__((always_inline)) void q2_tokens(int n, float *s, con
         }
     }
     for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
-}
-
-/* The 16 signed scales of a Q3_K block as bytes: low 4 bits from bytes
- * 0..7 (low nibbles, then high nibbles), bits 4-5 from bytes 8..11 (two
- * bits per scale, scales j and j+4, j+8, j+12 in one byte), minus 32.
- * Reads exactly the 12 packed bytes. */
-static inline __m128i q3_scales(const uint8_t *p) {
-    uint32_t h;
-    memcpy(&h, p + 8, 4);
-    const __m128i m4 = _mm_set1_epi8(0xF);
-    const __m128i b = _mm_loadl_epi64((const __m128i *)p);
-    const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
-    const __m128i hi = _mm_srlv_epi32(_mm_set1_epi32((int)h), _mm_set_epi32(6, 4, 2, 0));
-    return _mm_sub_epi8(_mm_or_si128(lo, _mm_and_si128(_mm_slli_epi32(hi, 4), _mm_set1_epi8(0x30))), _mm_set1_epi8(32));
 }
 
 /* Q3_K, nt tokens: value = (2 low bits | high bit << 2) - 4, the -4 as
@@ -456,7 +445,6 @@ static inline __attribute__((always_inline)) void q2_rows16_nt(int n, float *s, 
                                                                size_t row_bytes, const void *vy, size_t ys, const int nt) {
     const int nb = n / QK_K;
     const __m256i m3 = _mm256_set1_epi8(3);
-    const __m128i m4 = _mm_set1_epi8(0xF);
     const block_q8_K *yk[8];
     for (int k = 0; k < nt; k++) yk[k] = (const block_q8_K *)((const char *)vy + (size_t)k * ys);
     for (int r = 0; r < 16; r++) {
@@ -465,11 +453,8 @@ static inline __attribute__((always_inline)) void q2_rows16_nt(int n, float *s, 
         for (int k = 0; k < nt; k++) _mm256_store_ps(acc[k], _mm256_setzero_ps());
         for (int i = 0; i < nb; i++) {
             const float xd = h2f(x[i].d), xdm = h2f(x[i].dmin);
-            const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-            const __m128i scl = _mm_and_si128(sc8, m4);
-            const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
-            const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scl));
-            const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scl, scl)));
+            __m256i mins, sc_lo, sc_hi;
+            q2_scales(&x[i], &mins, &sc_lo, &sc_hi);
 #pragma GCC unroll 8
             for (int k = 0; k < nt; k++) {
                 const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)yk[k][i].bsums));
@@ -484,17 +469,9 @@ static inline __attribute__((always_inline)) void q2_rows16_nt(int n, float *s, 
                 const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * (ru / 4)));
                 const __m256i w = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * (ru % 4)), m3);
                 const __m256i scv = run_scales(sc_lo, sc_hi, ru);
-#pragma GCC unroll 8
-                for (int k = 0; k < nt; k++) {
-                    const __m256i a = _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru));
-                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(w, a), scv);
-                    KEEP_REG(isum[k]);
-                }
+                run_into_tokens(isum, w, scv, yk, i, ru, nt);
             }
-#pragma GCC unroll 8
-            for (int k = 0; k < nt; k++)
-                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]),
-                                                        _mm256_load_ps(acc[k])));
+            sb_into_acc(acc, isum, yk, i, xd, nt);
         }
         for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(acc[k]));
     }
@@ -544,12 +521,7 @@ static inline __attribute__((always_inline)) void q3_rows16_nt(int n, float *s, 
                 const __m256i hb = ru >= 2 ? _mm256_srli_epi16(hm, ru - 2) : _mm256_slli_epi16(hm, 2 - ru);
                 const __m256i w = or_and(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * (ru % 4)), m3), hb, m04);
                 const __m256i scv = run_scales(sc_lo, sc_hi, ru);
-#pragma GCC unroll 8
-                for (int k = 0; k < nt; k++) {
-                    const __m256i a = _mm256_loadu_si256((const __m256i *)(yk[k][i].qs + 32 * ru));
-                    isum[k] = dpwssd(isum[k], _mm256_maddubs_epi16(w, a), scv);
-                    KEEP_REG(isum[k]);
-                }
+                run_into_tokens(isum, w, scv, yk, i, ru, nt);
             }
             /* scale pairs of runs 2p, 2p+1: words (sc[4p], sc[4p+2]) in the low
              * 128-bit lane (elements 0..15 of a run), (sc[4p+1], sc[4p+3]) in the high */
@@ -563,10 +535,7 @@ static inline __attribute__((always_inline)) void q3_rows16_nt(int n, float *s, 
                 for (int k = 0; k < nt; k++)
                     isum[k] = _mm256_sub_epi32(isum[k], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)c4[i][k][p]), scp));
             }
-#pragma GCC unroll 8
-            for (int k = 0; k < nt; k++)
-                _mm256_store_ps(acc[k], _mm256_fmadd_ps(_mm256_set1_ps(yk[k][i].d * xd), _mm256_cvtepi32_ps(isum[k]),
-                                                        _mm256_load_ps(acc[k])));
+            sb_into_acc(acc, isum, yk, i, xd, nt);
         }
         for (int k = 0; k < nt; k++) s[(size_t)k * s_stride + r] = hsum8(_mm256_load_ps(acc[k]));
     }

@@ -408,28 +408,17 @@ static void dot_q6_K_rows16_tokens(int n, float *s, size_t s_stride, const void 
     EMBER_WITH_NT8(nt, q6_rows16_nt(n, s, s_stride, x, row_bytes, y, y_stride, NT));
 }
 
-/* int16 scales of 16-element sub-blocks 2r (low lane) and 2r+1 (high lane)
- * of run r, from sub-block scales 0..7 (sc_lo) or 8..15 (sc_hi) held as
- * words in both 128-bit lanes */
-static inline __m256i run_scales(__m256i sc_lo, __m256i sc_hi, int r) {
-    return _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi, _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
-                                                                       _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
-}
 
 /* Q2_K, nt tokens */
 static inline __attribute__((always_inline)) void q2_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                             const int nt) {
     const block_q2_K *x = vx;
     const __m256i m3 = _mm256_set1_epi8(3);
-    const __m128i m4 = _mm_set1_epi8(0xF);
     __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
         const float xd = h2f(x[i].d), xdm = h2f(x[i].dmin);
-        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-        const __m128i scl = _mm_and_si128(sc8, m4);
-        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
-        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scl));
-        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scl, scl)));
+        __m256i mins, sc_lo, sc_hi;
+        q2_scales(&x[i], &mins, &sc_lo, &sc_hi);
         /* w[r]: 2-bit values of 32-element run r = 4j + k */
         __m256i w[8], scv[8];
 #pragma GCC unroll 2
@@ -459,20 +448,6 @@ static inline __attribute__((always_inline)) void q2_tokens(int n, float *s, con
         }
     }
     for (int k = 0; k < nt; k++) s[k] = hsum8(acc[k]);
-}
-
-/* The 16 signed scales of a Q3_K block as bytes: low 4 bits from bytes
- * 0..7 (low nibbles, then high nibbles), bits 4-5 from bytes 8..11 (two
- * bits per scale, scales j and j+4, j+8, j+12 in one byte), minus 32.
- * Reads exactly the 12 packed bytes. */
-static inline __m128i q3_scales(const uint8_t *p) {
-    uint32_t h;
-    memcpy(&h, p + 8, 4);
-    const __m128i m4 = _mm_set1_epi8(0xF);
-    const __m128i b = _mm_loadl_epi64((const __m128i *)p);
-    const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
-    const __m128i hi = _mm_srlv_epi32(_mm_set1_epi32((int)h), _mm_set_epi32(6, 4, 2, 0));
-    return _mm_sub_epi8(_mm_or_si128(lo, _mm_and_si128(_mm_slli_epi32(hi, 4), _mm_set1_epi8(0x30))), _mm_set1_epi8(32));
 }
 
 /* Q3_K, nt tokens: value = (2 low bits | high bit << 2) - 4, the -4 as

@@ -1,17 +1,52 @@
 /* Pieces shared by the x86 K-quant kernel files (kquants_avx2.c,
  * kquants_avx512vnni.c): scale unpacking with AVX2/F16C instructions that
- * both files are built with, and the rows16 fallback in plain C. */
+ * both files are built with (Q4_K/Q5_K, Q2_K, Q3_K, the per-run scale
+ * words), and the rows16 fallback in plain C. */
 #ifndef EMBER_KQUANTS_X86_H
 #define EMBER_KQUANTS_X86_H
 
 #include "kernels.h"
 #include <immintrin.h>
+#include <string.h>
 #include "reduce_x86.h"
 
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 /* byte-shuffle control selecting int16 word w of a 128-bit lane */
 static inline int word_bytes(int w) { return (2 * w) | ((2 * w + 1) << 8); }
+
+/* int16 scales of 16-element sub-blocks 2r (low lane) and 2r+1 (high lane)
+ * of run r, from sub-block scales 0..7 (sc_lo) or 8..15 (sc_hi) held as
+ * words in both 128-bit lanes */
+static inline __m256i run_scales(__m256i sc_lo, __m256i sc_hi, int r) {
+    return _mm256_shuffle_epi8(r < 4 ? sc_lo : sc_hi, _mm256_set_m128i(_mm_set1_epi16((short)word_bytes((2 * r + 1) % 8)),
+                                                                       _mm_set1_epi16((short)word_bytes((2 * r) % 8))));
+}
+
+/* The 16 signed scales of a Q3_K block as bytes: low 4 bits from bytes
+ * 0..7 (low nibbles, then high nibbles), bits 4-5 from bytes 8..11 (two
+ * bits per scale, scales j and j+4, j+8, j+12 in one byte), minus 32.
+ * Reads exactly the 12 packed bytes. */
+static inline __m128i q3_scales(const uint8_t *p) {
+    uint32_t h;
+    memcpy(&h, p + 8, 4);
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    const __m128i b = _mm_loadl_epi64((const __m128i *)p);
+    const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+    const __m128i hi = _mm_srlv_epi32(_mm_set1_epi32((int)h), _mm_set_epi32(6, 4, 2, 0));
+    return _mm_sub_epi8(_mm_or_si128(lo, _mm_and_si128(_mm_slli_epi32(hi, 4), _mm_set1_epi8(0x30))), _mm_set1_epi8(32));
+}
+
+/* A Q2_K block's 16 mins as words, and its sub-block scales 0..7 (sc_lo)
+ * and 8..15 (sc_hi) as words in both 128-bit lanes */
+static inline void q2_scales(const block_q2_K *b, __m256i *mins, __m256i *sc_lo, __m256i *sc_hi) {
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    const __m128i sc8 = _mm_loadu_si128((const __m128i *)b->scales);
+    const __m128i scl = _mm_and_si128(sc8, m4);
+    *mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
+    *sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scl));
+    *sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scl, scl)));
+}
 
 /* Scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K block from
  * its 12 packed bytes, in 32-bit lanes u0 u1 u2: scales 0..3 = u0 & 0x3f..,
