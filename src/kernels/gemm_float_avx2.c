@@ -3,8 +3,9 @@
  * r taking elements r, r+16, ... by fma, then the pairwise tree). A lane's
  * chain never meets another lane's until the tree, so a tile walks the row
  * twice, once per half: 12 accumulators for 2 rows x 6 tokens (F32, F16) or
- * 8 for 2 rows x 4 tokens (BF16, whose odd and even elements each need a
- * register per row) fit the 16 registers with their operands, where both
+ * 6 for 2 rows x 3 tokens (BF16, whose odd and even elements each need a
+ * register per row and token; x 4 then x 2 ran 2 % slower, x 5 spilled and
+ * ran 21 % slower) fit the 16 registers with their operands, where both
  * halves at once would allow only half as many tokens. The single dot is one
  * fma chain per half, bound by its latency. */
 #include "kernels.h"
@@ -98,10 +99,10 @@ static inline __attribute__((always_inline)) void subtile(const int kind, int n,
         default: subtile(KIND, n, s, ss, x, xs, nr, y, ys, 1); break;                                               \
         }                                                                                                           \
     }                                                                                                               \
-    /* up to 4 rows x EMBER_TILE_TOKENS tokens as row pairs x token groups of MAXT */                                 \
+    /* up to 4 rows x EMBER_TILE_TOKENS tokens as row pairs x token groups of maxt */                                 \
     static void NAME(int n, float *s, size_t ss, const void *vx, size_t xs, int nr, const void *vy, size_t ys,      \
                      int nt) {                                                                                      \
-        const int maxt = KIND == BF16 ? 4 : 6;                                                                      \
+        const int maxt = KIND == BF16 ? 3 : 6;                                                                      \
         const char *x = vx, *y = vy;                                                                                \
         for (int t = 0; t < nt; t += maxt) {                                                                        \
             const int tn = nt - t < maxt ? nt - t : maxt;                                                           \
