@@ -10,6 +10,7 @@
  * fma chain per half, bound by its latency. */
 #include "kernels.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 
 enum { F32, F16, BF16 };
 
@@ -68,14 +69,6 @@ static inline __attribute__((always_inline)) void half(const int kind, int n, in
         for (int r = 0; r < nr; r++) out[t][r] = acc[t][r];
 }
 
-/* prefill_avx2.c's tree16: lanes (k, k+8), then (k, k+4), (k, k+2), (0, 1) */
-static inline float tree16(__m256 lo, __m256 hi) {
-    const __m256 a = _mm256_add_ps(lo, hi);
-    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
-}
-
 static inline __attribute__((always_inline)) void subtile(const int kind, int n, float *s, size_t ss, const char *x,
                                                           size_t xs, const int nr, const char *y, size_t ys,
                                                           const int nt) {
@@ -83,7 +76,7 @@ static inline __attribute__((always_inline)) void subtile(const int kind, int n,
     half(kind, n, 0, x, xs, nr, y, ys, nt, lo);
     half(kind, n, 1, x, xs, nr, y, ys, nt, hi);
     for (int t = 0; t < nt; t++)
-        for (int r = 0; r < nr; r++) s[(size_t)t * ss + r] = tree16(lo[t][r], hi[t][r]);
+        for (int r = 0; r < nr; r++) s[(size_t)t * ss + r] = hsum16_halves(lo[t][r], hi[t][r]);
 }
 
 #define SUBTILE_NT(KIND, NAME)                                                                                       \

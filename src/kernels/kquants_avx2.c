@@ -395,13 +395,12 @@ static inline __attribute__((always_inline)) void q2_tokens(int n, float *s, con
 static inline __attribute__((always_inline)) void q3_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                             const int nt) {
     const block_q3_K *x = vx;
-    const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), four = _mm256_set1_epi8(4);
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4); /* bit 2's mask, and the offset */
     __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
         const float xd = h2f(x[i].d);
-        const __m128i sc8 = q3_scales(x[i].scales);
-        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
-        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8)));
+        __m256i sc_lo, sc_hi;
+        q3_scales(&x[i], &sc_lo, &sc_hi);
         const __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
         /* w[r]: run r = 4j + k, its high bit is bit r of hmask, moved to bit 2 */
         __m256i w[8], scv[8];
@@ -412,7 +411,7 @@ static inline __attribute__((always_inline)) void q3_tokens(int n, float *s, con
             for (int k = 0; k < 4; k++) {
                 const int r = 4 * j + k;
                 const __m256i hb = r >= 2 ? _mm256_srli_epi16(hm, r - 2) : _mm256_slli_epi16(hm, 2 - r);
-                w[r] = or_and(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3), hb, m04);
+                w[r] = or_and(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3), hb, four);
             }
         }
 #pragma GCC unroll 8
@@ -487,7 +486,7 @@ static inline __attribute__((always_inline)) void q2_rows16_nt(int n, float *s, 
 static inline __attribute__((always_inline)) void q3_rows16_nt(int n, float *s, size_t s_stride, const void *vx,
                                                                size_t row_bytes, const void *vy, size_t ys, const int nt) {
     const int nb = n / QK_K;
-    const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), four = _mm256_set1_epi8(4);
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4); /* bit 2's mask, and the offset */
     const __m256i ones = _mm256_set1_epi16(1), low16 = _mm256_set1_epi32(0xFFFF);
     _Alignas(32) int16_t c4[ROWS16_MAX_SB][8][4][16]; /* [sb][token][run pair][word] */
     const block_q8_K *yk[8];
@@ -508,9 +507,8 @@ static inline __attribute__((always_inline)) void q3_rows16_nt(int n, float *s, 
         for (int k = 0; k < nt; k++) _mm256_store_ps(acc[k], _mm256_setzero_ps());
         for (int i = 0; i < nb; i++) {
             const float xd = h2f(x[i].d);
-            const __m128i sc8 = q3_scales(x[i].scales);
-            const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
-            const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8)));
+            __m256i sc_lo, sc_hi;
+            q3_scales(&x[i], &sc_lo, &sc_hi);
             const __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
             __m256i isum[8];
             for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
@@ -519,7 +517,7 @@ static inline __attribute__((always_inline)) void q3_rows16_nt(int n, float *s, 
             for (int ru = 0; ru < 8; ru++) {
                 const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * (ru / 4)));
                 const __m256i hb = ru >= 2 ? _mm256_srli_epi16(hm, ru - 2) : _mm256_slli_epi16(hm, 2 - ru);
-                const __m256i w = or_and(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * (ru % 4)), m3), hb, m04);
+                const __m256i w = or_and(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * (ru % 4)), m3), hb, four);
                 const __m256i scv = run_scales(sc_lo, sc_hi, ru);
                 run_into_tokens(isum, w, scv, yk, i, ru, nt);
             }

@@ -455,13 +455,12 @@ static inline __attribute__((always_inline)) void q2_tokens(int n, float *s, con
 static inline __attribute__((always_inline)) void q3_tokens(int n, float *s, const void *vx, const void *vy, size_t ys,
                                                             const int nt) {
     const block_q3_K *x = vx;
-    const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), four = _mm256_set1_epi8(4);
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4); /* bit 2's mask, and the offset */
     __m256 acc[4] = ZERO8;
     for (int i = 0; i < n / QK_K; i++) {
         const float xd = h2f(x[i].d);
-        const __m128i sc8 = q3_scales(x[i].scales);
-        const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
-        const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8)));
+        __m256i sc_lo, sc_hi;
+        q3_scales(&x[i], &sc_lo, &sc_hi);
         const __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
         /* w[r]: run r = 4j + k, its high bit is bit r of hmask, moved to bit 2 */
         __m256i w[8], scv[8];
@@ -472,7 +471,7 @@ static inline __attribute__((always_inline)) void q3_tokens(int n, float *s, con
             for (int k = 0; k < 4; k++) {
                 const int r = 4 * j + k;
                 const __m256i hb = r >= 2 ? _mm256_srli_epi16(hm, r - 2) : _mm256_slli_epi16(hm, 2 - r);
-                w[r] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3), hb, m04, 0xF8);
+                w[r] = _mm256_ternarylogic_epi32(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3), hb, four, 0xF8);
             }
         }
 #pragma GCC unroll 8

@@ -27,7 +27,7 @@ static inline __m256i run_scales(__m256i sc_lo, __m256i sc_hi, int r) {
  * 0..7 (low nibbles, then high nibbles), bits 4-5 from bytes 8..11 (two
  * bits per scale, scales j and j+4, j+8, j+12 in one byte), minus 32.
  * Reads exactly the 12 packed bytes. */
-static inline __m128i q3_scales(const uint8_t *p) {
+static inline __m128i q3_scale_bytes(const uint8_t *p) {
     uint32_t h;
     memcpy(&h, p + 8, 4);
     const __m128i m4 = _mm_set1_epi8(0xF);
@@ -35,6 +35,14 @@ static inline __m128i q3_scales(const uint8_t *p) {
     const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
     const __m128i hi = _mm_srlv_epi32(_mm_set1_epi32((int)h), _mm_set_epi32(6, 4, 2, 0));
     return _mm_sub_epi8(_mm_or_si128(lo, _mm_and_si128(_mm_slli_epi32(hi, 4), _mm_set1_epi8(0x30))), _mm_set1_epi8(32));
+}
+
+/* A Q3_K block's sub-block scales 0..7 (sc_lo) and 8..15 (sc_hi) as words
+ * in both 128-bit lanes */
+static inline void q3_scales(const block_q3_K *b, __m256i *sc_lo, __m256i *sc_hi) {
+    const __m128i sc8 = q3_scale_bytes(b->scales);
+    *sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
+    *sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8)));
 }
 
 /* A Q2_K block's 16 mins as words, and its sub-block scales 0..7 (sc_lo)

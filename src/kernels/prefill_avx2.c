@@ -7,15 +7,8 @@
 #define EMBER_I8_DOT EMBER_I8_AVX2
 #include "q4_0_avx2_body.h"
 #include <immintrin.h>
+#include "reduce_x86.h"
 #include <string.h>
-
-static inline float tree16(__m256 lo, __m256 hi) {
-    __m256 a = _mm256_add_ps(lo, hi);
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
-    return _mm_cvtss_f32(d);
-}
 
 static void dot_f32(int n, float *s, const void *vx, const void *vy) {
     const float *x = vx, *y = vy;
@@ -24,7 +17,7 @@ static void dot_f32(int n, float *s, const void *vx, const void *vy) {
         lo = _mm256_fmadd_ps(_mm256_loadu_ps(x + l), _mm256_loadu_ps(y + l), lo);
         hi = _mm256_fmadd_ps(_mm256_loadu_ps(x + l + 8), _mm256_loadu_ps(y + l + 8), hi);
     }
-    *s = tree16(lo, hi);
+    *s = hsum16_halves(lo, hi);
 }
 
 static inline __m256 ld16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
@@ -36,7 +29,7 @@ static void dot_f16(int n, float *s, const void *vx, const void *vy) {
         lo = _mm256_fmadd_ps(ld16(x + l), ld16(y + l), lo);
         hi = _mm256_fmadd_ps(ld16(x + l + 8), ld16(y + l + 8), hi);
     }
-    *s = tree16(lo, hi);
+    *s = hsum16_halves(lo, hi);
 }
 
 static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
@@ -52,7 +45,7 @@ static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
             acc[h] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(xv, 16)),
                                      _mm256_castsi256_ps(_mm256_slli_epi32(yv, 16)), acc[h]);
         }
-    *s = tree16(acc[0], acc[1]);
+    *s = hsum16_halves(acc[0], acc[1]);
 }
 
 void ember_kernels_avx2_prefill(ember_kernel_set *ks) {

@@ -15,6 +15,10 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(r);
 }
 
+/* 16 lanes held as two 8-lane halves (lanes 0..7, 8..15), as a pairwise
+ * tree: (k, k+8), then hsum8's order; AVX-512's hsum16 for one register */
+static inline float hsum16_halves(__m256 lo, __m256 hi) { return hsum8(_mm256_add_ps(lo, hi)); }
+
 /* The BF16 multi-token dots' last step, vec_dot's order for each token k:
  * the two half sums r1[k], r2[k] then the tail elements from..n-1, added
  * in double; s[k] the result. */
@@ -33,9 +37,7 @@ static inline void bf16_tokens_finish(int n, int from, const ember_bf16 *x, cons
 #ifdef __AVX512F__
 /* 16 lanes as a pairwise tree: (k, k+8), then hsum8's order; this is also
  * GCC's _mm512_reduce_add_ps order, spelled out so clang builds agree */
-static inline float hsum16(__m512 v) {
-    return hsum8(_mm256_add_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v)));
-}
+static inline float hsum16(__m512 v) { return hsum16_halves(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)); }
 
 /* Reduces v0..v(nt-1) (16 lanes each) as vec_dot reduces one accumulator:
  * t8 = hi256 + lo256, t4 = hi128 + lo128 of t8, then (t0+t2) + (t1+t3).

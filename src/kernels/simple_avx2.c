@@ -23,11 +23,6 @@
  * (formats/lane_order.c): each 16-lane accumulator lives in two 8-lane
  * registers (lo = lanes 0..7, hi = 8..15). */
 
-/* tree16 of lanes lo|hi: (lo+hi), 128-bit halves, then (t0+t2)+(t1+t3) */
-static inline float tree16(__m256 lo, __m256 hi) {
-    return hsum8(_mm256_add_ps(hi, lo));
-}
-
 #define STEP64(LOAD, X, Y)                                                                   \
     for (int i = 0; i < np; i += 64) {                                                       \
         a0l = _mm256_fmadd_ps(LOAD(X + i), LOAD(Y + i), a0l);                                \
@@ -44,7 +39,7 @@ static inline float fold4(__m256 a0l, __m256 a0h, __m256 a1l, __m256 a1h, __m256
                           __m256 a3h) {
     const __m256 lo = _mm256_add_ps(_mm256_add_ps(a0l, a2l), _mm256_add_ps(a1l, a3l));
     const __m256 hi = _mm256_add_ps(_mm256_add_ps(a0h, a2h), _mm256_add_ps(a1h, a3h));
-    return tree16(lo, hi);
+    return hsum16_halves(lo, hi);
 }
 
 static void dot_f32(int n, float *s, const void *vx, const void *vy) {
@@ -101,8 +96,8 @@ static void dot_bf16(int n, float *s, const void *vx, const void *vy) {
         c2h = bf16_step(x + i + 48, y + i + 48, c2h);
     }
     double sum = 0.0;
-    sum += (double)tree16(c1l, c1h);
-    sum += (double)tree16(c2l, c2h);
+    sum += (double)hsum16_halves(c1l, c1h);
+    sum += (double)hsum16_halves(c2l, c2h);
     for (; i < n; i++) sum += (double)(ember_bf16_to_fp32(x[i]) * ember_bf16_to_fp32(y[i]));
     *s = (float)sum;
 }
