@@ -872,6 +872,49 @@ static void check_path_prefill_tiles(const char *path) {
     }
 }
 
+/* Tiles over many rows (a prompt matmul passes a block of up to 64 rows in
+ * one call): every output still the prompt-order dot's, nothing written
+ * outside the block. Lengths past 2048 take AVX-512 BF16's chunked walk
+ * (chunks of 1024 and a short last one). */
+static void check_path_prefill_blocks(const char *path) {
+    ember_kernel_set ks;
+    ember_kernels_for_path(path, &ks);
+    const int lens[] = { 64, 2080, 4160 };
+    const int row_counts[] = { 5, 64, 70, 131 };
+    enum { R = 131, T = EMBER_TILE_TOKENS, SS = R + 3 };
+    for (int type = 0; type < EMBER_TYPE_COUNT; type++) {
+        if (!ks.vec_dot_prefill_tile[type]) continue;
+        const ember_type_traits *t = ember_type_get(type);
+        for (int li = 0; li < NELEM(lens); li++) {
+            const int n = lens[li];
+            const size_t xb = ember_row_size(type, n), yb = ember_row_size(t->vec_dot_type, n);
+            char *x = malloc(R * xb), *y = malloc(T * yb);
+            float *tmp = malloc(sizeof(float) * (size_t)n), *s = malloc(sizeof(float) * T * SS), *one = malloc(sizeof(float) * T * R);
+            for (int r = 0; r < R; r++) make_row(type, n, x + r * xb, tmp, r % 7 == 3 ? 300.0f : 0.5f + (float)(r % 5), 0);
+            for (int k = 0; k < T; k++) make_row(t->vec_dot_type, n, y + k * yb, tmp, 1.0f + 3 * k, 1);
+            for (int k = 0; k < T; k++)
+                for (int r = 0; r < R; r++) ks.vec_dot_prefill[type](n, &one[k * R + r], x + r * xb, y + k * yb);
+            for (int ri = 0; ri < NELEM(row_counts); ri++)
+                for (int nt = 1; nt <= T; nt += nt < 2 ? 1 : 2) { /* 1, 2, 4, 6 */
+                    const int nr = row_counts[ri], r0 = R - nr;
+                    for (int i = 0; i < T * SS; i++) s[i] = -1.0f;
+                    ks.vec_dot_prefill_tile[type](n, s + 1, SS, x + r0 * xb, xb, nr, y, yb, nt);
+                    int bad = 0;
+                    for (int k = 0; k < T; k++)
+                        for (int i = 0; i < SS; i++) {
+                            const int r = i - 1, in = k < nt && r >= 0 && r < nr;
+                            const float want = in ? one[k * R + r0 + r] : -1.0f;
+                            if (bits(s[k * SS + i]) != bits(want) && !bad++)
+                                CHECKF(0, "%s %s prefill tile n=%d nr=%d nt=%d at (%d,%d): %.9g, want %.9g", path, t->name,
+                                       n, nr, nt, r, k, s[k * SS + i], want);
+                        }
+                    CHECK(bad == 0);
+                }
+            free(x); free(y); free(tmp); free(s); free(one);
+        }
+    }
+}
+
 static void test_tiles(void) {
     int ran = 0;
     for (int p = 0; p < NELEM(PATHS); p++) {
@@ -881,6 +924,7 @@ static void test_tiles(void) {
         check_path_packed_type(PATHS[p], EMBER_TYPE_Q4_1);
         check_path_packed_type(PATHS[p], EMBER_TYPE_Q5_1);
         check_path_prefill_tiles(PATHS[p]);
+        check_path_prefill_blocks(PATHS[p]);
         ember_kernel_set ks;
         ember_kernels_for_path(PATHS[p], &ks);
         ran += ks.vec_dot_packed_tokens[EMBER_TYPE_Q8_0] != NULL;

@@ -129,8 +129,10 @@ typedef struct {
      * once per tile, scales converted once per call). Prompt
      * batches use it when every token takes vec_dot. NULL if not available. */
     ember_vec_dot_rows16_tokens_fn vec_dot_rows16_tokens;
-    /* vec_dot_prefill's exact order for a tile of up to 4 rows x
-     * EMBER_TILE_TOKENS tokens (no side data). */
+    /* vec_dot_prefill's exact order for nr rows (any count) x up to
+     * EMBER_TILE_TOKENS tokens (no side data): s[k*s_stride + r] =
+     * dot(row r, token k). The kernel walks the rows in register tiles in
+     * its own order (AVX-512 BF16: chunks of n across 64-row groups). */
     void (*vec_dot_prefill_tile)(int n, float *s, size_t s_stride, const void *x, size_t x_stride, int nr,
                                  const void *y, size_t y_stride, int nt);
 } ember_type_traits;

@@ -69,7 +69,7 @@ static void dot_bf16_prefill(int n, float *s, const void *vx, const void *vy) {
 }
 
 /* vec_dot_prefill_tile */
-TILE_KIND(BF16, tile_bf16)
+TILE_KIND(BF16, tile_bf16, 1024)
 
 /* The BF16 dot-product peak for `ember bench`: independent chains of
  * VDPBF16PS (32 multiply-adds each), as peak_avx512.c's float chains. */

@@ -92,20 +92,22 @@ static inline __attribute__((always_inline)) void subtile(const int kind, int n,
         default: subtile(KIND, n, s, ss, x, xs, nr, y, ys, 1); break;                                               \
         }                                                                                                           \
     }                                                                                                               \
-    /* up to 4 rows x EMBER_TILE_TOKENS tokens as row pairs x token groups of maxt */                                 \
+    /* nr rows x EMBER_TILE_TOKENS tokens: groups of 4 rows, each as row pairs x                                   \
+     * token groups of maxt (a group's rows stay in L1 for its token groups) */                                      \
     static void NAME(int n, float *s, size_t ss, const void *vx, size_t xs, int nr, const void *vy, size_t ys,      \
                      int nt) {                                                                                      \
         const int maxt = KIND == BF16 ? 3 : 6;                                                                      \
         const char *x = vx, *y = vy;                                                                                \
-        for (int t = 0; t < nt; t += maxt) {                                                                        \
-            const int tn = nt - t < maxt ? nt - t : maxt;                                                           \
-            for (int r = 0; r < nr; r += 2) {                                                                       \
-                float *o = s + (size_t)t * ss + r;                                                                  \
-                const char *xr = x + (size_t)r * xs, *yt = y + (size_t)t * ys;                                      \
-                if (nr - r >= 2) NAME##_nt(n, o, ss, xr, xs, 2, yt, ys, tn);                                        \
-                else NAME##_nt(n, o, ss, xr, xs, 1, yt, ys, tn);                                                    \
+        for (int r4 = 0; r4 < nr; r4 += 4)                                                                          \
+            for (int t = 0; t < nt; t += maxt) {                                                                    \
+                const int tn = nt - t < maxt ? nt - t : maxt, r4e = nr - r4 < 4 ? nr : r4 + 4;                      \
+                for (int r = r4; r < r4e; r += 2) {                                                                 \
+                    float *o = s + (size_t)t * ss + r;                                                              \
+                    const char *xr = x + (size_t)r * xs, *yt = y + (size_t)t * ys;                                  \
+                    if (r4e - r >= 2) NAME##_nt(n, o, ss, xr, xs, 2, yt, ys, tn);                                   \
+                    else NAME##_nt(n, o, ss, xr, xs, 1, yt, ys, tn);                                                \
+                }                                                                                                   \
             }                                                                                                       \
-        }                                                                                                           \
     }
 
 SUBTILE_NT(F32, tile_f32)

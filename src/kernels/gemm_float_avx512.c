@@ -9,8 +9,8 @@
  * vector once for its rows. */
 #include "float_tile_avx512.h"
 
-TILE_KIND(F32, tile_f32)
-TILE_KIND(F16, tile_f16)
+TILE_KIND(F32, tile_f32, 0)
+TILE_KIND(F16, tile_f16, 0)
 
 void ember_kernels_avx512_gemm_float(ember_kernel_set *ks) {
     ks->vec_dot_prefill_tile[EMBER_TYPE_F32] = tile_f32;

@@ -246,10 +246,10 @@ static void mm_range(mm_task *t, int64_t r0, int64_t r1) {
                                 for (int k = 0; k < nt; k++) y[(size_t)k * t->y_stride[m] + r] = s4[k];
                             } else if (pass == 1 && !multi) { /* all rows of the block for this run */
                                 if (nt > 1 && dot == tr->vec_dot_prefill && tr->vec_dot_prefill_tile) {
-                                    for (int64_t q = rb; q < re; q += 4)
-                                        tr->vec_dot_prefill_tile(n, y + q, (size_t)t->y_stride[m],
-                                                                 (const char *)w->data + (size_t)q * w->row_bytes, w->row_bytes,
-                                                                 re - q < 4 ? (int)(re - q) : 4, a, t->act_stride[m], nt);
+                                    /* the whole block in one call: the kernel orders its tiles */
+                                    tr->vec_dot_prefill_tile(n, y + rb, (size_t)t->y_stride[m],
+                                                             (const char *)w->data + (size_t)rb * w->row_bytes, w->row_bytes,
+                                                             (int)(re - rb), a, t->act_stride[m], nt);
                                 } else {
                                     nt = 1;
                                     int64_t q = rb;
