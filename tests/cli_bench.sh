@@ -27,5 +27,12 @@ for bad in "--streams 0" "--streams 1," "--streams x" "--streams 65" "-p -1" "-r
   "$E" bench -m "$M" $bad >/dev/null 2>"$T/e"; rc=$?
   if [ $rc -eq 2 ] && [ "$(wc -l <"$T/e")" -eq 1 ]; then pass "bench_rejects ${bad}"; else fail "bench_rejects ${bad}" "rc=$rc $(cat "$T/e")"; fi
 done
+# speculative tests without a target model (--mem lets the run have no -m): crashed before
+for bad in "--mem --lookup 2 -n 8 -r 1" "--mem --draft $M -n 8 -r 1"; do
+  # shellcheck disable=SC2086
+  "$E" bench $bad >/dev/null 2>"$T/e"; rc=$?
+  if [ $rc -eq 2 ] && [ "$(wc -l <"$T/e")" -eq 1 ] && grep -q 'need a target model' "$T/e"; then pass "bench_spec_needs_model ${bad%% -n*}"
+  else fail "bench_spec_needs_model ${bad%% -n*}" "rc=$rc $(cat "$T/e")"; fi
+done
 "$E" bench -m "$T/missing.gguf" -p 8 -n 0 -r 1 >/dev/null 2>"$T/e"; rc=$?
 if [ $rc -ne 0 ] && grep -q 'ember bench' "$T/e"; then pass bench_missing_model; else fail bench_missing_model "rc=$rc $(cat "$T/e")"; fi

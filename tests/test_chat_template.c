@@ -176,6 +176,55 @@ static void test_fuzz_seeds(void) {
     }
 }
 
+/* Fault injection: every working-memory allocation a render makes, made to
+ * fail in turn, ends the render with the memory error, never a crash or a
+ * silently wrong text. The templates build every kind of value (list and
+ * dict literals, concatenation, slices, loops over dicts with pairs,
+ * namespaces, ranges) besides the built-in families. A list literal that
+ * met the memory limit once dereferenced its never-made list (found by
+ * static analysis; a 106000-byte message placed the limit there). */
+static void test_every_allocation_failure(void) {
+    const char *custom =
+        "{% set ns = namespace(n=0, s='') %}{% set d = {'a': 1, 'b': [1, 2] + [3]} %}"
+        "{% for k, v in d %}{{ k }}{% set ns.n = ns.n + 1 %}{% endfor %}"
+        "{% for k in d %}{{ k }}{% endfor %}{% for m in messages[1:3] %}{{ m['role'] | upper }}{% endfor %}"
+        "{% for i in range(3) %}{{ [i, i + 1][1:] | length }}{{ loop.index }}{% endfor %}"
+        "{{ ns.n }}{{ (messages | last)['content'] ~ '!' }}{{ messages[0]['content'] | trim }}";
+    const char *tmpls[] = { custom, ember_chat_builtin("chatml"), ember_chat_builtin("llama2"), ember_chat_builtin("llama3"),
+                            ember_chat_builtin("mistral"), ember_chat_builtin("zephyr") };
+    for (int ti = 0; ti < (int)(sizeof tmpls / sizeof *tmpls); ti++) {
+        ember_chat_test_fail_alloc(0);
+        char *want = ember_chat_render(tmpls[ti], CONV, 4, 1, "<s>", "</s>", err, sizeof err);
+        CHECKF(want != NULL, "template %d: %s", ti, err);
+        const long calls = ember_chat_test_fail_alloc(0);
+        CHECKF(calls > 5, "template %d made %ld allocations", ti, calls);
+        int bad = 0;
+        for (long i = 1; i <= calls + 1; i++) {
+            ember_chat_test_fail_alloc(i);
+            char *got = ember_chat_render(tmpls[ti], CONV, 4, 1, "<s>", "</s>", err, sizeof err);
+            /* past the last allocation nothing fails: the same text */
+            const int ok = i <= calls ? !got && strstr(err, "out of memory") != NULL : got && !strcmp(got, want);
+            if (!ok && !bad++) CHECKF(0, "template %d, allocation %ld of %ld failing: got [%.40s] error [%s]", ti, i, calls,
+                                      got ? got : "NULL", err);
+            free(got);
+        }
+        ember_chat_test_fail_alloc(0);
+        CHECKF(bad == 0, "template %d: %d failures", ti, bad);
+        free(want);
+    }
+    /* the found case, through the real limit */
+    const size_t len = 106000;
+    char *c = malloc(len + 1);
+    memset(c, 'a', len);
+    c[len] = 0;
+    const ember_chat_msg m = {"user", c};
+    char *got = ember_chat_render("{% for i in range(100000) %}{% if (messages[0]['content'] ~ 'y') and [1] %}{% endif %}"
+                                  "{% endfor %}", &m, 1, 1, "", "", err, sizeof err);
+    CHECKF(!got && strstr(err, "working memory"), "%s", err);
+    free(got);
+    free(c);
+}
+
 int main(void) {
     RUN(test_fuzz_seeds);
     RUN(test_chatml);
@@ -186,5 +235,6 @@ int main(void) {
     RUN(test_expressions);
     RUN(test_errors);
     RUN(test_hostile);
+    RUN(test_every_allocation_failure);
     TEST_EXIT();
 }

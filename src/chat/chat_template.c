@@ -10,6 +10,7 @@
  * size, working memory and nesting are capped so hostile templates end quickly. */
 #include "chat_template.h"
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +29,19 @@
 /* ---- arena ---- */
 typedef struct blk { struct blk *next; size_t used, cap; char data[]; } blk;
 
-/* limit caps the blocks' total (0: none); over records that it was hit */
-typedef struct { blk *head; int oom, over; size_t total, limit; } arena;
+/* limit caps the blocks' total (0: none); over records that it was hit;
+ * calls counts the allocations, fail_at makes that one fail (tests) */
+typedef struct { blk *head; int oom, over; size_t total, limit; long calls, fail_at; } arena;
+
+static _Atomic long test_fail_at, test_last_calls;
+
+long ember_chat_test_fail_alloc(long n) {
+    atomic_store(&test_fail_at, n > 0 ? n : 0);
+    return atomic_load(&test_last_calls);
+}
 
 static void *alloc(arena *a, size_t n) {
+    if (++a->calls == a->fail_at) { a->oom = 1; return NULL; }
     n = (n + 15) & ~(size_t)15;
     if (!a->head || a->head->used + n > a->head->cap) {
         const size_t cap = n > 65536 ? n : 65536;
@@ -114,8 +124,10 @@ static int fail(R *r, int line, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (r->ar.over) /* the root cause of whatever failed after it */
-        snprintf(msg, sizeof msg, "needs more than %zu MiB of working memory", r->ar.limit >> 20);
+    /* a failed allocation is the root cause of whatever failed after it
+     * (some callers carry on with an empty value) */
+    if (r->ar.over) snprintf(msg, sizeof msg, "needs more than %zu MiB of working memory", r->ar.limit >> 20);
+    else if (r->ar.oom) snprintf(msg, sizeof msg, "out of memory");
     if (line > 0) snprintf(r->err, r->err_size, "chat template: %s at line %d", msg, line);
     else snprintf(r->err, r->err_size, "chat template: %s", msg);
     return -1;
@@ -655,7 +667,10 @@ static int truthy(value v) {
     }
 }
 
+/* l, d: NULL when their new_list/new_dict ran out of memory, which
+ * recorded the failure; the calls below then do nothing */
 static int list_push(R *r, list *l, value v) {
+    if (!l) return -1;
     if (l->n == l->cap) {
         const int cap = l->cap ? 2 * l->cap : 8;
         value *nv = alloc(&r->ar, (size_t)cap * sizeof *nv);
@@ -669,11 +684,13 @@ static int list_push(R *r, list *l, value v) {
 }
 
 static value *dict_get(dict *d, const char *k, size_t kn) {
+    if (!d) return NULL;
     for (int i = 0; i < d->n; i++) if (strlen(d->key[i]) == kn && !memcmp(d->key[i], k, kn)) return &d->v[i];
     return NULL;
 }
 
 static int dict_set(R *r, dict *d, const char *k, value v) {
+    if (!d) return -1;
     value *p = dict_get(d, k, strlen(k));
     if (p) { *p = v; return 0; }
     if (d->n == d->cap) {
@@ -1109,6 +1126,7 @@ static void exec(R *r, node *n) {
             fail(r, n->line, "cannot loop over this value");
             return;
         }
+        if (r->failed) return; /* items may be a list that was never made */
         if (!items.l->n) { exec(r, n->c); return; }
         frame *saved = r->vars;
         frame *mark = alloc(&r->ar, sizeof *mark);
@@ -1168,6 +1186,7 @@ char *ember_chat_render(const char *tmpl, const ember_chat_msg *messages, int n,
             in_bytes = in_bytes + len < in_bytes ? SIZE_MAX : in_bytes + len;
         }
     r.ar.limit = in_bytes > (SIZE_MAX - MAX_ARENA) / 16 ? SIZE_MAX : MAX_ARENA + 16 * in_bytes;
+    r.ar.fail_at = atomic_load(&test_fail_at);
     lex(&r, tmpl);
     node *root = r.failed ? NULL : body(&r, NULL);
     if (!r.failed) {
@@ -1197,6 +1216,7 @@ char *ember_chat_render(const char *tmpl, const ember_chat_msg *messages, int n,
     free(r.out);
     free(r.tok);
     arena_free(&r.ar);
+    atomic_store(&test_last_calls, r.ar.calls);
     return out;
 }
 

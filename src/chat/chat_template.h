@@ -18,6 +18,11 @@ typedef struct {
 char *ember_chat_render(const char *tmpl, const ember_chat_msg *messages, int n, int add_generation_prompt,
                         const char *bos, const char *eos, char *err, size_t err_size);
 
+/* Testing (fault injection): from the next render on, its n-th working-
+ * memory allocation fails as if the memory limit were reached (n >= 1;
+ * 0: off). Returns how many allocations the last finished render made. */
+long ember_chat_test_fail_alloc(long n);
+
 /* Built-in templates: "chatml" (= "qwen"), "llama2", "llama3", "mistral",
  * "zephyr". Returns the Jinja source, or NULL if unknown. */
 const char *ember_chat_builtin(const char *name);

@@ -107,8 +107,9 @@ int ember_tasks_generate(FILE *out, const char *kind, int n, uint64_t seed, cons
 /* ---- reading tasks back ------------------------------------------------- */
 
 /* Decodes the JSON string value of "key" in one line of our own format.
- * Returns a malloc'd string, or NULL if absent or malformed. */
-static char *field(const char *line, const char *key) {
+ * Returns a malloc'd string, or NULL if absent or malformed, or out of
+ * memory (then *oom is set). */
+static char *field(const char *line, const char *key, int *oom) {
     char pat[64];
     snprintf(pat, sizeof pat, "\"%s\":", key);
     const char *p = strstr(line, pat);
@@ -118,6 +119,7 @@ static char *field(const char *line, const char *key) {
     if (*p != '"') return 0;
     p++;
     char *out = malloc(strlen(p) + 1);
+    if (!out) { *oom = 1; return 0; }
     size_t n = 0;
     while (*p && *p != '"') {
         if (*p != '\\') { out[n++] = *p++; continue; }
@@ -159,26 +161,30 @@ int ember_tasks_read(const char *text, ember_task **out, int *n_out, char *err, 
         line_no++;
         if (len > 65536) { snprintf(err, errlen, "tasks line %d is longer than 64 KiB", line_no); goto fail; }
         char *line = malloc(len + 1);
+        if (!line) { snprintf(err, errlen, "out of memory"); goto fail; }
         memcpy(line, p, len);
         line[len] = 0;
         p += len + (e ? 1 : 0);
         int blank = 1;
         for (size_t i = 0; i < len; i++) blank &= isspace((unsigned char)line[i]) != 0;
         if (blank) { free(line); continue; }
-        ember_task task = {field(line, "prompt"), field(line, "answer"), field(line, "stop"), field(line, "kind")};
+        int oom = 0;
+        ember_task task = {field(line, "prompt", &oom), field(line, "answer", &oom), field(line, "stop", &oom),
+                           field(line, "kind", &oom)};
         free(line);
-        if (!task.prompt || !task.answer) {
-            free(task.prompt); free(task.answer); free(task.stop); free(task.kind);
-            snprintf(err, errlen, "tasks line %d: needs string fields \"prompt\" and \"answer\"", line_no);
-            goto fail;
+        if (!oom && !task.stop) oom = !(task.stop = strdup("\n"));
+        if (!oom && !task.kind) oom = !(task.kind = strdup("task"));
+        if (!oom && n == cap) {
+            const int ncap = cap ? cap * 2 : 64;
+            ember_task *nt = realloc(t, (size_t)ncap * sizeof *nt);
+            if (nt) t = nt, cap = ncap;
+            else oom = 1;
         }
-        if (!task.stop) task.stop = strdup("\n");
-        if (!task.kind) task.kind = strdup("task");
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            ember_task *nt = realloc(t, (size_t)cap * sizeof *nt);
-            if (!nt) { snprintf(err, errlen, "out of memory"); goto fail; }
-            t = nt;
+        if (oom || !task.prompt || !task.answer) {
+            free(task.prompt); free(task.answer); free(task.stop); free(task.kind);
+            if (oom) snprintf(err, errlen, "out of memory");
+            else snprintf(err, errlen, "tasks line %d: needs string fields \"prompt\" and \"answer\"", line_no);
+            goto fail;
         }
         t[n++] = task;
     }

@@ -452,33 +452,46 @@ static enum MHD_Result tokenize(srv_http *h, struct MHD_Connection *c, cJSON *bo
     return send_json(h, c, 200, root);
 }
 
+/* Appends one token's text (flush: the held-back bytes) at text + len,
+ * growing the buffer while the detokenizer says it is short. Returns the
+ * bytes added, or -1 out of memory. A token's text (at most 1 MiB, each
+ * invalid byte at most 3 bytes of U+FFFD) fits well within 8 MiB of room. */
+static int detok_append(ember_detok *d, int flush, ember_token tok, char **text, size_t *cap, size_t len) {
+    for (;;) {
+        const size_t room = *cap - len - 1;
+        const int r = room > INT_MAX ? INT_MAX : (int)room;
+        const int k = flush ? ember_detok_flush(d, *text + len, r) : ember_detok_push(d, tok, *text + len, r);
+        if (k >= 0) return k;
+        if (room > ((size_t)8 << 20)) return -1; /* room enough: the detokenizer itself ran out of memory */
+        char *t = realloc(*text, *cap * 2);
+        if (!t) return -1;
+        *text = t;
+        *cap *= 2;
+    }
+}
+
 static enum MHD_Result detokenize(srv_http *h, struct MHD_Connection *c, cJSON *body) {
     cJSON *toks = cJSON_GetObjectItemCaseSensitive(body, "tokens");
     if (!cJSON_IsArray(toks)) return send_err(h, c, 400, "tokens", "invalid_type", "'tokens' must be an array of token ids");
     cJSON *it;
-    cJSON_ArrayForEach(it, toks) if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble || it->valuedouble < 0 ||
-                                     it->valuedouble >= ember_model_n_vocab(h->m))
+    /* range first: converting a double outside int's range is undefined */
+    cJSON_ArrayForEach(it, toks) if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) || it->valuedouble >= ember_model_n_vocab(h->m) ||
+                                     it->valuedouble != (double)(int)it->valuedouble)
         return send_err(h, c, 400, "tokens", "invalid_value", "'tokens' must hold token ids within the vocabulary");
     ember_detok *d;
     if (ember_detok_create(h->m, &d)) return send_err(h, c, 500, NULL, NULL, "out of memory");
     size_t cap = 256, len = 0;
-    char *text = malloc(cap), piece[512];
+    char *text = malloc(cap);
+    int k = text ? 0 : -1;
     cJSON_ArrayForEach(it, toks) {
-        const int k = ember_detok_push(d, (ember_token)it->valuedouble, piece, sizeof piece);
-        if (k <= 0 || !text) continue;
-        if (len + (size_t)k + 1 > cap) {
-            char *t = realloc(text, cap * 2 + (size_t)k);
-            if (!t) { free(text); text = NULL; continue; }
-            text = t;
-            cap = cap * 2 + (size_t)k;
-        }
-        memcpy(text + len, piece, (size_t)k);
-        len += (size_t)k;
+        if (k < 0) break;
+        k = detok_append(d, 0, (ember_token)it->valuedouble, &text, &cap, len);
+        if (k > 0) len += (size_t)k;
     }
-    const int k = ember_detok_flush(d, piece, sizeof piece);
+    if (k >= 0) k = detok_append(d, 1, 0, &text, &cap, len);
     ember_detok_free(d);
-    if (text && k > 0 && len + (size_t)k + 1 <= cap) memcpy(text + len, piece, (size_t)k), len += (size_t)k;
-    if (!text) return send_err(h, c, 500, NULL, NULL, "out of memory");
+    if (k < 0) { free(text); return send_err(h, c, 500, NULL, NULL, "out of memory"); }
+    len += (size_t)k;
     text[len] = 0;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "content", text);

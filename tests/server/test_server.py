@@ -169,6 +169,14 @@ try:
     check("tokenize_detokenize", st == 200 and toks == ember_run(prompts[0], 1)["prompt_tokens"] and st2 == 200 and
           js2["content"].strip() == prompts[0].strip(), (js, js2))
 
+    # ids outside the vocabulary or int's range (1e20 was converted to int before the range check) are 400s;
+    # long outputs grow the buffer (the whole text of 50 copies comes back)
+    bad = [s.req("POST", "/detokenize", {"tokens": [v]})[0] for v in (1e20, -1e20, -1, 1.5, 10 ** 9, "x")]
+    many = (toks[1:] if toks else []) * 50
+    st3, js3, _ = s.req("POST", "/detokenize", {"tokens": many})
+    check("detokenize_bounds", bad == [400] * 6 and st3 == 200 and len(many) > 300 and
+          js3["content"].count(prompts[0].strip()) == 50, (bad, st3, len(many), js3))
+
     # /tokenize in one pass, several at once (they take turns): each equals `ember tokenize`
     text = ("Once upon a time, </s> a  girl\tnamed Lily saw été 世界 😀 and 1234567. " * 30)[:3000]
     ref = json.loads(subprocess.run([EMBER, "tokenize", "-m", MODEL, "-p", text, "--json"], capture_output=True,

@@ -330,7 +330,7 @@ static int spec_test(ember_model *tm, ember_ctx *tc, ember_ctx *dc, const char *
     }
     r->base_tps = got / ((cli_now_ms() - t0) / 1e3);
     ember_spec_params sp = {K, 0, lookup, 0, fixed};
-    ember_spec_stats st;
+    ember_spec_stats st = {0};
     t0 = cli_now_ms();
     if (!rc) rc = ember_spec_generate(tc, dc, p, np, got, smp, &sp, 0, 0, &st) != EMBER_OK;
     r->spec_tps = st.n_generated / ((cli_now_ms() - t0) / 1e3);
@@ -394,6 +394,10 @@ int cmd_bench(int argc, char **argv) {
     }
     if (!threads) threads = ember_n_cores();
     if (!mem && !n_models) { usage(stderr); return 2; }
+    if ((draft || lookup) && !n_models) {
+        fprintf(stderr, "ember bench: --draft and --lookup need a target model (-m)\n");
+        return 2;
+    }
     for (int i = 0; i < n_streams; i++) if (streams[i] > max_streams) max_streams = streams[i];
     if (draft || lookup) {
         /* speculative benchmark: target = first -m */
