@@ -91,7 +91,7 @@ static void test_errors(void) {
     expect_error("{% if true %}open", "endif");
     expect_error("{{ 'abc }}", "unterminated string");
     expect_error("{{ 1 + }}", "expression expected");
-    expect_error("{% macro m() %}{% endmacro %}", "unsupported tag 'macro'");
+    expect_error("{% call m() %}{% endcall %}", "unsupported tag 'call'");
     expect_error("{{ raise_exception('no tools here') }}", "no tools here");
     expect_error("{{ 1 + 'a' }}", "needs numbers");
     expect_error("{{ 5 // 0 }}", "division by zero");
@@ -189,7 +189,12 @@ static void test_every_allocation_failure(void) {
         "{% for k, v in d %}{{ k }}{% set ns.n = ns.n + 1 %}{% endfor %}"
         "{% for k in d %}{{ k }}{% endfor %}{% for m in messages[1:3] %}{{ m['role'] | upper }}{% endfor %}"
         "{% for i in range(3) %}{{ [i, i + 1][1:] | length }}{{ loop.index }}{% endfor %}"
-        "{{ ns.n }}{{ (messages | last)['content'] ~ '!' }}{{ messages[0]['content'] | trim }}";
+        "{{ ns.n }}{{ (messages | last)['content'] ~ '!' }}{{ messages[0]['content'] | trim }}"
+        "{% macro tag(name, body='-') %}<{{ name }}>{{ body }}{% endmacro %}{{ tag('a') }}{{ tag('b', body='x') }}"
+        "{% set block %}{% for m in messages if m.role != 'system' %}{% if loop.index > 2 %}{% break %}{% endif %}"
+        "{{ m.content.split(' ') | join('_') }}{% endfor %}{% endset %}{{ block | title }}"
+        "{{ messages[::-1] | selectattr('role', 'equalto', 'user') | map(attribute='content') | join }}"
+        "{{ {'k': [1, ('x', 'y')], 'd': {'e': none}} | tojson(indent=1) }}{{ d.items() | list | length }}";
     const char *tmpls[] = { custom, ember_chat_builtin("chatml"), ember_chat_builtin("llama2"), ember_chat_builtin("llama3"),
                             ember_chat_builtin("mistral"), ember_chat_builtin("zephyr") };
     for (int ti = 0; ti < (int)(sizeof tmpls / sizeof *tmpls); ti++) {
@@ -225,6 +230,56 @@ static void test_every_allocation_failure(void) {
     free(c);
 }
 
+/* Jinja features of real models' templates (Mistral Nemo's loop filters,
+ * the tool-use templates' macros, tuples, selectattr, tojson of mappings,
+ * Qwen's reversed slices and split): each expected text is what Python's
+ * jinja2 3.1 renders with Hugging Face's settings (trim_blocks,
+ * lstrip_blocks, loopcontrols, json.dumps as tojson) for CONV. */
+static const char *const JINJA_CASES[][2] = {
+    {"{% for m in messages if m.role != 'system' %}{{ loop.index }}/{{ loop.length }}:{{ m.content }}{% if not loop.last %}|{% endif %}{% endfor %}",
+     "1/3:Hi|2/3:Hello!|3/3:How are you?"},
+    {"{% for k, v in {'a': 1, 'b': 2}.items() if v > 1 %}{{ k }}={{ v }}{% endfor %}{% for x in [] if x %}no{% else %}empty{% endfor %}",
+     "b=2empty"},
+    {"{% set greeting %}Hello, {{ messages[1].content }}!{% endset %}[{{ greeting }}]{{ greeting | length }}",
+     "[Hello, Hi!]10"},
+    {"{% macro tag(name, body='none', close=true) %}<{{ name }}>{{ body }}{% if close %}</{{ name }}>{% endif %}{% endmacro %}{{ tag('a') }}{{ tag('b', 'x') }}{{ tag('c', close=false, body='y') }}",
+     "<a>none</a><b>x</b><c>y"},
+    {"{% macro count(n) %}{% if n > 0 %}{{ n }}{{ count(n - 1) }}{% endif %}{% endmacro %}{{ count(5) }}",
+     "54321"},
+    {"{% for m in messages %}{% if m.role == 'assistant' %}{% break %}{% endif %}{{ m.role }};{% endfor %}/{% for i in range(6) %}{% if i is odd %}{% continue %}{% endif %}{{ i }}{% endfor %}",
+     "system;user;/024"},
+    {"{{ messages[::-1] | map(attribute='role') | join(',') }}|{{ [1,2,3,4,5][::2] | join }}|{{ [1,2,3,4,5][-2::-2] | join }}|{{ [1,2,3][1:] | join }}|{{ [1,2,3][:-1] | join }}|{{ 'hello'[1:3] }}",
+     "user,assistant,user,system|135|42|23|12|el"},
+    {"{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | join(' / ') }}|{{ messages | rejectattr('role', 'eq', 'user') | list | length }}|{{ messages | selectattr('content') | list | length }}",
+     "Hi / How are you?|2|4"},
+    {"{{ {'a': [1, 'x', true, none], 'b': {'c': \"q\\\"\\n\\t\"}} | tojson }}|{{ [1, {'k': []}] | tojson(indent=2) }}|{{ {} | tojson }}",
+     "{\"a\": [1, \"x\", true, null], \"b\": {\"c\": \"q\\\"\\n\\t\"}}|[\n  1,\n  {\n    \"k\": []\n  }\n]|{}"},
+    {"{{ 'a,b,,c'.split(',') | join('|') }}/{{ '  x  y '.split() | join('|') }}/{{ 'aXbXc'.replace('X', '--') }}/{{ 'hello world' | title }}/{{ 'hELLO' | capitalize }}/{{ 'xxhixx'.strip('x') }}/{{ '\\n\\nhi\\n'.lstrip('\\n') }}.",
+     "a|b||c/x|y/a--b--c/Hello World/Hello/hi/hi\n."},
+    {"{{ ('a', 'b') | join('+') }}{% for a, b in [('x', 1), ('y', 2)] %}{{ a }}{{ b }}{% endfor %}{{ 'abc' | list | reverse | join }}{{ {'p': 1, 'q': 2} | list | join }}{{ [3, 1, 2] | reverse | join }}",
+     "a+bx1y2cbapq213"},
+    {"{{ (messages | last).content.split(' ')[-1] }}{{ undefined_thing | selectattr('x') | list | length }}{{ none | map(attribute='x') | list | length }}",
+     "you?00"},
+};
+
+static void test_jinja_features(void) {
+    for (size_t i = 0; i < sizeof JINJA_CASES / sizeof *JINJA_CASES; i++) expect(JINJA_CASES[i][0], CONV, 4, 1, JINJA_CASES[i][1]);
+    expect_error("{% break %}", "'break' outside a loop");
+    expect_error("{% for x in [1] %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}", "'continue' outside a loop");
+    expect_error("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", "too many arguments for macro 'm'");
+    expect_error("{% macro m(a) %}{% endmacro %}{{ m(b=1) }}", "macro 'm' has no parameter 'b'");
+    expect_error("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "macro calls nested too deeply");
+    expect_error("{{ [1, 2][::0] }}", "slice step cannot be zero");
+    expect_error("{{ 'abc'[::-1] }}", "string slices with a step are not supported");
+    expect_error("{% set x %}a", "missing {% endset %}");
+    expect_error("{{ 'a'.split('') }}", "empty separator");
+    expect_error("{{ [1] | map('center') }}", "'map' with filter 'center' is not supported");
+    expect_error("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns | tojson }}", "nested too deeply");
+    /* replace is bounded like every string */
+    expect_error("{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(30) %}{% set ns.s = ns.s.replace('x', 'xx') %}{% endfor %}",
+                 "longer than");
+}
+
 int main(void) {
     RUN(test_fuzz_seeds);
     RUN(test_chatml);
@@ -235,6 +290,7 @@ int main(void) {
     RUN(test_expressions);
     RUN(test_errors);
     RUN(test_hostile);
+    RUN(test_jinja_features);
     RUN(test_every_allocation_failure);
     TEST_EXIT();
 }

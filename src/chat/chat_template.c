@@ -1,12 +1,16 @@
 /* A Jinja subset for chat templates: lexer -> tree -> evaluator.
  *
  * Covers what chat templates use: {{ }}, {% if/elif/else %}, {% for %} with
- * loop.*, {% set %} (also namespace attributes), comments, whitespace
- * control, Hugging Face's trim_blocks + lstrip_blocks, literals, lists,
- * dicts, the usual operators, inline if, filters (trim, length, upper, lower,
- * default, first, last, join, string, int, tojson for strings), string
- * methods and tests (defined, none, string, ...). Anything else is an error
- * naming it. All memory comes from one arena freed at the end; steps, output
+ * loop.* and loop filters ('for x in y if c'), {% set %} (also namespace
+ * attributes and {% set x %}...{% endset %} blocks), {% macro %} with
+ * default arguments, comments, whitespace control, Hugging Face's
+ * trim_blocks + lstrip_blocks, literals, lists, dicts, slices with steps,
+ * the usual operators, inline if, filters (trim, length, upper, lower,
+ * capitalize, title, replace, default, first, last, join, string, int,
+ * list, reverse, items, selectattr, rejectattr, map(attribute=), tojson
+ * with indent), string methods (strip, split, replace, startswith, ...),
+ * dict methods (get, items, keys, values) and tests (defined, none,
+ * string, ...). Anything else is an error naming it. All memory comes from one arena freed at the end; steps, output
  * size, working memory and nesting are capped so hostile templates end quickly. */
 #include "chat_template.h"
 #include <stdarg.h>
@@ -25,6 +29,8 @@
  * (- - x) nest without bound: deeper trees fail instead of overflowing
  * the stack (about 1 KiB per level under ASan; server threads render). */
 #define MAX_EVAL_DEPTH 512
+/* macro calls nest at most this deep (each is several C frames) */
+#define MAX_MACRO_DEPTH 32
 
 /* ---- arena ---- */
 typedef struct blk { struct blk *next; size_t used, cap; char data[]; } blk;
@@ -65,7 +71,7 @@ static void arena_free(arena *a) {
 }
 
 /* ---- values ---- */
-typedef enum { V_UNDEF, V_NONE, V_BOOL, V_INT, V_STR, V_LIST, V_DICT } vkind;
+typedef enum { V_UNDEF, V_NONE, V_BOOL, V_INT, V_STR, V_LIST, V_DICT, V_MACRO } vkind;
 typedef struct list list;
 typedef struct dict dict;
 typedef struct {
@@ -75,6 +81,7 @@ typedef struct {
     size_t n;
     list *l;
     dict *d;
+    struct node *m; /* V_MACRO: its definition */
 } value;
 struct list { int n, cap; value *v; };
 struct dict { int n, cap; const char **key; value *v; };
@@ -85,7 +92,7 @@ typedef struct { tkind k; const char *s; size_t n; long long i; int line; } toke
 
 /* ---- tree ---- */
 enum {
-    N_LIST, N_TEXT, N_OUT, N_IF, N_FOR, N_SET,
+    N_LIST, N_TEXT, N_OUT, N_IF, N_FOR, N_SET, N_MACRO, N_LOOPCTL,
     E_LIT, E_NAME, E_ATTR, E_INDEX, E_SLICE, E_CALL, E_FILTER, E_TEST, E_BIN, E_NOT, E_NEG, E_COND, E_MKLIST, E_MKDICT
 };
 typedef struct node node;
@@ -110,7 +117,9 @@ typedef struct {
     token *tok;
     int nt, ct, p;
     long steps;
-    int depth, eval_depth;
+    int depth, eval_depth, macro_depth;
+    int in_loop;  /* parsing a for body: break/continue allowed */
+    int loop_ctl; /* 'b' or 'c' while a break/continue unwinds to its loop */
     char *out;
     size_t out_len, out_cap;
     frame *vars;
@@ -200,11 +209,13 @@ static void lex(R *r, const char *src) {
         }
         push_tok(r, kind == '{' ? T_VAR : T_BLOCK, NULL, 0, tag_line);
         const char close = kind == '{' ? '}' : '%';
+        int braces = 0; /* open '{' of dict literals: "}}" inside them closes two, not the tag */
         for (;;) {
             while (i < len && is_space(src[i])) line += src[i++] == '\n';
             if (i >= len) { fail(r, tag_line, "unterminated tag"); return; }
-            if ((src[i] == '-' && i + 2 < len && src[i + 1] == close && src[i + 2] == '}') ||
-                (src[i] == close && i + 1 < len && src[i + 1] == '}')) {
+            if ((close == '%' || !braces) &&
+                ((src[i] == '-' && i + 2 < len && src[i + 1] == close && src[i + 2] == '}') ||
+                 (src[i] == close && i + 1 < len && src[i + 1] == '}'))) {
                 const int m = src[i] == '-';
                 i += m ? 3 : 2;
                 push_tok(r, kind == '{' ? T_VAR_END : T_BLOCK_END, NULL, 0, line);
@@ -255,6 +266,7 @@ static void lex(R *r, const char *src) {
                 size_t n = 1;
                 for (int k = 0; k < 6; k++) if (i + 1 < len && src[i] == ops2[k][0] && src[i + 1] == ops2[k][1]) n = 2;
                 if (n == 1 && !strchr("()[]{}.,:|+-*/%~<>=", c)) { fail(r, line, "unexpected character '%c'", c); return; }
+                braces += c == '{' ? 1 : c == '}' && braces > 0 ? -1 : 0;
                 push_tok(r, T_OP, src + i, n, line);
                 i += n;
             }
@@ -358,6 +370,16 @@ static node *primary(R *r) {
     } else if (is_op(t, "(")) {
         r->p++;
         n = expr(r);
+        if (is_op(peek(r), ",")) { /* a tuple: a list here */
+            node *m = mk(r, E_MKLIST, t->line);
+            add_kid(r, m, n, NULL);
+            while (!r->failed && is_op(peek(r), ",")) {
+                r->p++;
+                if (is_op(peek(r), ")")) break;
+                add_kid(r, m, expr(r), NULL);
+            }
+            n = m;
+        }
         expect_op(r, ")");
     } else if (is_op(t, "[")) {
         r->p++;
@@ -407,7 +429,11 @@ static node *primary(R *r) {
             if (is_op(peek(r), ":")) {
                 r->p++;
                 m->kind = E_SLICE;
-                if (!is_op(peek(r), "]")) m->c = expr(r);
+                if (!is_op(peek(r), "]") && !is_op(peek(r), ":")) m->c = expr(r);
+                if (is_op(peek(r), ":")) { /* step: kid[0] */
+                    r->p++;
+                    if (!is_op(peek(r), "]")) add_kid(r, m, expr(r), NULL);
+                }
             }
             expect_op(r, "]");
             n = m;
@@ -608,11 +634,16 @@ static node *body(R *r, const char *const *stops) {
             }
             if (!is_name(peek(r), "in")) { fail(r, t->line, "expected 'in'"); break; }
             r->p++;
-            n->a = binary(r, 0); /* no inline-if: 'if' here would be a loop filter */
-            if (is_name(peek(r), "if")) { fail(r, t->line, "loop filters ('for ... if') are not supported"); break; }
+            n->a = binary(r, 0); /* no inline-if: 'if' here is a loop filter */
+            if (is_name(peek(r), "if")) { /* the filter: kid[0] */
+                r->p++;
+                add_kid(r, n, binary(r, 0), NULL);
+            }
             end_block(r);
             static const char *const for_stops[] = {"endfor", "else", NULL};
+            r->in_loop++;
             n->b = body(r, for_stops);
+            r->in_loop--;
             if (!r->failed && block_is(r, "else")) {
                 r->p += 2;
                 end_block(r);
@@ -636,9 +667,57 @@ static node *body(R *r, const char *const *stops) {
                 n->s2 = dupn(r, peek(r)->s, peek(r)->n);
                 r->p++;
             }
-            if (!is_op(peek(r), "=")) { fail(r, t->line, "block assignments ({%% set x %%}...{%% endset %%}) are not supported"); break; }
+            if (!n->s2 && peek(r)->k == T_BLOCK_END) { /* {% set x %}...{% endset %}: the text rendered */
+                end_block(r);
+                static const char *const set_stops[] = {"endset", NULL};
+                n->b = body(r, set_stops);
+                if (r->failed) break;
+                if (!block_is(r, "endset")) { fail(r, peek(r)->line, "missing {%% endset %%}"); break; }
+                r->p += 2;
+                end_block(r);
+                add_kid(r, list, n, NULL);
+                continue;
+            }
+            if (!is_op(peek(r), "=")) { fail(r, t->line, "expected '=' after the variable"); break; }
             r->p++;
             n->a = expr(r);
+            end_block(r);
+            add_kid(r, list, n, NULL);
+        } else if (is_name(kw, "break") || is_name(kw, "continue")) {
+            if (!r->in_loop) { fail(r, t->line, "'%.*s' outside a loop", (int)kw->n, kw->s); break; }
+            node *n = mk(r, N_LOOPCTL, t->line);
+            if (n) n->op = kw->s[0];
+            end_block(r);
+            add_kid(r, list, n, NULL);
+        } else if (is_name(kw, "macro")) {
+            /* {% macro name(p, q=default) %}...{% endmacro %}: parameters as
+             * kids (the default expression or NULL) named by kw */
+            node *n = mk(r, N_MACRO, t->line);
+            if (!n) break;
+            if (peek(r)->k != T_NAME) { fail(r, t->line, "macro name expected"); break; }
+            n->s = dupn(r, peek(r)->s, peek(r)->n);
+            r->p++;
+            if (expect_op(r, "(")) break;
+            while (!r->failed && !is_op(peek(r), ")")) {
+                if (peek(r)->k != T_NAME) { fail(r, t->line, "macro parameter name expected"); break; }
+                const char *pname = dupn(r, peek(r)->s, peek(r)->n);
+                r->p++;
+                node *def = NULL;
+                if (is_op(peek(r), "=")) { r->p++; def = expr(r); }
+                add_kid(r, n, def, pname);
+                if (is_op(peek(r), ",")) r->p++;
+                else if (!is_op(peek(r), ")")) { fail(r, peek(r)->line, "expected ',' or ')'"); break; }
+            }
+            if (expect_op(r, ")")) break;
+            end_block(r);
+            static const char *const macro_stops[] = {"endmacro", NULL};
+            const int in_loop = r->in_loop;
+            r->in_loop = 0; /* a macro body is not inside the loop around its definition */
+            n->b = body(r, macro_stops);
+            r->in_loop = in_loop;
+            if (r->failed) break;
+            if (!block_is(r, "endmacro")) { fail(r, peek(r)->line, "missing {%% endmacro %%}"); break; }
+            r->p += 2;
             end_block(r);
             add_kid(r, list, n, NULL);
         } else {
@@ -652,7 +731,7 @@ static node *body(R *r, const char *const *stops) {
 
 /* ---- evaluation ---- */
 
-static value V(vkind k) { value v = {k, 0, 0, 0, 0, 0}; return v; }
+static value V(vkind k) { value v = {k, 0, 0, 0, 0, 0, 0}; return v; }
 static value vstr(const char *s, size_t n) { value v = V(V_STR); v.s = s; v.n = n; return v; }
 static value vbool(int b) { value v = V(V_BOOL); v.i = b != 0; return v; }
 static value vint(long long i) { value v = V(V_INT); v.i = i; return v; }
@@ -756,12 +835,18 @@ static void bind(R *r, const char *name, value v) {
 
 static value eval(R *r, node *n);
 
-static value strip_chars(value s, int left, int right) {
+/* chars: the bytes to strip (Python's str.strip(chars)); not a string:
+ * whitespace */
+static int strip_this(char c, value chars) { return chars.k == V_STR ? memchr(chars.s, c, chars.n) != NULL : is_space(c); }
+
+static value strip_set(value s, int left, int right, value chars) {
     size_t a = 0, b = s.n;
-    if (left) while (a < b && is_space(s.s[a])) a++;
-    if (right) while (b > a && is_space(s.s[b - 1])) b--;
+    if (left) while (a < b && strip_this(s.s[a], chars)) a++;
+    if (right) while (b > a && strip_this(s.s[b - 1], chars)) b--;
     return vstr(s.s + a, b - a);
 }
+
+static value strip_chars(value s, int left, int right) { return strip_set(s, left, right, V(V_NONE)); }
 
 static value change_case(R *r, value s, int up) {
     char *d = alloc(&r->ar, s.n + 1);
@@ -780,8 +865,9 @@ static value json_str(R *r, value s) {
     d[o++] = '"';
     for (size_t i = 0; i < s.n; i++) {
         const unsigned char c = (unsigned char)s.s[i];
+        const char *esc = c == '\n' ? "n" : c == '\r' ? "r" : c == '\t' ? "t" : c == '\b' ? "b" : c == '\f' ? "f" : NULL;
         if (c == '"' || c == '\\') d[o++] = '\\', d[o++] = (char)c;
-        else if (c == '\n') d[o++] = '\\', d[o++] = 'n';
+        else if (esc) d[o++] = '\\', d[o++] = esc[0]; /* as Python's json.dumps */
         else if (c < 0x20) o += (size_t)snprintf(d + o, 7, "\\u%04x", c);
         else d[o++] = (char)c;
     }
@@ -790,6 +876,155 @@ static value json_str(R *r, value s) {
 }
 
 static value eval_args(R *r, node *n, int i) { return i < n->nk ? eval(r, n->kid[i]) : V(V_UNDEF); }
+
+static void exec(R *r, node *n);
+static void emit(R *r, const char *s, size_t n);
+
+/* Renders a body into a string (block set, macro calls): what it writes is
+ * taken back out of the output. */
+static value render_to_str(R *r, node *body) {
+    const size_t start = r->out_len;
+    exec(r, body);
+    const size_t len = r->out_len - start;
+    char *d = alloc(&r->ar, len + 1);
+    if (d && len) memcpy(d, r->out + start, len);
+    r->out_len = start;
+    return d ? vstr(d, len) : vstr("", 0);
+}
+
+/* s.replace(old, new), every occurrence */
+static value str_replace(R *r, int line, value s, value from, value to) {
+    if (s.k != V_STR || from.k != V_STR || to.k != V_STR) return fail(r, line, "'replace' needs strings"), s;
+    if (!from.n) return fail(r, line, "'replace' of an empty string"), s;
+    size_t count = 0;
+    for (size_t i = 0; i + from.n <= s.n;) {
+        if (!memcmp(s.s + i, from.s, from.n)) count++, i += from.n;
+        else i++;
+    }
+    if (!count) return s;
+    if (to.n > from.n && (to.n - from.n) > (MAX_OUT - s.n) / count) return fail(r, line, "string longer than %u bytes", MAX_OUT), s;
+    const size_t len = s.n - count * from.n + count * to.n;
+    char *d = alloc(&r->ar, len + 1);
+    if (!d) return s;
+    size_t o = 0;
+    for (size_t i = 0; i < s.n;) {
+        if (i + from.n <= s.n && !memcmp(s.s + i, from.s, from.n)) { memcpy(d + o, to.s, to.n); o += to.n; i += from.n; }
+        else d[o++] = s.s[i++];
+    }
+    return vstr(d, o);
+}
+
+/* s.split(sep): by sep, or by runs of whitespace (empty parts dropped)
+ * without one */
+static value str_split(R *r, int line, value s, value sep) {
+    if (sep.k == V_STR && !sep.n) return fail(r, line, "'split' with an empty separator"), V(V_UNDEF);
+    value l = new_list(r);
+    if (sep.k != V_STR) {
+        for (size_t i = 0; i < s.n;) {
+            while (i < s.n && is_space(s.s[i])) i++;
+            const size_t a = i;
+            while (i < s.n && !is_space(s.s[i])) i++;
+            if (i > a) list_push(r, l.l, vstr(s.s + a, i - a));
+        }
+        return l;
+    }
+    size_t a = 0;
+    for (size_t i = 0; i + sep.n <= s.n;) {
+        if (!memcmp(s.s + i, sep.s, sep.n)) { list_push(r, l.l, vstr(s.s + a, i - a)); i += sep.n; a = i; }
+        else i++;
+    }
+    list_push(r, l.l, vstr(s.s + a, s.n - a));
+    return l;
+}
+
+/* capitalize: first letter up, the rest down; title: each word's */
+static value str_title(R *r, value s, int every_word) {
+    char *d = alloc(&r->ar, s.n + 1);
+    if (!d) return s;
+    int start = 1;
+    for (size_t i = 0; i < s.n; i++) {
+        const char c = s.s[i];
+        const int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (start && letter) d[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+        else d[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+        if (letter) start = 0;
+        else if (every_word) start = 1;
+    }
+    return vstr(d, s.n);
+}
+
+/* which: 'i' items (key, value pairs), 'k' keys, 'v' values */
+static value dict_view(R *r, value d, char which) {
+    value l = new_list(r);
+    for (int i = 0; i < d.d->n && !r->failed; i++) {
+        const value key = vstr(d.d->key[i], strlen(d.d->key[i]));
+        if (which == 'i') {
+            value pair = new_list(r);
+            list_push(r, pair.l, key);
+            list_push(r, pair.l, d.d->v[i]);
+            list_push(r, l.l, pair);
+        } else list_push(r, l.l, which == 'k' ? key : d.d->v[i]);
+    }
+    return l;
+}
+
+/* item.a.b... (selectattr, map): undefined where a step is not a mapping */
+static value attr_path(value v, value path) {
+    if (path.k != V_STR) return V(V_UNDEF);
+    size_t a = 0;
+    while (a <= path.n) {
+        size_t b = a;
+        while (b < path.n && path.s[b] != '.') b++;
+        if (v.k != V_DICT) return V(V_UNDEF);
+        value *p = dict_get(v.d, path.s + a, b - a);
+        if (!p) return V(V_UNDEF);
+        v = *p;
+        a = b + 1;
+    }
+    return v;
+}
+
+/* tojson: Python's json.dumps (separators ', ' and ': ', or ',' and ': '
+ * with an indent), written to the output and taken back */
+static void json_emit(R *r, value v, int indent, int level) {
+    if (r->failed) return;
+    if (level > 64) { fail(r, 0, "'tojson' of a value nested too deeply"); return; }
+    if (v.k == V_STR) { value j = json_str(r, v); emit(r, j.s, j.n); return; }
+    if (v.k == V_INT) { value j = to_str(r, v); emit(r, j.s, j.n); return; }
+    if (v.k == V_BOOL) { emit(r, v.i ? "true" : "false", v.i ? 4 : 5); return; }
+    if (v.k != V_LIST && v.k != V_DICT) { emit(r, "null", 4); return; }
+    const int n = v.k == V_LIST ? v.l->n : v.d->n;
+    emit(r, v.k == V_LIST ? "[" : "{", 1);
+    for (int i = 0; i < n && !r->failed; i++) {
+        if (i) emit(r, indent > 0 ? "," : ", ", indent > 0 ? 1 : 2);
+        if (indent > 0) {
+            emit(r, "\n", 1);
+            for (int k = 0; k < indent * (level + 1); k++) emit(r, " ", 1);
+        }
+        if (v.k == V_DICT) {
+            json_emit(r, vstr(v.d->key[i], strlen(v.d->key[i])), indent, level + 1);
+            emit(r, ": ", 2);
+        }
+        json_emit(r, v.k == V_LIST ? v.l->v[i] : v.d->v[i], indent, level + 1);
+    }
+    if (indent > 0 && n) {
+        emit(r, "\n", 1);
+        for (int k = 0; k < indent * level; k++) emit(r, " ", 1);
+    }
+    emit(r, v.k == V_LIST ? "]" : "}", 1);
+}
+
+static value to_json(R *r, value v, int indent) {
+    const size_t start = r->out_len;
+    json_emit(r, v, indent, 0);
+    const size_t len = r->out_len - start;
+    char *d = alloc(&r->ar, len + 1);
+    if (d && len) memcpy(d, r->out + start, len);
+    r->out_len = start;
+    return d ? vstr(d, len) : vstr("", 0);
+}
+
+static int test_value(R *r, int line, const char *t, value v, value arg, int *res);
 
 static value filter(R *r, node *n) {
     value v = eval(r, n->a);
@@ -839,39 +1074,123 @@ static value filter(R *r, node *n) {
         return vstr(d, o);
     }
     if (!strcmp(f, "tojson")) {
-        if (v.k == V_STR) return json_str(r, v);
-        if (v.k == V_INT || v.k == V_BOOL || v.k == V_NONE) return v.k == V_NONE ? vstr("null", 4) : v.k == V_BOOL ? (v.i ? vstr("true", 4) : vstr("false", 5)) : to_str(r, v);
-        return fail(r, n->line, "'tojson' of lists and mappings is not supported"), v;
+        value ind = V(V_UNDEF);
+        for (int i = 0; i < n->nk; i++)
+            if (n->kw[i] && !strcmp(n->kw[i], "indent")) ind = eval(r, n->kid[i]);
+        if (ind.k != V_UNDEF && ind.k != V_NONE && ind.k != V_INT) return fail(r, n->line, "'tojson' indent must be an integer"), v;
+        return to_json(r, v, ind.k == V_INT ? (int)(ind.i < 0 ? 0 : ind.i > 16 ? 16 : ind.i) : 0);
+    }
+    if (!strcmp(f, "replace")) return str_replace(r, n->line, v, eval_args(r, n, 0), eval_args(r, n, 1));
+    if (!strcmp(f, "capitalize") || !strcmp(f, "title")) {
+        if (v.k != V_STR) return fail(r, n->line, "'%s' needs a string", f), v;
+        return str_title(r, v, f[0] == 't');
+    }
+    /* undefined iterates as nothing in Jinja; select/reject/map also take
+     * none (anything false) as nothing */
+    const int select = !strcmp(f, "selectattr") || !strcmp(f, "rejectattr") || !strcmp(f, "map");
+    if ((v.k == V_UNDEF && (select || !strcmp(f, "list") || !strcmp(f, "reverse"))) || (select && v.k == V_NONE)) return new_list(r);
+    if (!strcmp(f, "items")) {
+        if (v.k != V_DICT) return fail(r, n->line, "'items' needs a mapping"), v;
+        return dict_view(r, v, 'i');
+    }
+    if (!strcmp(f, "list") || !strcmp(f, "reverse")) {
+        if (v.k == V_DICT) v = dict_view(r, v, 'k');
+        if (v.k == V_STR) { /* characters (UTF-8 sequences kept whole) */
+            value l = new_list(r);
+            for (size_t i = 0; i < v.n;) {
+                size_t k = 1;
+                while (i + k < v.n && ((unsigned char)v.s[i + k] & 0xC0) == 0x80) k++;
+                list_push(r, l.l, vstr(v.s + i, k));
+                i += k;
+            }
+            v = l;
+        }
+        if (v.k != V_LIST) return fail(r, n->line, "'%s' needs a list, string or mapping", f), v;
+        if (f[0] == 'l') return v;
+        value l = new_list(r);
+        for (int i = v.l->n - 1; i >= 0; i--) list_push(r, l.l, v.l->v[i]);
+        return l;
+    }
+    if (!strcmp(f, "selectattr") || !strcmp(f, "rejectattr")) {
+        /* selectattr(attr[, test[, arg]]): items whose attribute passes the
+         * test (truthy without one) */
+        if (v.k != V_LIST) return fail(r, n->line, "'%s' needs a list", f), v;
+        const value attr = eval_args(r, n, 0), tname = eval_args(r, n, 1), arg = eval_args(r, n, 2);
+        if (attr.k != V_STR || (n->nk > 1 && tname.k != V_STR)) return fail(r, n->line, "'%s' needs an attribute name and a test name", f), v;
+        char tn[32] = "";
+        if (n->nk > 1) {
+            if (tname.n >= sizeof tn) return fail(r, n->line, "unsupported test '%.*s'", (int)(tname.n > 40 ? 40 : tname.n), tname.s), v;
+            memcpy(tn, tname.s, tname.n);
+            tn[tname.n] = 0;
+        }
+        value l = new_list(r);
+        for (int i = 0; i < v.l->n && !r->failed; i++) {
+            const value a = attr_path(v.l->v[i], attr);
+            int res = truthy(a);
+            if (n->nk > 1 && test_value(r, n->line, tn, a, arg, &res)) break;
+            if (res == (f[0] == 's')) list_push(r, l.l, v.l->v[i]);
+        }
+        return l;
+    }
+    if (!strcmp(f, "map")) {
+        /* map(attribute='a.b'); map('lower'|'upper'|'trim'|'string') */
+        if (v.k != V_LIST) return fail(r, n->line, "'map' needs a list"), v;
+        const value a = eval_args(r, n, 0);
+        const int by_attr = n->nk && n->kw[0] && !strcmp(n->kw[0], "attribute");
+        if (!by_attr && (n->kw && n->nk && n->kw[0])) return fail(r, n->line, "'map' takes attribute= or a filter name"), v;
+        if (a.k != V_STR) return fail(r, n->line, "'map' needs attribute= or a filter name"), v;
+        const int fl = by_attr ? 0 : a.n == 5 && !memcmp(a.s, "lower", 5) ? 'l' : a.n == 5 && !memcmp(a.s, "upper", 5) ? 'u'
+                                   : a.n == 4 && !memcmp(a.s, "trim", 4) ? 't' : a.n == 6 && !memcmp(a.s, "string", 6) ? 's' : -1;
+        if (fl < 0) return fail(r, n->line, "'map' with filter '%.*s' is not supported", (int)(a.n > 40 ? 40 : a.n), a.s), v;
+        value l = new_list(r);
+        for (int i = 0; i < v.l->n && !r->failed; i++) {
+            value x = v.l->v[i];
+            if (by_attr) x = attr_path(x, a);
+            else if (fl == 's' || x.k != V_STR) x = to_str(r, x);
+            if (fl == 'l' || fl == 'u') x = change_case(r, x, fl == 'u');
+            else if (fl == 't') x = strip_chars(x, 1, 1);
+            list_push(r, l.l, x);
+        }
+        return l;
     }
     fail(r, n->line, "unsupported filter '%s'", f);
     return v;
 }
 
+/* the test named t of v (arg: equalto's operand) into *res; -1 if unknown */
+static int test_value(R *r, int line, const char *t, value v, value arg, int *res) {
+    if (!strcmp(t, "defined")) *res = v.k != V_UNDEF;
+    else if (!strcmp(t, "undefined")) *res = v.k == V_UNDEF;
+    else if (!strcmp(t, "none")) *res = v.k == V_NONE;
+    else if (!strcmp(t, "string")) *res = v.k == V_STR;
+    else if (!strcmp(t, "number") || !strcmp(t, "integer")) *res = v.k == V_INT;
+    else if (!strcmp(t, "boolean")) *res = v.k == V_BOOL;
+    else if (!strcmp(t, "mapping")) *res = v.k == V_DICT;
+    else if (!strcmp(t, "sequence") || !strcmp(t, "iterable")) *res = v.k == V_LIST || v.k == V_STR || (t[0] == 'i' && v.k == V_DICT);
+    else if (!strcmp(t, "true") || !strcmp(t, "false")) *res = v.k == V_BOOL && v.i == (t[0] == 't');
+    else if (!strcmp(t, "even") || !strcmp(t, "odd")) *res = v.k == V_INT && (v.i % 2 == 0) == (t[0] == 'e');
+    else if (!strcmp(t, "equalto") || !strcmp(t, "eq") || !strcmp(t, "==")) *res = equal(v, arg);
+    else if (!strcmp(t, "ne") || !strcmp(t, "!=")) *res = !equal(v, arg);
+    else return fail(r, line, "unsupported test '%s'", t);
+    return 0;
+}
+
 static value test(R *r, node *n) {
     value v = eval(r, n->a);
-    const char *t = n->s;
-    int res;
-    if (!strcmp(t, "defined")) res = v.k != V_UNDEF;
-    else if (!strcmp(t, "undefined")) res = v.k == V_UNDEF;
-    else if (!strcmp(t, "none")) res = v.k == V_NONE;
-    else if (!strcmp(t, "string")) res = v.k == V_STR;
-    else if (!strcmp(t, "number") || !strcmp(t, "integer")) res = v.k == V_INT;
-    else if (!strcmp(t, "boolean")) res = v.k == V_BOOL;
-    else if (!strcmp(t, "mapping")) res = v.k == V_DICT;
-    else if (!strcmp(t, "sequence") || !strcmp(t, "iterable")) res = v.k == V_LIST || v.k == V_STR || (t[0] == 'i' && v.k == V_DICT);
-    else if (!strcmp(t, "true") || !strcmp(t, "false")) res = v.k == V_BOOL && v.i == (t[0] == 't');
-    else if (!strcmp(t, "even") || !strcmp(t, "odd")) res = v.k == V_INT && (v.i % 2 == 0) == (t[0] == 'e');
-    else if (!strcmp(t, "equalto") || !strcmp(t, "eq")) res = equal(v, eval_args(r, n, 0));
-    else { fail(r, n->line, "unsupported test '%s'", t); return vbool(0); }
+    int res = 0;
+    test_value(r, n->line, n->s, v, eval_args(r, n, 0), &res);
     return vbool(n->neg ? !res : res);
 }
 
 static value method(R *r, node *n, value obj, const char *m) {
     if (obj.k == V_STR) {
-        if (!strcmp(m, "strip")) return strip_chars(obj, 1, 1);
-        if (!strcmp(m, "lstrip")) return strip_chars(obj, 1, 0);
-        if (!strcmp(m, "rstrip")) return strip_chars(obj, 0, 1);
+        if (!strcmp(m, "strip")) return strip_set(obj, 1, 1, eval_args(r, n, 0));
+        if (!strcmp(m, "lstrip")) return strip_set(obj, 1, 0, eval_args(r, n, 0));
+        if (!strcmp(m, "rstrip")) return strip_set(obj, 0, 1, eval_args(r, n, 0));
         if (!strcmp(m, "upper") || !strcmp(m, "lower")) return change_case(r, obj, m[0] == 'u');
+        if (!strcmp(m, "title") || !strcmp(m, "capitalize")) return str_title(r, obj, m[0] == 't');
+        if (!strcmp(m, "split")) return str_split(r, n->line, obj, eval_args(r, n, 0));
+        if (!strcmp(m, "replace")) return str_replace(r, n->line, obj, eval_args(r, n, 0), eval_args(r, n, 1));
         if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
             value a = eval_args(r, n, 0);
             if (a.k != V_STR) return fail(r, n->line, "'%s' needs a string argument", m), vbool(0);
@@ -884,8 +1203,42 @@ static value method(R *r, node *n, value obj, const char *m) {
         value *p = k.k == V_STR ? dict_get(obj.d, k.s, k.n) : NULL;
         return p ? *p : n->nk > 1 ? eval(r, n->kid[1]) : V(V_NONE);
     }
+    if (obj.k == V_DICT && (!strcmp(m, "items") || !strcmp(m, "keys") || !strcmp(m, "values")))
+        return dict_view(r, obj, m[0] == 'i' ? 'i' : m[0] == 'k' ? 'k' : 'v');
     fail(r, n->line, "unsupported method '%s'", m);
     return V(V_UNDEF);
+}
+
+/* Binds the macro's parameters (positional, then by name, then defaults,
+ * else undefined) over the caller's variables and renders its body. */
+static value call_macro(R *r, node *n, node *m) {
+    if (r->macro_depth >= MAX_MACRO_DEPTH) return fail(r, n->line, "macro calls nested too deeply"), V(V_UNDEF);
+    value *args = alloc(&r->ar, (size_t)(m->nk + 1) * sizeof *args);
+    char *given = alloc(&r->ar, (size_t)m->nk + 1);
+    if (!args || !given) return fail(r, n->line, "out of memory"), V(V_UNDEF);
+    int pos = 0;
+    for (int i = 0; i < n->nk && !r->failed; i++) {
+        int k = -1;
+        if (!n->kw[i]) k = pos < m->nk ? pos++ : -1;
+        else
+            for (int j = 0; j < m->nk; j++) if (!strcmp(m->kw[j], n->kw[i])) k = j;
+        if (k < 0) return fail(r, n->line, n->kw[i] ? "macro '%s' has no parameter '%s'" : "too many arguments for macro '%s'", m->s, n->kw[i]), V(V_UNDEF);
+        args[k] = eval(r, n->kid[i]);
+        given[k] = 1;
+    }
+    for (int j = 0; j < m->nk && !r->failed; j++)
+        if (!given[j]) args[j] = m->kid[j] ? eval(r, m->kid[j]) : V(V_UNDEF);
+    frame *saved = r->vars, *mark = alloc(&r->ar, sizeof *mark);
+    if (!mark || r->failed) return fail(r, n->line, "out of memory"), V(V_UNDEF);
+    mark->mark = 1;
+    mark->next = saved;
+    r->vars = mark;
+    for (int j = 0; j < m->nk; j++) bind(r, m->kw[j], args[j]);
+    r->macro_depth++;
+    const value out = render_to_str(r, m->b);
+    r->macro_depth--;
+    r->vars = saved;
+    return out;
 }
 
 static value call(R *r, node *n) {
@@ -915,6 +1268,8 @@ static value call(R *r, node *n) {
         for (long long i = lo; i < hi && !r->failed; i++) list_push(r, l.l, vint(i));
         return l;
     }
+    const value mv = lookup(r, f);
+    if (mv.k == V_MACRO) return call_macro(r, n, mv.m);
     fail(r, n->line, "unsupported function '%s'", f);
     return V(V_UNDEF);
 }
@@ -1026,18 +1381,31 @@ static value eval_node(R *r, node *n) {
         if (k < 0 || k >= len) return V(V_UNDEF);
         return o.k == V_LIST ? o.l->v[k] : vstr(o.s + k, 1);
     }
-    case E_SLICE: {
-        value o = eval(r, n->a), lo = n->b ? eval(r, n->b) : vint(0);
-        long long len = o.k == V_LIST ? o.l->n : o.k == V_STR ? (long long)o.n : -1;
+    case E_SLICE: { /* Python's slice rules; a step (kid[0]) for lists */
+        value o = eval(r, n->a);
+        const long long len = o.k == V_LIST ? o.l->n : o.k == V_STR ? (long long)o.n : -1;
         if (len < 0) return fail(r, n->line, "slice of a value that is not a list or string"), V(V_UNDEF);
-        value hi = n->c ? eval(r, n->c) : vint(len);
-        if (lo.k != V_INT || hi.k != V_INT) return fail(r, n->line, "slice bounds must be integers"), V(V_UNDEF);
-        long long a = lo.i < 0 ? lo.i + len : lo.i, b = hi.i < 0 ? hi.i + len : hi.i;
-        a = a < 0 ? 0 : a > len ? len : a;
-        b = b < a ? a : b > len ? len : b;
+        value lo = n->b ? eval(r, n->b) : V(V_NONE), hi = n->c ? eval(r, n->c) : V(V_NONE), st = n->nk ? eval(r, n->kid[0]) : vint(1);
+        if ((lo.k != V_NONE && lo.k != V_INT) || (hi.k != V_NONE && hi.k != V_INT) || st.k != V_INT)
+            return fail(r, n->line, "slice bounds must be integers"), V(V_UNDEF);
+        if (st.i == 0) return fail(r, n->line, "slice step cannot be zero"), V(V_UNDEF);
+        if (st.i != 1 && o.k == V_STR) return fail(r, n->line, "string slices with a step are not supported"), V(V_UNDEF);
+        const long long step = st.i;
+        long long a, b; /* first index, and the bound it walks to (exclusive) */
+        if (step > 0) {
+            a = lo.k == V_NONE ? 0 : lo.i < 0 ? lo.i + len : lo.i;
+            b = hi.k == V_NONE ? len : hi.i < 0 ? hi.i + len : hi.i;
+            a = a < 0 ? 0 : a > len ? len : a;
+            b = b < a ? a : b > len ? len : b;
+        } else {
+            a = lo.k == V_NONE ? len - 1 : lo.i < 0 ? lo.i + len : lo.i;
+            b = hi.k == V_NONE ? -1 : hi.i < 0 ? hi.i + len : hi.i;
+            a = a < -1 ? -1 : a > len - 1 ? len - 1 : a;
+            b = b < -1 ? -1 : b > len - 1 ? len - 1 : b;
+        }
         if (o.k == V_STR) return vstr(o.s + a, (size_t)(b - a));
         value l = new_list(r);
-        for (long long i = a; i < b; i++) list_push(r, l.l, o.l->v[i]);
+        for (long long i = a; step > 0 ? i < b : i > b; i += step) list_push(r, l.l, o.l->v[i]);
         return l;
     }
     case E_CALL: return call(r, n);
@@ -1078,8 +1446,17 @@ static void emit(R *r, const char *s, size_t n) {
 
 static void exec(R *r, node *n);
 
+/* the loop variable(s) of a for node for one item */
+static int bind_loop_vars(R *r, node *n, value item) {
+    if (!n->s2) { bind(r, n->s, item); return 0; }
+    if (item.k != V_LIST || item.l->n != 2) return fail(r, n->line, "cannot unpack into two loop variables");
+    bind(r, n->s, item.l->v[0]);
+    bind(r, n->s2, item.l->v[1]);
+    return 0;
+}
+
 static void exec_list(R *r, node *list) {
-    for (int i = 0; list && i < list->nk && !r->failed; i++) exec(r, list->kid[i]);
+    for (int i = 0; list && i < list->nk && !r->failed && !r->loop_ctl; i++) exec(r, list->kid[i]);
 }
 
 static void exec(R *r, node *n) {
@@ -1095,7 +1472,10 @@ static void exec(R *r, node *n) {
             if (truthy(eval(r, n->kid[i]))) { exec(r, n->kid[i + 1]); return; }
         exec(r, n->a);
         return;
+    case N_MACRO: { value v = V(V_MACRO); v.m = n; bind(r, n->s, v); return; }
+    case N_LOOPCTL: r->loop_ctl = n->op; return;
     case N_SET: {
+        if (n->b) { bind(r, n->s, render_to_str(r, n->b)); return; }
         value v = eval(r, n->a);
         if (!n->s2) { bind(r, n->s, v); return; }
         value ns = lookup(r, n->s);
@@ -1127,11 +1507,23 @@ static void exec(R *r, node *n) {
             return;
         }
         if (r->failed) return; /* items may be a list that was never made */
-        if (!items.l->n) { exec(r, n->c); return; }
         frame *saved = r->vars;
         frame *mark = alloc(&r->ar, sizeof *mark);
         if (!mark) { fail(r, n->line, "out of memory"); return; }
         mark->mark = 1;
+        if (n->nk) { /* the loop filter, before loop.* counts anything */
+            value kept = new_list(r);
+            for (int i = 0; i < items.l->n && !r->failed; i++) {
+                mark->next = saved;
+                r->vars = mark;
+                if (bind_loop_vars(r, n, items.l->v[i])) break;
+                if (truthy(eval(r, n->kid[0]))) list_push(r, kept.l, items.l->v[i]);
+            }
+            r->vars = saved;
+            if (r->failed) return;
+            items = kept;
+        }
+        if (!items.l->n) { exec(r, n->c); return; }
         const int len = items.l->n;
         for (int i = 0; i < len && !r->failed; i++) {
             mark->next = saved;
@@ -1148,15 +1540,11 @@ static void exec(R *r, node *n) {
             dict_set(r, loop.d, "previtem", i ? items.l->v[i - 1] : V(V_UNDEF));
             dict_set(r, loop.d, "nextitem", i + 1 < len ? items.l->v[i + 1] : V(V_UNDEF));
             bind(r, "loop", loop);
-            value item = items.l->v[i];
-            if (n->s2) {
-                if (item.k != V_LIST || item.l->n != 2) { fail(r, n->line, "cannot unpack into two loop variables"); break; }
-                bind(r, n->s, item.l->v[0]);
-                bind(r, n->s2, item.l->v[1]);
-            } else {
-                bind(r, n->s, item);
-            }
+            if (bind_loop_vars(r, n, items.l->v[i])) break;
             exec(r, n->b);
+            const int ctl = r->loop_ctl;
+            r->loop_ctl = 0;
+            if (ctl == 'b') break;
         }
         r->vars = saved;
         return;

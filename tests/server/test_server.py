@@ -325,6 +325,27 @@ finally:
 t.join()
 check("sigint_cancels_in_flight", rc == 0 and res and res[0][0] in (200, 503), (rc, res, log[-300:]))
 
+# a template that refuses system messages (as Gemma's does) serves conversations without one; a request with
+# one gets a 400 carrying the template's own message (the start-up probe tried a system message only, and refused)
+tmpl_path = f"/tmp/ember-no-system-{os.getpid()}.jinja"
+with open(tmpl_path, "w") as f:
+    f.write("{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+            "{% endif %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<model>{% endif %}")
+try:
+    s = Server("--chat-template", tmpl_path)
+    try:
+        st, js, _ = s.req("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+        st2, js2, _ = s.req("POST", "/v1/chat/completions", {"messages": [{"role": "system", "content": "x"},
+                                                                          {"role": "user", "content": "hi"}], "max_tokens": 2})
+        check("template_without_system_serves", st == 200 and st2 == 400 and is_openai_error(js2, 400) and
+              "System role not supported" in js2["error"]["message"], (st, js, st2, js2))
+    finally:
+        s.stop(signal.SIGINT)
+except RuntimeError as e:
+    check("template_without_system_serves", False, str(e))
+finally:
+    os.unlink(tmpl_path)
+
 # bad flags and files: one line, exit 2
 for args, what in [(["-m", "/nonexistent.gguf"], "missing model"), (["-m", MODEL, "--port", "70000"], "port"),
                    (["-m", MODEL, "--parallel", "0"], "parallel"), (["-m", MODEL, "--chat-template", "/nonexistent"], "template"),

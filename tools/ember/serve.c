@@ -91,10 +91,13 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "ember serve: the model has no chat template; using chatml (--chat-template to choose)\n");
         tmpl = strdup(ember_chat_builtin("chatml"));
     }
-    {   /* a template ember cannot render is reported now, not per request */
+    {   /* a template ember cannot render is reported now, not per request;
+         * one that refuses a system message (Gemma's raises an error) still
+         * serves conversations without one */
         const ember_chat_msg probe[2] = {{"system", "s"}, {"user", "u"}};
         char err[256];
         char *out = tmpl ? ember_chat_render(tmpl, probe, 2, 1, "", "", err, sizeof err) : NULL;
+        if (tmpl && !out) out = ember_chat_render(tmpl, probe + 1, 1, 1, "", "", err, sizeof err);
         if (!out) {
             fprintf(stderr, "ember serve: %s (use --chat-template NAME|FILE)\n", tmpl ? err : "out of memory");
             free(tmpl);
