@@ -260,6 +260,12 @@ static const char *const JINJA_CASES[][2] = {
      "a+bx1y2cbapq213"},
     {"{{ (messages | last).content.split(' ')[-1] }}{{ undefined_thing | selectattr('x') | list | length }}{{ none | map(attribute='x') | list | length }}",
      "you?00"},
+    {"{{ 'a b  c '.split(none, 1) | tojson }}{{ ' a b  c '.split(none, 0) | tojson }}{{ 'a,b,c'.split(',', 1) | tojson }}{{ 'a,b,c'.split(',', 0) | tojson }}{{ 'aaaa'.replace('a', 'b', 2) }}{{ 'aaaa' | replace('a', 'b', 0) }}{{ 'x y'.split(none, -1) | tojson }}{{ '   '.split(none, 1) | tojson }}",
+     "[\"a\", \"b  c \"][\"a b  c \"][\"a\", \"b,c\"][\"a,b,c\"]bbaaaaaa[\"x\", \"y\"][]"},
+    {"{{ '[|d] it-is (x) they\\'re  a<b' | title }}/{{ '[|d] it-is (x) they\\'re  a<b'.title() }}/{{ '[abc DEF' | capitalize }}/{{ 'hELLO wORLD'.capitalize() }}/{{ '' | title }}{{ ''.capitalize() }}",
+     "[|d] It-Is (X) They're  A<B/[|D] It-Is (X) They'Re  A<B/[abc def/Hello world/"},
+    {"{{ 'ab'.replace('', '-') }}|{{ 'ab' | replace('', '-', 2) }}|{{ '' | replace('', 'x') }}|{{ 2 | upper }}|{{ true | lower }}|{{ none | trim }}|{{ 12 | replace(1, 3) }}|{{ true is number }}{{ false is integer }}{{ 1 is boolean }}",
+     "-a-b-|-a-b|x|2|true|None|32|TrueFalseFalse"},
 };
 
 static void test_jinja_features(void) {
@@ -272,7 +278,10 @@ static void test_jinja_features(void) {
     expect_error("{{ [1, 2][::0] }}", "slice step cannot be zero");
     expect_error("{{ 'abc'[::-1] }}", "string slices with a step are not supported");
     expect_error("{% set x %}a", "missing {% endset %}");
+    /* nesting counts parentheses, not the eight operator levels inside each (8 stopped it) */
+    expect("{{ ((((((((((((((((((((1)))))))))))))))))))) }}", CONV, 4, 1, "1");
     expect_error("{{ 'a'.split('') }}", "empty separator");
+    expect_error("{{ [1] | upper }}", "'upper' needs a string");
     expect_error("{{ [1] | map('center') }}", "'map' with filter 'center' is not supported");
     expect_error("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns | tojson }}", "nested too deeply");
     /* replace is bounded like every string */

@@ -335,7 +335,21 @@ static node *call_args(R *r, node *n) {
     return n;
 }
 
-static node *primary(R *r) {
+/* after '|': the filter and its arguments, applied to n */
+static node *filter_node(R *r, node *n, token *t) {
+    if (peek(r)->k != T_NAME) { fail(r, t->line, "filter name expected"); return n; }
+    node *m = mk(r, E_FILTER, t->line);
+    if (!m) return n;
+    m->a = n;
+    m->s = dupn(r, peek(r)->s, peek(r)->n);
+    r->p++;
+    if (is_op(peek(r), "(")) { r->p++; call_args(r, m); }
+    return m;
+}
+
+/* filters: 0 leaves '|' to the caller (a negation's operand: Jinja
+ * filters '-1 | string' as (-1) | string) */
+static node *primary_ex(R *r, int filters) {
     token *t = peek(r);
     if (r->failed) return NULL;
     if (++r->depth > MAX_DEPTH) { fail(r, t->line, "expression nested too deeply"); return NULL; }
@@ -443,16 +457,9 @@ static node *primary(R *r) {
             if (!m) break;
             m->a = n;
             n = call_args(r, m);
-        } else if (is_op(t, "|")) {
+        } else if (filters && is_op(t, "|")) {
             r->p++;
-            if (peek(r)->k != T_NAME) { fail(r, t->line, "filter name expected"); break; }
-            node *m = mk(r, E_FILTER, t->line);
-            if (!m) break;
-            m->a = n;
-            m->s = dupn(r, peek(r)->s, peek(r)->n);
-            r->p++;
-            if (is_op(peek(r), "(")) { r->p++; call_args(r, m); }
-            n = m;
+            n = filter_node(r, n, t);
         } else {
             break;
         }
@@ -461,17 +468,29 @@ static node *primary(R *r) {
     return n;
 }
 
+static node *primary(R *r) { return primary_ex(r, 1); }
+
+/* '-' chains bind tighter than filters, looser than attributes and calls */
+static node *negation(R *r) {
+    if (!is_op(peek(r), "-")) return primary_ex(r, 0);
+    const int line = peek(r)->line;
+    if (++r->depth > MAX_DEPTH) { fail(r, line, "expression nested too deeply"); return NULL; }
+    r->p++;
+    node *n = mk(r, E_NEG, line);
+    if (n) n->a = negation(r);
+    r->depth--;
+    return n;
+}
+
 static node *unary(R *r) {
-    if (is_op(peek(r), "-")) {
-        const int line = peek(r)->line;
-        if (++r->depth > MAX_DEPTH) { fail(r, line, "expression nested too deeply"); return NULL; }
+    if (!is_op(peek(r), "-")) return primary(r);
+    node *n = negation(r);
+    while (!r->failed && is_op(peek(r), "|")) {
+        token *t = peek(r);
         r->p++;
-        node *n = mk(r, E_NEG, line);
-        if (n) n->a = unary(r);
-        r->depth--;
-        return n;
+        n = filter_node(r, n, t);
     }
-    return primary(r);
+    return n;
 }
 
 static node *binary(R *r, int level);
@@ -485,24 +504,27 @@ static node *bin_node(R *r, int op, node *a, node *b, int line) {
     return n;
 }
 
-/* levels: 0 or, 1 and, 2 not, 3 compare/in/is, 4 ~, 5 + -, 6 * / // % */
+/* levels: 0 or, 1 and, 2 not, 3 compare/in/is, 4 ~, 5 + -, 6 * / // %.
+ * The depth limit counts nested primaries (each parenthesis, list or call
+ * argument) and chained prefixes ('not not ...', '- - ...'), not these
+ * levels: eight levels per parenthesis stopped at 8 parentheses. */
 static node *binary(R *r, int level) {
     if (r->failed) return NULL;
-    if (++r->depth > MAX_DEPTH) { fail(r, peek(r)->line, "expression nested too deeply"); return NULL; }
     node *n;
     if (level == 2) {
         if (is_name(peek(r), "not")) {
             const int line = peek(r)->line;
             r->p++;
+            if (++r->depth > MAX_DEPTH) { fail(r, line, "expression nested too deeply"); return NULL; }
             n = mk(r, E_NOT, line);
             if (n) n->a = binary(r, 2);
+            r->depth--;
         } else {
             n = binary(r, 3);
         }
-        r->depth--;
         return n;
     }
-    if (level == 7) { n = unary(r); r->depth--; return n; }
+    if (level == 7) return unary(r);
     n = binary(r, level + 1);
     for (;;) {
         if (r->failed) break;
@@ -536,7 +558,6 @@ static node *binary(R *r, int level) {
         r->p++;
         n = bin_node(r, op, n, binary(r, level == 3 ? 4 : level + 1), t->line);
     }
-    r->depth--;
     return n;
 }
 
@@ -892,12 +913,27 @@ static value render_to_str(R *r, node *body) {
     return d ? vstr(d, len) : vstr("", 0);
 }
 
-/* s.replace(old, new), every occurrence */
-static value str_replace(R *r, int line, value s, value from, value to) {
+/* s.replace(old, new[, count]): the first count occurrences (all without) */
+static value str_replace(R *r, int line, value s, value from, value to, value limit) {
     if (s.k != V_STR || from.k != V_STR || to.k != V_STR) return fail(r, line, "'replace' needs strings"), s;
-    if (!from.n) return fail(r, line, "'replace' of an empty string"), s;
+    if (limit.k != V_UNDEF && limit.k != V_INT) return fail(r, line, "'replace' count must be an integer"), s;
+    const size_t most = limit.k == V_INT && limit.i >= 0 ? (size_t)limit.i : SIZE_MAX;
+    if (!from.n) { /* Python: new before each character and at the end */
+        size_t chars = 1;
+        for (size_t i = 0; i < s.n; i++) chars += ((unsigned char)s.s[i] & 0xC0) != 0x80;
+        const size_t k = chars < most ? chars : most;
+        if (to.n && k > (MAX_OUT - s.n) / to.n) return fail(r, line, "string longer than %u bytes", MAX_OUT), s;
+        char *d = alloc(&r->ar, s.n + k * to.n + 1);
+        if (!d) return s;
+        size_t o = 0, done = 0;
+        for (size_t i = 0; i <= s.n; i++) {
+            if (done < k && (i == s.n || ((unsigned char)s.s[i] & 0xC0) != 0x80)) memcpy(d + o, to.s, to.n), o += to.n, done++;
+            if (i < s.n) d[o++] = s.s[i];
+        }
+        return vstr(d, o);
+    }
     size_t count = 0;
-    for (size_t i = 0; i + from.n <= s.n;) {
+    for (size_t i = 0; i + from.n <= s.n && count < most;) {
         if (!memcmp(s.s + i, from.s, from.n)) count++, i += from.n;
         else i++;
     }
@@ -906,49 +942,59 @@ static value str_replace(R *r, int line, value s, value from, value to) {
     const size_t len = s.n - count * from.n + count * to.n;
     char *d = alloc(&r->ar, len + 1);
     if (!d) return s;
-    size_t o = 0;
+    size_t o = 0, done = 0;
     for (size_t i = 0; i < s.n;) {
-        if (i + from.n <= s.n && !memcmp(s.s + i, from.s, from.n)) { memcpy(d + o, to.s, to.n); o += to.n; i += from.n; }
-        else d[o++] = s.s[i++];
+        if (done < count && i + from.n <= s.n && !memcmp(s.s + i, from.s, from.n)) {
+            memcpy(d + o, to.s, to.n);
+            o += to.n;
+            i += from.n;
+            done++;
+        } else d[o++] = s.s[i++];
     }
     return vstr(d, o);
 }
 
-/* s.split(sep): by sep, or by runs of whitespace (empty parts dropped)
- * without one */
-static value str_split(R *r, int line, value s, value sep) {
+/* s.split(sep[, maxsplit]) as Python's: by sep, or by runs of whitespace
+ * (empty parts dropped) without one; at most maxsplit splits */
+static value str_split(R *r, int line, value s, value sep, value limit) {
     if (sep.k == V_STR && !sep.n) return fail(r, line, "'split' with an empty separator"), V(V_UNDEF);
+    if (limit.k != V_UNDEF && limit.k != V_INT) return fail(r, line, "'split' maxsplit must be an integer"), V(V_UNDEF);
+    long long left = limit.k == V_INT && limit.i >= 0 ? limit.i : -1;
     value l = new_list(r);
     if (sep.k != V_STR) {
         for (size_t i = 0; i < s.n;) {
             while (i < s.n && is_space(s.s[i])) i++;
+            if (i < s.n && !left) { list_push(r, l.l, vstr(s.s + i, s.n - i)); break; } /* the rest, as it is */
             const size_t a = i;
             while (i < s.n && !is_space(s.s[i])) i++;
-            if (i > a) list_push(r, l.l, vstr(s.s + a, i - a));
+            if (i > a) list_push(r, l.l, vstr(s.s + a, i - a)), left -= left > 0;
         }
         return l;
     }
     size_t a = 0;
-    for (size_t i = 0; i + sep.n <= s.n;) {
-        if (!memcmp(s.s + i, sep.s, sep.n)) { list_push(r, l.l, vstr(s.s + a, i - a)); i += sep.n; a = i; }
+    for (size_t i = 0; i + sep.n <= s.n && left;) {
+        if (!memcmp(s.s + i, sep.s, sep.n)) { list_push(r, l.l, vstr(s.s + a, i - a)); i += sep.n; a = i; left -= left > 0; }
         else i++;
     }
     list_push(r, l.l, vstr(s.s + a, s.n - a));
     return l;
 }
 
-/* capitalize: first letter up, the rest down; title: each word's */
-static value str_title(R *r, value s, int every_word) {
+/* ASCII case changes, as Python's for these three (other bytes kept):
+ * 'c' str.capitalize (the first character up, the rest down), 'p'
+ * str.title (a letter after a non-letter up), 'j' Jinja's title filter (the
+ * first character after a run of whitespace, '-', '(', '{', '[' or '<' up) */
+static value str_title(R *r, value s, int mode) {
     char *d = alloc(&r->ar, s.n + 1);
     if (!d) return s;
     int start = 1;
     for (size_t i = 0; i < s.n; i++) {
         const char c = s.s[i];
         const int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (start && letter) d[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
-        else d[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-        if (letter) start = 0;
-        else if (every_word) start = 1;
+        const int sep = is_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+        const int up = mode == 'c' ? i == 0 : mode == 'p' ? letter && start : start && !sep;
+        d[i] = up ? (c >= 'a' && c <= 'z' ? (char)(c - 32) : c) : (c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+        start = mode == 'p' ? !letter : sep;
     }
     return vstr(d, s.n);
 }
@@ -1030,11 +1076,15 @@ static value filter(R *r, node *n) {
     value v = eval(r, n->a);
     const char *f = n->s;
     if (r->failed) return v;
-    if (!strcmp(f, "trim")) { if (v.k != V_STR) return fail(r, n->line, "'trim' needs a string"), v; return strip_chars(v, 1, 1); }
-    if (!strcmp(f, "upper") || !strcmp(f, "lower")) {
-        if (v.k != V_STR) return fail(r, n->line, "'%s' needs a string", f), v;
-        return change_case(r, v, f[0] == 'u');
+    /* the string filters take any printable value as its text, as Jinja's do */
+    const int text_filter = !strcmp(f, "trim") || !strcmp(f, "upper") || !strcmp(f, "lower") || !strcmp(f, "capitalize") ||
+                            !strcmp(f, "title") || !strcmp(f, "replace");
+    if (text_filter && v.k != V_STR) {
+        if (v.k == V_LIST || v.k == V_DICT || v.k == V_MACRO) return fail(r, n->line, "'%s' needs a string", f), v;
+        v = to_str(r, v);
     }
+    if (!strcmp(f, "trim")) return strip_chars(v, 1, 1);
+    if (!strcmp(f, "upper") || !strcmp(f, "lower")) return change_case(r, v, f[0] == 'u');
     if (!strcmp(f, "length") || !strcmp(f, "count")) {
         if (v.k == V_STR) return vint((long long)v.n);
         if (v.k == V_LIST) return vint(v.l->n);
@@ -1080,11 +1130,13 @@ static value filter(R *r, node *n) {
         if (ind.k != V_UNDEF && ind.k != V_NONE && ind.k != V_INT) return fail(r, n->line, "'tojson' indent must be an integer"), v;
         return to_json(r, v, ind.k == V_INT ? (int)(ind.i < 0 ? 0 : ind.i > 16 ? 16 : ind.i) : 0);
     }
-    if (!strcmp(f, "replace")) return str_replace(r, n->line, v, eval_args(r, n, 0), eval_args(r, n, 1));
-    if (!strcmp(f, "capitalize") || !strcmp(f, "title")) {
-        if (v.k != V_STR) return fail(r, n->line, "'%s' needs a string", f), v;
-        return str_title(r, v, f[0] == 't');
+    if (!strcmp(f, "replace")) {
+        value from = eval_args(r, n, 0), to = eval_args(r, n, 1);
+        if (from.k != V_STR && from.k != V_LIST && from.k != V_DICT) from = to_str(r, from);
+        if (to.k != V_STR && to.k != V_LIST && to.k != V_DICT) to = to_str(r, to);
+        return str_replace(r, n->line, v, from, to, eval_args(r, n, 2));
     }
+    if (!strcmp(f, "capitalize") || !strcmp(f, "title")) return str_title(r, v, f[0] == 't' ? 'j' : 'c');
     /* undefined iterates as nothing in Jinja; select/reject/map also take
      * none (anything false) as nothing */
     const int select = !strcmp(f, "selectattr") || !strcmp(f, "rejectattr") || !strcmp(f, "map");
@@ -1163,7 +1215,8 @@ static int test_value(R *r, int line, const char *t, value v, value arg, int *re
     else if (!strcmp(t, "undefined")) *res = v.k == V_UNDEF;
     else if (!strcmp(t, "none")) *res = v.k == V_NONE;
     else if (!strcmp(t, "string")) *res = v.k == V_STR;
-    else if (!strcmp(t, "number") || !strcmp(t, "integer")) *res = v.k == V_INT;
+    else if (!strcmp(t, "number")) *res = v.k == V_INT || v.k == V_BOOL; /* Jinja: a bool is a number, not an integer */
+    else if (!strcmp(t, "integer")) *res = v.k == V_INT;
     else if (!strcmp(t, "boolean")) *res = v.k == V_BOOL;
     else if (!strcmp(t, "mapping")) *res = v.k == V_DICT;
     else if (!strcmp(t, "sequence") || !strcmp(t, "iterable")) *res = v.k == V_LIST || v.k == V_STR || (t[0] == 'i' && v.k == V_DICT);
@@ -1188,9 +1241,9 @@ static value method(R *r, node *n, value obj, const char *m) {
         if (!strcmp(m, "lstrip")) return strip_set(obj, 1, 0, eval_args(r, n, 0));
         if (!strcmp(m, "rstrip")) return strip_set(obj, 0, 1, eval_args(r, n, 0));
         if (!strcmp(m, "upper") || !strcmp(m, "lower")) return change_case(r, obj, m[0] == 'u');
-        if (!strcmp(m, "title") || !strcmp(m, "capitalize")) return str_title(r, obj, m[0] == 't');
-        if (!strcmp(m, "split")) return str_split(r, n->line, obj, eval_args(r, n, 0));
-        if (!strcmp(m, "replace")) return str_replace(r, n->line, obj, eval_args(r, n, 0), eval_args(r, n, 1));
+        if (!strcmp(m, "title") || !strcmp(m, "capitalize")) return str_title(r, obj, m[0] == 't' ? 'p' : 'c');
+        if (!strcmp(m, "split")) return str_split(r, n->line, obj, eval_args(r, n, 0), eval_args(r, n, 1));
+        if (!strcmp(m, "replace")) return str_replace(r, n->line, obj, eval_args(r, n, 0), eval_args(r, n, 1), eval_args(r, n, 2));
         if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
             value a = eval_args(r, n, 0);
             if (a.k != V_STR) return fail(r, n->line, "'%s' needs a string argument", m), vbool(0);
