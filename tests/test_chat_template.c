@@ -266,6 +266,8 @@ static const char *const JINJA_CASES[][2] = {
      "[|d] It-Is (X) They're  A<B/[|D] It-Is (X) They'Re  A<B/[abc def/Hello world/"},
     {"{{ 'ab'.replace('', '-') }}|{{ 'ab' | replace('', '-', 2) }}|{{ '' | replace('', 'x') }}|{{ 2 | upper }}|{{ true | lower }}|{{ none | trim }}|{{ 12 | replace(1, 3) }}|{{ true is number }}{{ false is integer }}{{ 1 is boolean }}",
      "-a-b-|-a-b|x|2|true|None|32|TrueFalseFalse"},
+    {"{% for i in [1,2] %}{% if i == 1 %}{% continue %}{% endif %}{{ i }}{% else %}E{% endfor %}|{% for i in [1,2] %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% else %}E{% endfor %}|{% for i in [1,2] %}{% continue %}{% else %}E{% endfor %}|{% for i in [1,2] %}{% break %}{% else %}E{% endfor %}|{% for i in [] %}{% else %}E{% endfor %}",
+     "2|1|E|E|E"},
 };
 
 static void test_jinja_features(void) {
@@ -289,7 +291,36 @@ static void test_jinja_features(void) {
                  "longer than");
 }
 
-int main(void) {
+/* --render-batch: renders NUL-separated templates from stdin for CONV (as
+ * the tests above: add_generation_prompt, "<s>" and "</s>") and writes the
+ * texts NUL-separated, an error as "\x01" and its message (the harness of
+ * tests/chat_vs_jinja2.py) */
+static int render_batch(void) {
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n - 1, stdin)) > 0;) {
+        n += got;
+        if (n + 1 == cap) {
+            char *more = cap < ((size_t)64 << 20) ? realloc(buf, cap * 2) : NULL;
+            if (!more) { fprintf(stderr, "render-batch: input too large\n"); free(buf); return 2; }
+            buf = more, cap *= 2;
+        }
+    }
+    if (!buf) return 2;
+    buf[n] = 0;
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+        char *out = ember_chat_render(buf + i, CONV, 4, 1, "<s>", "</s>", err, sizeof err);
+        if (out) fputs(out, stdout);
+        else printf("\x01%s", err);
+        fputc(0, stdout);
+        free(out);
+    }
+    free(buf);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--render-batch")) return render_batch();
     RUN(test_fuzz_seeds);
     RUN(test_chatml);
     RUN(test_llama2);

@@ -1578,6 +1578,9 @@ static void exec(R *r, node *n) {
         }
         if (!items.l->n) { exec(r, n->c); return; }
         const int len = items.l->n;
+        /* else runs unless some pass through the body ran to its end (a
+         * pass left by break or continue does not count): jinja2's rule */
+        int completed = 0;
         for (int i = 0; i < len && !r->failed; i++) {
             mark->next = saved;
             r->vars = mark;
@@ -1597,9 +1600,11 @@ static void exec(R *r, node *n) {
             exec(r, n->b);
             const int ctl = r->loop_ctl;
             r->loop_ctl = 0;
+            completed |= !ctl;
             if (ctl == 'b') break;
         }
         r->vars = saved;
+        if (!completed && !r->failed) exec(r, n->c);
         return;
     }
     }
