@@ -311,6 +311,15 @@ static void add_kid(R *r, node *n, node *k, const char *kw) {
     n->kid[n->nk++] = k;
 }
 
+/* a name token (a variable, attribute, macro or test name) copied into
+ * the arena; NULL (and the failure recorded) if the next token is none */
+static const char *take_name(R *r, int line, const char *what) {
+    if (peek(r)->k != T_NAME) { fail(r, line, "%s", what); return NULL; }
+    const char *s = dupn(r, peek(r)->s, peek(r)->n);
+    r->p++;
+    return s;
+}
+
 static int expect_op(R *r, const char *op) {
     if (!is_op(peek(r), op)) return fail(r, peek(r)->line, "expected '%s'", op);
     r->p++;
@@ -543,9 +552,7 @@ static node *binary(R *r, int level) {
                 node *m = mk(r, E_TEST, t->line);
                 if (!m) break;
                 if (is_name(peek(r), "not")) { m->neg = 1; r->p++; }
-                if (peek(r)->k != T_NAME) { fail(r, t->line, "test name expected after 'is'"); break; }
-                m->s = dupn(r, peek(r)->s, peek(r)->n);
-                r->p++;
+                if (!(m->s = take_name(r, t->line, "test name expected after 'is'"))) break;
                 m->a = n;
                 if (is_op(peek(r), "(")) { r->p++; call_args(r, m); }
                 n = m;
@@ -584,6 +591,14 @@ static int end_block(R *r) {
     if (peek(r)->k != T_BLOCK_END) return fail(r, peek(r)->line, "expected '%%}'");
     r->p++;
     return 0;
+}
+
+/* after a body: its {% end... %} tag */
+static int close_tag(R *r, const char *end) {
+    if (r->failed) return -1;
+    if (!block_is(r, end)) return fail(r, peek(r)->line, "missing {%% %s %%}", end);
+    r->p += 2;
+    return end_block(r);
 }
 
 /* statements until one of the stop keywords opens a block */
@@ -636,22 +651,15 @@ static node *body(R *r, const char *const *stops) {
                 static const char *const else_stops[] = {"endif", NULL};
                 if (n) n->a = body(r, else_stops);
             }
-            if (r->failed) break;
-            if (!block_is(r, "endif")) { fail(r, peek(r)->line, "missing {%% endif %%}"); break; }
-            r->p += 2;
-            end_block(r);
+            if (close_tag(r, "endif")) break;
             add_kid(r, list, n, NULL);
         } else if (is_name(kw, "for")) {
             node *n = mk(r, N_FOR, t->line);
             if (!n) break;
-            if (peek(r)->k != T_NAME) { fail(r, t->line, "loop variable expected"); break; }
-            n->s = dupn(r, peek(r)->s, peek(r)->n);
-            r->p++;
+            if (!(n->s = take_name(r, t->line, "loop variable expected"))) break;
             if (is_op(peek(r), ",")) {
                 r->p++;
-                if (peek(r)->k != T_NAME) { fail(r, t->line, "loop variable expected"); break; }
-                n->s2 = dupn(r, peek(r)->s, peek(r)->n);
-                r->p++;
+                if (!(n->s2 = take_name(r, t->line, "loop variable expected"))) break;
             }
             if (!is_name(peek(r), "in")) { fail(r, t->line, "expected 'in'"); break; }
             r->p++;
@@ -671,31 +679,21 @@ static node *body(R *r, const char *const *stops) {
                 static const char *const e_stops[] = {"endfor", NULL};
                 n->c = body(r, e_stops);
             }
-            if (r->failed) break;
-            if (!block_is(r, "endfor")) { fail(r, peek(r)->line, "missing {%% endfor %%}"); break; }
-            r->p += 2;
-            end_block(r);
+            if (close_tag(r, "endfor")) break;
             add_kid(r, list, n, NULL);
         } else if (is_name(kw, "set")) {
             node *n = mk(r, N_SET, t->line);
             if (!n) break;
-            if (peek(r)->k != T_NAME) { fail(r, t->line, "variable name expected after 'set'"); break; }
-            n->s = dupn(r, peek(r)->s, peek(r)->n);
-            r->p++;
+            if (!(n->s = take_name(r, t->line, "variable name expected after 'set'"))) break;
             if (is_op(peek(r), ".")) {
                 r->p++;
-                if (peek(r)->k != T_NAME) { fail(r, t->line, "attribute name expected"); break; }
-                n->s2 = dupn(r, peek(r)->s, peek(r)->n);
-                r->p++;
+                if (!(n->s2 = take_name(r, t->line, "attribute name expected"))) break;
             }
             if (!n->s2 && peek(r)->k == T_BLOCK_END) { /* {% set x %}...{% endset %}: the text rendered */
                 end_block(r);
                 static const char *const set_stops[] = {"endset", NULL};
                 n->b = body(r, set_stops);
-                if (r->failed) break;
-                if (!block_is(r, "endset")) { fail(r, peek(r)->line, "missing {%% endset %%}"); break; }
-                r->p += 2;
-                end_block(r);
+                if (close_tag(r, "endset")) break;
                 add_kid(r, list, n, NULL);
                 continue;
             }
@@ -715,14 +713,11 @@ static node *body(R *r, const char *const *stops) {
              * kids (the default expression or NULL) named by kw */
             node *n = mk(r, N_MACRO, t->line);
             if (!n) break;
-            if (peek(r)->k != T_NAME) { fail(r, t->line, "macro name expected"); break; }
-            n->s = dupn(r, peek(r)->s, peek(r)->n);
-            r->p++;
+            if (!(n->s = take_name(r, t->line, "macro name expected"))) break;
             if (expect_op(r, "(")) break;
             while (!r->failed && !is_op(peek(r), ")")) {
-                if (peek(r)->k != T_NAME) { fail(r, t->line, "macro parameter name expected"); break; }
-                const char *pname = dupn(r, peek(r)->s, peek(r)->n);
-                r->p++;
+                const char *pname = take_name(r, t->line, "macro parameter name expected");
+                if (!pname) break;
                 node *def = NULL;
                 if (is_op(peek(r), "=")) { r->p++; def = expr(r); }
                 add_kid(r, n, def, pname);
@@ -736,10 +731,7 @@ static node *body(R *r, const char *const *stops) {
             r->in_loop = 0; /* a macro body is not inside the loop around its definition */
             n->b = body(r, macro_stops);
             r->in_loop = in_loop;
-            if (r->failed) break;
-            if (!block_is(r, "endmacro")) { fail(r, peek(r)->line, "missing {%% endmacro %%}"); break; }
-            r->p += 2;
-            end_block(r);
+            if (close_tag(r, "endmacro")) break;
             add_kid(r, list, n, NULL);
         } else {
             fail(r, t->line, "unsupported tag '%.*s'", (int)kw->n, kw->s ? kw->s : "");
