@@ -909,6 +909,7 @@ static value render_to_str(R *r, node *body) {
 static value str_replace(R *r, int line, value s, value from, value to, value limit) {
     if (s.k != V_STR || from.k != V_STR || to.k != V_STR) return fail(r, line, "'replace' needs strings"), s;
     if (limit.k != V_UNDEF && limit.k != V_INT) return fail(r, line, "'replace' count must be an integer"), s;
+    if (s.n > MAX_OUT) return fail(r, line, "string longer than %u bytes", MAX_OUT), s; /* keeps the bounds below exact */
     const size_t most = limit.k == V_INT && limit.i >= 0 ? (size_t)limit.i : SIZE_MAX;
     if (!from.n) { /* Python: new before each character and at the end */
         size_t chars = 1;
