@@ -346,12 +346,11 @@ static node *call_args(R *r, node *n) {
 
 /* after '|': the filter and its arguments, applied to n */
 static node *filter_node(R *r, node *n, token *t) {
-    if (peek(r)->k != T_NAME) { fail(r, t->line, "filter name expected"); return n; }
-    node *m = mk(r, E_FILTER, t->line);
+    const char *name = take_name(r, t->line, "filter name expected");
+    node *m = name ? mk(r, E_FILTER, t->line) : NULL;
     if (!m) return n;
     m->a = n;
-    m->s = dupn(r, peek(r)->s, peek(r)->n);
-    r->p++;
+    m->s = name;
     if (is_op(peek(r), "(")) { r->p++; call_args(r, m); }
     return m;
 }
@@ -436,12 +435,11 @@ static node *primary_ex(R *r, int filters) {
         t = peek(r);
         if (is_op(t, ".")) {
             r->p++;
-            if (peek(r)->k != T_NAME) { fail(r, t->line, "attribute name expected"); break; }
-            node *m = mk(r, E_ATTR, t->line);
+            const char *name = take_name(r, t->line, "attribute name expected");
+            node *m = name ? mk(r, E_ATTR, t->line) : NULL;
             if (!m) break;
             m->a = n;
-            m->s = dupn(r, peek(r)->s, peek(r)->n);
-            r->p++;
+            m->s = name;
             n = m;
         } else if (is_op(t, "[")) {
             r->p++;
@@ -893,16 +891,21 @@ static value eval_args(R *r, node *n, int i) { return i < n->nk ? eval(r, n->kid
 static void exec(R *r, node *n);
 static void emit(R *r, const char *s, size_t n);
 
-/* Renders a body into a string (block set, macro calls): what it writes is
- * taken back out of the output. */
-static value render_to_str(R *r, node *body) {
-    const size_t start = r->out_len;
-    exec(r, body);
+/* The output written since start, taken back out of the output as a
+ * string (block sets, macro calls and tojson write there, bounded by the
+ * output cap, and keep the result) */
+static value take_output(R *r, size_t start) {
     const size_t len = r->out_len - start;
     char *d = alloc(&r->ar, len + 1);
     if (d && len) memcpy(d, r->out + start, len);
     r->out_len = start;
     return d ? vstr(d, len) : vstr("", 0);
+}
+
+static value render_to_str(R *r, node *body) {
+    const size_t start = r->out_len;
+    exec(r, body);
+    return take_output(r, start);
 }
 
 /* s.replace(old, new[, count]): the first count occurrences (all without) */
@@ -1056,11 +1059,7 @@ static void json_emit(R *r, value v, int indent, int level) {
 static value to_json(R *r, value v, int indent) {
     const size_t start = r->out_len;
     json_emit(r, v, indent, 0);
-    const size_t len = r->out_len - start;
-    char *d = alloc(&r->ar, len + 1);
-    if (d && len) memcpy(d, r->out + start, len);
-    r->out_len = start;
-    return d ? vstr(d, len) : vstr("", 0);
+    return take_output(r, start);
 }
 
 static int test_value(R *r, int line, const char *t, value v, value arg, int *res);
@@ -1182,7 +1181,7 @@ static value filter(R *r, node *n) {
         if (v.k != V_LIST) return fail(r, n->line, "'map' needs a list"), v;
         const value a = eval_args(r, n, 0);
         const int by_attr = n->nk && n->kw[0] && !strcmp(n->kw[0], "attribute");
-        if (!by_attr && (n->kw && n->nk && n->kw[0])) return fail(r, n->line, "'map' takes attribute= or a filter name"), v;
+        if (!by_attr && n->nk && n->kw[0]) return fail(r, n->line, "'map' takes attribute= or a filter name"), v;
         if (a.k != V_STR) return fail(r, n->line, "'map' needs attribute= or a filter name"), v;
         const int fl = by_attr ? 0 : a.n == 5 && !memcmp(a.s, "lower", 5) ? 'l' : a.n == 5 && !memcmp(a.s, "upper", 5) ? 'u'
                                    : a.n == 4 && !memcmp(a.s, "trim", 4) ? 't' : a.n == 6 && !memcmp(a.s, "string", 6) ? 's' : -1;
@@ -1250,7 +1249,7 @@ static value method(R *r, node *n, value obj, const char *m) {
         return p ? *p : n->nk > 1 ? eval(r, n->kid[1]) : V(V_NONE);
     }
     if (obj.k == V_DICT && (!strcmp(m, "items") || !strcmp(m, "keys") || !strcmp(m, "values")))
-        return dict_view(r, obj, m[0] == 'i' ? 'i' : m[0] == 'k' ? 'k' : 'v');
+        return dict_view(r, obj, m[0]); /* 'i', 'k', 'v' */
     fail(r, n->line, "unsupported method '%s'", m);
     return V(V_UNDEF);
 }
@@ -1534,19 +1533,8 @@ static void exec(R *r, node *n) {
         if (r->failed) return;
         value items;
         if (it.k == V_LIST) items = it;
-        else if (it.k == V_DICT) {
-            items = new_list(r);
-            for (int i = 0; i < it.d->n; i++) {
-                if (n->s2) {
-                    value pair = new_list(r);
-                    list_push(r, pair.l, vstr(it.d->key[i], strlen(it.d->key[i])));
-                    list_push(r, pair.l, it.d->v[i]);
-                    list_push(r, items.l, pair);
-                } else {
-                    list_push(r, items.l, vstr(it.d->key[i], strlen(it.d->key[i])));
-                }
-            }
-        } else if (it.k == V_UNDEF || it.k == V_NONE) {
+        else if (it.k == V_DICT) items = dict_view(r, it, n->s2 ? 'i' : 'k');
+        else if (it.k == V_UNDEF || it.k == V_NONE) {
             items = new_list(r);
         } else {
             fail(r, n->line, "cannot loop over this value");
@@ -1569,7 +1557,6 @@ static void exec(R *r, node *n) {
             if (r->failed) return;
             items = kept;
         }
-        if (!items.l->n) { exec(r, n->c); return; }
         const int len = items.l->n;
         /* else runs unless some pass through the body ran to its end (a
          * pass left by break or continue does not count): jinja2's rule */
